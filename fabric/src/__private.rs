@@ -1,0 +1,176 @@
+//! Support for the code `#[derive(Input)]` and `#[fabric_service]` generate. Not a
+//! public API: names here change without notice.
+
+use std::future::Future;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use futures_util::future::BoxFuture;
+pub use serde_json;
+pub use validator;
+
+use crate::input::Input;
+use crate::{Context, Error, Output};
+
+/// A function turned into a service by `#[fabric_service]`. The associated types'
+/// bounds are checked once, at the user's spans, when the impl is generated.
+pub trait ServiceFn: 'static {
+    /// The input struct.
+    type Input: Input;
+    /// What the function returns.
+    type Result: ServiceResult;
+    /// Calls the typed function.
+    fn run(input: Self::Input, ctx: Context)
+    -> impl Future<Output = Self::Result> + Send + 'static;
+}
+
+/// The pipeline behind every `#[fabric_service]`: parse the raw input, call the
+/// typed function, serialize what it returns.
+pub async fn call_service<S: ServiceFn>(raw: Value, ctx: Context) -> Result<Output, Error> {
+    let input = crate::input::parse::<S::Input>(raw)?;
+    let value = S::run(input, ctx).await.into_result()?;
+    Output::from_value(&value)
+}
+
+/// What a service function may return.
+#[diagnostic::on_unimplemented(
+    message = "a Fabric service must return `Result<T, fabric::Error>` where `T: Serialize`, found `{Self}`",
+    label = "unsupported return type"
+)]
+pub trait ServiceResult {
+    /// The success value.
+    type Ok: Serialize + 'static;
+    /// The result as a plain `Result`.
+    fn into_result(self) -> Result<Self::Ok, Error>;
+}
+
+impl<T: Serialize + 'static> ServiceResult for Result<T, Error> {
+    type Ok = T;
+    fn into_result(self) -> Result<T, Error> {
+        self
+    }
+}
+
+/// Only [`Context`] may be a service's second parameter.
+#[diagnostic::on_unimplemented(
+    message = "the second parameter of a Fabric service must be `fabric::Context`, found `{Self}`",
+    label = "expected `fabric::Context`"
+)]
+pub trait IsContext {
+    /// The context as the parameter's type.
+    fn from_context(ctx: Context) -> Self;
+}
+
+impl IsContext for Context {
+    fn from_context(ctx: Context) -> Self {
+        ctx
+    }
+}
+
+/// The JSON of an `#[input(default = ..)]` value.
+pub fn default_json<T: Serialize>(value: T) -> Value {
+    serde_json::to_value(value).expect("an input default must serialize to JSON")
+}
+
+/// Converts an `#[input(default = ..)]` expression to the field's type, so that
+/// `default = 12` works for an `f64` and `default = "general"` for a `String`.
+pub trait IntoDefault<T> {
+    /// The value as the field's type.
+    fn into_default(self) -> T;
+}
+
+impl<T> IntoDefault<T> for T {
+    fn into_default(self) -> T {
+        self
+    }
+}
+
+impl IntoDefault<String> for &str {
+    fn into_default(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl IntoDefault<f64> for i32 {
+    fn into_default(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl IntoDefault<f32> for i32 {
+    fn into_default(self) -> f32 {
+        self as f32
+    }
+}
+
+/// Probes whether a `#[serde(default)]` field's default can be shown as JSON, by
+/// autoref specialization: `(&DefaultProbe::<T>::new()).default_json()` is `Some` when
+/// `T: Default + Serialize` and `None` otherwise.
+pub struct DefaultProbe<T>(PhantomData<T>);
+
+impl<T> DefaultProbe<T> {
+    /// A probe for `T`.
+    pub fn new() -> Self {
+        DefaultProbe(PhantomData)
+    }
+}
+
+impl<T> Default for DefaultProbe<T> {
+    fn default() -> Self {
+        DefaultProbe::new()
+    }
+}
+
+/// The branch of [`DefaultProbe`] taken when `T: Default + Serialize`.
+pub trait SerializableDefault {
+    /// The default as JSON.
+    fn default_json(&self) -> Option<Value>;
+}
+
+impl<T: Default + Serialize> SerializableDefault for DefaultProbe<T> {
+    fn default_json(&self) -> Option<Value> {
+        serde_json::to_value(T::default()).ok()
+    }
+}
+
+/// The fallback branch of [`DefaultProbe`].
+pub trait OpaqueDefault {
+    /// No JSON for this default.
+    fn default_json(&self) -> Option<Value> {
+        None
+    }
+}
+
+impl<T> OpaqueDefault for &DefaultProbe<T> {}
+
+/// The same probe for the value of a `#[serde(default = "path")]` function.
+pub struct ValueProbe<T>(pub T);
+
+/// The branch of [`ValueProbe`] taken when `T: Serialize`.
+pub trait SerializableValue {
+    /// The value as JSON.
+    fn value_json(&self) -> Option<Value>;
+}
+
+impl<T: Serialize> SerializableValue for ValueProbe<T> {
+    fn value_json(&self) -> Option<Value> {
+        serde_json::to_value(&self.0).ok()
+    }
+}
+
+/// The fallback branch of [`ValueProbe`].
+pub trait OpaqueValue {
+    /// No JSON for this value.
+    fn value_json(&self) -> Option<Value> {
+        None
+    }
+}
+
+impl<T> OpaqueValue for &ValueProbe<T> {}
+
+/// The source of a `validator` regex rule, for the schema's `pattern`.
+pub fn regex_pattern<R: validator::AsRegex>(regex: R) -> String {
+    regex.as_regex().as_str().to_owned()
+}

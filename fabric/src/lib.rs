@@ -1,0 +1,116 @@
+//! # Fabric
+//!
+//! Write a service once, as an input struct and an async function, and serve it over
+//! AWS API Gateway WebSocket APIs on Lambda, over HTTP and from a command line, with
+//! the same validation and the same errors everywhere.
+//!
+//! ```
+//! use fabric::prelude::*;
+//!
+//! /// Divide two numbers.
+//! #[derive(Debug, Deserialize, Validate, Input)]
+//! pub struct DivisionInput {
+//!     /// The number to divide
+//!     #[input(default = 12)]
+//!     pub numerator: f64,
+//!     /// The number to divide by
+//!     #[input(default = 3)]
+//!     #[validate(custom(function = "non_zero"))]
+//!     pub denominator: f64,
+//! }
+//!
+//! fn non_zero(value: f64) -> Result<(), ValidationError> {
+//!     if value == 0.0 {
+//!         return Err(ValidationError::new("non_zero").with_message("must not be zero".into()));
+//!     }
+//!     Ok(())
+//! }
+//!
+//! #[fabric_service(alias = "division", description = "Divide two numbers")]
+//! async fn division(input: DivisionInput, _ctx: Context) -> Result<f64, Error> {
+//!     Ok(input.numerator / input.denominator)
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let (ctx, _) = Context::test();
+//! let out = division.call(json!({"numerator": "14", "denominator": "7"}), ctx.clone()).await;
+//! assert_eq!(out.unwrap().to_value(), json!(2.0));
+//!
+//! let err = division.call(json!({"denominator": 0}), ctx).await.unwrap_err();
+//! assert_eq!(err.status(), 400);
+//! assert_eq!(err.detail(), r#"Validation failed for field "denominator": must not be zero"#);
+//! # })
+//! ```
+//!
+//! The pipeline, in one direction: a transport event becomes raw JSON, which is
+//! [coerced](input::coerce), deserialized and validated into the input struct; the
+//! service runs with a [`Context`]; its result or [`Error`] goes back in the
+//! transport's own form.
+
+// Lets the derive's `::fabric::` paths resolve inside this crate's own tests.
+extern crate self as fabric;
+
+pub mod context;
+pub mod error;
+pub mod input;
+pub mod service;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use context::{Context, ContextBuilder, MessageSink, SentMessages, State};
+pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorObject, ErrorSource, Issue};
+pub use input::{Input, InputType};
+pub use service::{Call, Output, Service};
+
+/// Derives [`Input`](trait@Input) for a struct (or [`InputType`] choices for a
+/// unit-only enum). See the [`input`] module.
+pub use fabric_macros::Input;
+
+/// Turns `async fn name(input: T, ctx: Context) -> Result<O, Error>` into a service
+/// value named `name`. The typed function stays callable as `name::handle`.
+///
+/// Attributes: `alias = "..."` (defaults to the function name; letters, digits, `-`
+/// and `_`, starting with a letter) and `description = "..."` (defaults to the doc
+/// comment).
+///
+/// ```
+/// use fabric::prelude::*;
+///
+/// #[derive(Deserialize, Input)]
+/// struct Name { name: String }
+///
+/// /// Greets someone.
+/// #[fabric_service]
+/// async fn hello(input: Name, _ctx: Context) -> Result<String, Error> {
+///     Ok(format!("Hello, {}!", input.name))
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// assert_eq!(hello.alias(), "hello");
+/// let (ctx, _) = Context::test();
+/// let typed = hello::handle(Name { name: "Ada".into() }, ctx).await.unwrap();
+/// assert_eq!(typed, "Hello, Ada!");
+/// # })
+/// ```
+pub use fabric_macros::fabric_service;
+
+pub use serde;
+pub use serde_json;
+pub use validator;
+
+/// The error type of runtimes and setup code: any error, boxed.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a service module usually needs.
+///
+/// ```
+/// use fabric::prelude::*;
+/// fn _uses(_: Context, _: Error, _: Value) {}
+/// ```
+pub mod prelude {
+    pub use crate::{Context, Error, ErrorKind, Input, Service, State, fabric_service};
+    pub use serde::{Deserialize, Serialize};
+    pub use serde_json::{Value, json};
+    pub use validator::{Validate, ValidationError};
+}

@@ -1,0 +1,186 @@
+//! The [`Service`] trait: what every transport serves.
+
+use std::any::TypeId;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, CatchUnwind};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::input::Shape;
+use crate::{Context, Error};
+
+/// A service: an alias, a description, an input shape, and a call from raw JSON to
+/// a result. `#[fabric_service]` implements it for an async function; adapters
+/// (`fabric_websocket`, `fabric_http`, `fabric_cli`) serve it.
+///
+/// ```
+/// use fabric::prelude::*;
+///
+/// #[derive(Deserialize, Input)]
+/// struct Echo { text: String }
+///
+/// /// Says it back.
+/// #[fabric_service(alias = "echo")]
+/// async fn echo(input: Echo, _ctx: Context) -> Result<String, Error> {
+///     Ok(input.text)
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// assert_eq!(echo.alias(), "echo");
+/// assert_eq!(echo.description(), "Says it back.");
+/// let (ctx, _) = Context::test();
+/// let out = echo.call(json!({"text": 42}), ctx).await.unwrap();
+/// assert_eq!(out.json(), Some("\"42\""));
+/// # })
+/// ```
+pub trait Service: Send + Sync + 'static {
+    /// The name the service is reached by: route key, path, subcommand.
+    fn alias(&self) -> &str;
+
+    /// One line on what the service does, for help and schemas.
+    fn description(&self) -> &str;
+
+    /// The shape of the input: fields, kinds, defaults, rules.
+    fn input(&self) -> &'static Shape;
+
+    /// The JSON Schema of the input.
+    fn input_schema(&self) -> Value {
+        self.input().json_schema()
+    }
+
+    /// Runs the pipeline on raw JSON: coerce, deserialize, validate, call, serialize.
+    /// Implementations may panic; [`Service::call`] is the safe entry.
+    fn serve(&self, raw: Value, ctx: Context) -> BoxFuture<'static, Result<Output, Error>>;
+
+    /// Serves a call, turning a panic anywhere in the service into a 500 so the
+    /// process keeps serving. This is what adapters call.
+    fn call(&self, raw: Value, ctx: Context) -> Call {
+        let state = match std::panic::catch_unwind(AssertUnwindSafe(|| self.serve(raw, ctx))) {
+            Ok(future) => CallState::Running(AssertUnwindSafe(future).catch_unwind()),
+            Err(payload) => CallState::Panicked(Some(panic_error(payload))),
+        };
+        Call { state }
+    }
+}
+
+impl<S: Service + ?Sized> Service for Arc<S> {
+    fn alias(&self) -> &str {
+        (**self).alias()
+    }
+    fn description(&self) -> &str {
+        (**self).description()
+    }
+    fn input(&self) -> &'static Shape {
+        (**self).input()
+    }
+    fn input_schema(&self) -> Value {
+        (**self).input_schema()
+    }
+    fn serve(&self, raw: Value, ctx: Context) -> BoxFuture<'static, Result<Output, Error>> {
+        (**self).serve(raw, ctx)
+    }
+}
+
+/// The future of [`Service::call`]: the service's result, or a 500 if it panicked.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Call {
+    state: CallState,
+}
+
+enum CallState {
+    Running(CatchUnwind<AssertUnwindSafe<BoxFuture<'static, Result<Output, Error>>>>),
+    Panicked(Option<Error>),
+}
+
+impl Future for Call {
+    type Output = Result<Output, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            CallState::Running(future) => match Pin::new(future).poll(cx) {
+                Poll::Ready(Ok(result)) => Poll::Ready(result),
+                Poll::Ready(Err(payload)) => Poll::Ready(Err(panic_error(payload))),
+                Poll::Pending => Poll::Pending,
+            },
+            CallState::Panicked(error) => {
+                Poll::Ready(Err(error.take().expect("Call polled after completion")))
+            }
+        }
+    }
+}
+
+fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic payload".to_owned());
+    tracing::error!(panic = %message, "service panicked");
+    Error::internal_message(format!("the service panicked: {message}"))
+}
+
+/// What a service returned, serialized: JSON text, or nothing for `()`.
+///
+/// ```
+/// use fabric::Output;
+/// let out = Output::from_value(&vec![1, 2]).unwrap();
+/// assert_eq!(out.json(), Some("[1,2]"));
+/// assert_eq!(out.data_envelope(), r#"{"data":[1,2]}"#);
+/// assert!(Output::from_value(&()).unwrap().is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// The service returned `()`: HTTP answers 204, the CLI prints nothing.
+    Empty,
+    /// The result as compact JSON text.
+    Json(String),
+}
+
+impl Output {
+    /// Serializes a service's result; `()` becomes [`Output::Empty`].
+    pub fn from_value<T: Serialize + 'static>(value: &T) -> Result<Output, Error> {
+        if TypeId::of::<T>() == TypeId::of::<()>() {
+            return Ok(Output::Empty);
+        }
+        serde_json::to_string(value)
+            .map(Output::Json)
+            .map_err(Error::internal)
+    }
+
+    /// Whether the service returned `()`.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Output::Empty)
+    }
+
+    /// The JSON text of the result, if there is one.
+    pub fn json(&self) -> Option<&str> {
+        match self {
+            Output::Empty => None,
+            Output::Json(text) => Some(text),
+        }
+    }
+
+    /// The result as a JSON value (`null` for `()`).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Output::Empty => Value::Null,
+            Output::Json(text) => serde_json::from_str(text).expect("outputs are JSON"),
+        }
+    }
+
+    /// The success envelope every transport sends: `{"data": result}`.
+    pub fn data_envelope(&self) -> String {
+        let data = self.json().unwrap_or("null");
+        let mut body = String::with_capacity(data.len() + 9);
+        body.push_str("{\"data\":");
+        body.push_str(data);
+        body.push('}');
+        body
+    }
+}
