@@ -53,6 +53,7 @@ extern crate self as fabric;
 pub mod context;
 pub mod error;
 pub mod input;
+pub mod runtime;
 pub mod service;
 
 #[doc(hidden)]
@@ -61,6 +62,7 @@ pub mod __private;
 pub use context::{Context, ContextBuilder, MessageSink, SentMessages, State};
 pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorObject, ErrorSource, Issue};
 pub use input::{Input, InputType};
+pub use runtime::run;
 pub use service::{Call, Output, Service};
 
 /// Derives [`Input`](trait@Input) for a struct (or [`InputType`] choices for a
