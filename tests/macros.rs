@@ -4,5 +4,5 @@
 #[test]
 fn misuse_is_a_compile_error_with_a_clear_message() {
     let cases = trybuild::TestCases::new();
-    cases.compile_fail("ui/*.rs");
+    cases.compile_fail("../tests/ui/*.rs");
 }
