@@ -50,11 +50,17 @@
 // Lets the derive's `::fabric::` paths resolve inside this crate's own tests.
 extern crate self as fabric;
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod context;
 pub mod error;
 pub mod input;
+#[cfg(feature = "websocket")]
+pub mod local;
 pub mod runtime;
 pub mod service;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 #[doc(hidden)]
 pub mod __private;
@@ -64,6 +70,8 @@ pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorObject, ErrorSource, Issue
 pub use input::{Input, InputType};
 pub use runtime::run;
 pub use service::{Call, Output, Service};
+#[cfg(feature = "websocket")]
+pub use websocket::{WebSocketRouter, fabric_websocket};
 
 /// Derives [`Input`](trait@Input) for a struct (or [`InputType`] choices for a
 /// unit-only enum). See the [`input`] module.
@@ -111,6 +119,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// fn _uses(_: Context, _: Error, _: Value) {}
 /// ```
 pub mod prelude {
+    #[cfg(feature = "websocket")]
+    pub use crate::websocket::{Accept, WebSocketRouter, fabric_websocket};
     pub use crate::{Context, Error, ErrorKind, Input, Service, State, fabric_service};
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::{Value, json};

@@ -115,6 +115,17 @@ impl Future for Call {
     }
 }
 
+/// Runs `future`, turning a panic into a 500; for hooks, which are not services.
+#[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+pub(crate) async fn catch_panics<T>(
+    future: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => result,
+        Err(payload) => Err(panic_error(payload)),
+    }
+}
+
 fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
     let message = payload
         .downcast_ref::<&str>()

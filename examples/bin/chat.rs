@@ -1,0 +1,7 @@
+//! The chat example: `cargo run --bin chat` starts the local gateway on
+//! ws://127.0.0.1:3001; on Lambda the same binary answers API Gateway events.
+
+#[tokio::main]
+async fn main() -> Result<(), fabric::BoxError> {
+    fabric::run(fabric_examples::chat::adapter()).await
+}

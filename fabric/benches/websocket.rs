@@ -1,0 +1,78 @@
+//! A MESSAGE event through `fabric_websocket`: parse the API Gateway event, route,
+//! coerce, validate, call the service (which posts one message), build the
+//! response. Management API posts go to a sink that accepts at once, so the bench
+//! measures Fabric, not a network.
+//!
+//! Run with `cargo bench -p fabric --bench websocket`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use criterion::{Criterion, criterion_group, criterion_main};
+use fabric::prelude::*;
+use fabric::websocket::{ConnectionInfo, ManagementApi, ManagementError};
+use futures_util::FutureExt;
+
+#[derive(Debug, Deserialize, Input)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Join,
+    Leave,
+    Message,
+}
+
+#[derive(Debug, Deserialize, Validate, Input)]
+pub struct ChatInput {
+    pub action: Action,
+    #[validate(length(min = 1, max = 64))]
+    pub room: String,
+    pub content: Option<String>,
+}
+
+#[fabric_service(alias = "chat")]
+async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {
+    ctx.send_message(json!({ "joined": input.room })).await?;
+    Ok(json!({ "ok": true }))
+}
+
+struct Discard;
+
+#[async_trait]
+impl ManagementApi for Discard {
+    async fn post(&self, _id: &str, data: &[u8]) -> Result<(), ManagementError> {
+        black_box(data);
+        Ok(())
+    }
+    async fn get(&self, _id: &str) -> Result<ConnectionInfo, ManagementError> {
+        Err(ManagementError::Gone)
+    }
+    async fn delete(&self, _id: &str) -> Result<(), ManagementError> {
+        Ok(())
+    }
+}
+
+fn event() -> String {
+    let fixture = include_str!("../../tests/fixtures/apigw/websocket-message.json");
+    let mut event: Value = serde_json::from_str(fixture).unwrap();
+    event["body"] = json!(r#"{"action":"message","room":"general","content":"hello"}"#);
+    event.to_string()
+}
+
+fn message_event(c: &mut Criterion) {
+    let adapter = fabric_websocket(chat).management_api(Arc::new(Discard));
+    let event = event();
+    c.bench_function("websocket/message_event", |b| {
+        b.iter(|| {
+            let response = adapter
+                .handle_json(black_box(&event))
+                .now_or_never()
+                .expect("nothing waits");
+            assert_eq!(response.status_code, 200);
+            black_box(response)
+        })
+    });
+}
+
+criterion_group!(benches, message_event);
+criterion_main!(benches);

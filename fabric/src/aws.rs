@@ -1,0 +1,76 @@
+//! What every AWS SDK client in Fabric shares: one HTTP client (one connection pool
+//! per process), credentials and region from the environment as Lambda sets them.
+//!
+//! Fabric builds SDK clients without `aws-config`: on Lambda the credentials and
+//! region are environment variables, and skipping `aws-config` (and its STS/SSO
+//! clients and C crypto build) keeps builds quick. Off Lambda, without credentials
+//! in the environment, dummy ones are used: local emulators do not check them.
+
+use std::sync::OnceLock;
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, future};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_types::region::Region;
+
+/// Credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+/// `AWS_SESSION_TOKEN`; off Lambda, dummy credentials when those are not set.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EnvCredentials;
+
+impl EnvCredentials {
+    fn load() -> Result<Credentials, CredentialsError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            (Some(key), Some(secret)) => Ok(Credentials::new(
+                key,
+                secret,
+                var("AWS_SESSION_TOKEN"),
+                None,
+                "environment",
+            )),
+            _ if !crate::runtime::on_lambda() => Ok(Credentials::new(
+                "fabric-local",
+                "fabric-local",
+                None,
+                None,
+                "fabric-local",
+            )),
+            _ => Err(CredentialsError::not_loaded(
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set",
+            )),
+        }
+    }
+}
+
+impl ProvideCredentials for EnvCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::ready(Self::load())
+    }
+}
+
+/// `AWS_REGION`, then `AWS_DEFAULT_REGION`, then `us-east-1`.
+pub fn region() -> Region {
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|_| "us-east-1".to_owned());
+    Region::new(region)
+}
+
+/// The process' HTTP client for AWS calls: hyper with rustls (ring), plain `http://`
+/// for local endpoints. Every SDK client shares it, and so its connection pool.
+pub fn http_client() -> SharedHttpClient {
+    static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .build_https()
+        })
+        .clone()
+}

@@ -1,0 +1,67 @@
+//! Serving the adapter: on Lambda with `lambda_runtime`, as a tower service for
+//! layers, and off Lambda on the local gateway.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use futures_util::future::BoxFuture;
+use lambda_runtime::LambdaEvent;
+use serde_json::value::RawValue;
+
+use super::WebSocketAdapter;
+use crate::BoxError;
+use crate::runtime::Adapter;
+
+impl Adapter for WebSocketAdapter {
+    async fn serve_lambda(self) -> Result<(), BoxError> {
+        crate::runtime::init_logging();
+        // A broken setup fails the cold start, where Lambda reports it.
+        self.ready().await?;
+        let adapter = Arc::new(self);
+        // The payload stays raw so a malformed event becomes a 400 response of ours
+        // rather than a runtime deserialization failure.
+        let handler = lambda_runtime::service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+            let adapter = adapter.clone();
+            async move { Ok::<_, BoxError>(adapter.handle_json(event.payload.get()).await) }
+        });
+        lambda_runtime::run(handler).await
+    }
+
+    async fn serve_local(self) -> Result<(), BoxError> {
+        crate::local::serve_websocket(self).await
+    }
+}
+
+/// The adapter is an ordinary tower service, so tower layers (timeouts, limits,
+/// tracing) wrap it like any other.
+///
+/// ```
+/// use fabric::prelude::*;
+/// use fabric::websocket::{ApiGatewayWebsocketProxyRequest, fabric_websocket};
+/// use tower::ServiceExt;
+/// # #[derive(Deserialize, Input)] struct In {}
+/// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let mut event = ApiGatewayWebsocketProxyRequest::default();
+/// event.request_context.route_key = Some("$disconnect".into());
+/// let response = fabric_websocket(svc).oneshot(event).await.unwrap();
+/// assert_eq!(response.status_code, 200);
+/// # })
+/// ```
+impl tower::Service<ApiGatewayWebsocketProxyRequest> for WebSocketAdapter {
+    type Response = ApiGatewayProxyResponse;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<ApiGatewayProxyResponse, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, event: ApiGatewayWebsocketProxyRequest) -> Self::Future {
+        let adapter = self.clone();
+        Box::pin(async move { Ok(adapter.handle(event).await) })
+    }
+}

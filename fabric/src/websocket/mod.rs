@@ -1,0 +1,36 @@
+//! Services on API Gateway WebSocket APIs.
+//!
+//! [`fabric_websocket`] turns a service (or a [`WebSocketRouter`] of several) into an
+//! adapter that answers API Gateway v2 WebSocket proxy events: `$connect` goes to an
+//! optional [`on_connect`](WebSocketAdapter::on_connect) hook, `$disconnect` to an
+//! optional [`on_disconnect`](WebSocketAdapter::on_disconnect) hook, and every
+//! message to the service, whose [`Context`](crate::Context) can post to the caller
+//! (`send_message`) and, through [`ctx.websocket()`](crate::Context::websocket), to
+//! any connection.
+//!
+//! What API Gateway does with the answers shapes the adapter:
+//!
+//! - a route's returned body reaches the client only if the route has a route
+//!   response, so errors are also *posted* to the caller as an error frame, and
+//!   results are posted with [`reply(true)`](WebSocketAdapter::reply);
+//! - a non-2xx `$connect` response rejects the handshake with that status;
+//! - a post to a closed connection is a 410, reported as [`Delivery::Gone`] so
+//!   stale ids can be forgotten.
+
+mod adapter;
+mod lambda;
+mod management;
+mod request;
+mod router;
+mod sdk;
+
+pub use adapter::{Accept, Disconnect, WebSocketAdapter, fabric_websocket};
+pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+pub use aws_lambda_events::encodings::Body;
+pub use management::{
+    ConnectionInfo, EndpointRules, MAX_MESSAGE_BYTES, ManagementApi, ManagementClients,
+    ManagementError,
+};
+pub use request::{BroadcastReport, Delivery, EventType, WebSocket};
+pub use router::{RouteSelection, WebSocketRouter};
+pub use sdk::SdkManagementApi;

@@ -1,0 +1,341 @@
+//! The WebSocket side of a [`Context`]: what API Gateway said about the event, and
+//! what a service can do to connections.
+
+use std::sync::Arc;
+
+use aws_lambda_events::query_map::QueryMap;
+use futures_util::future::BoxFuture;
+use futures_util::{StreamExt, stream};
+use http::HeaderMap;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
+use crate::{Context, Error, MessageSink};
+
+/// The kind of a WebSocket event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// `$connect`: a client is opening a connection.
+    Connect,
+    /// A text frame from a client.
+    Message,
+    /// `$disconnect`: a connection closed.
+    Disconnect,
+}
+
+impl EventType {
+    /// The event type as API Gateway names it: `CONNECT`, `MESSAGE`, `DISCONNECT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Connect => "CONNECT",
+            EventType::Message => "MESSAGE",
+            EventType::Disconnect => "DISCONNECT",
+        }
+    }
+}
+
+/// What a service sees of its WebSocket event, and the Management API calls it can
+/// make: `ctx.websocket()`.
+///
+/// ```
+/// use fabric::prelude::*;
+///
+/// #[derive(Deserialize, Input)]
+/// struct Shout { text: String }
+///
+/// #[fabric_service]
+/// async fn shout(input: Shout, ctx: Context) -> Result<(), Error> {
+///     let ws = ctx.websocket().ok_or_else(|| Error::bad_request("WebSocket only"))?;
+///     let everyone = vec!["a".to_string(), "b".to_string()];
+///     let report = ws.broadcast(&everyone, &json!({"from": ws.connection_id(), "text": input.text})).await?;
+///     tracing::info!(gone = report.gone().len(), "shouted");
+///     Ok(())
+/// }
+/// ```
+pub struct WebSocket {
+    pub(crate) event_type: EventType,
+    pub(crate) route_key: String,
+    pub(crate) connection_id: String,
+    pub(crate) request_id: String,
+    pub(crate) stage: String,
+    pub(crate) domain_name: String,
+    pub(crate) api_id: String,
+    pub(crate) source_ip: Option<String>,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) connected_at: i64,
+    pub(crate) headers: HeaderMap,
+    pub(crate) query: QueryMap,
+    pub(crate) authorizer: Value,
+    pub(crate) management: Arc<dyn ManagementApi>,
+    pub(crate) broadcast_concurrency: usize,
+}
+
+impl WebSocket {
+    /// `CONNECT`, `MESSAGE` or `DISCONNECT`.
+    pub fn event_type(&self) -> EventType {
+        self.event_type
+    }
+
+    /// The route key API Gateway matched: `$connect`, `$default`, `join`, ...
+    pub fn route_key(&self) -> &str {
+        &self.route_key
+    }
+
+    /// The caller's connection id.
+    pub fn connection_id(&self) -> &str {
+        &self.connection_id
+    }
+
+    /// API Gateway's id for this event.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The API's stage (`production`, `local`).
+    pub fn stage(&self) -> &str {
+        &self.stage
+    }
+
+    /// The domain the client connected to.
+    pub fn domain_name(&self) -> &str {
+        &self.domain_name
+    }
+
+    /// The API's id.
+    pub fn api_id(&self) -> &str {
+        &self.api_id
+    }
+
+    /// The client's IP address.
+    pub fn source_ip(&self) -> Option<&str> {
+        self.source_ip.as_deref()
+    }
+
+    /// The client's `User-Agent`.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_deref()
+    }
+
+    /// When the connection opened, in epoch milliseconds.
+    pub fn connected_at(&self) -> i64 {
+        self.connected_at
+    }
+
+    /// The handshake's headers (on `$connect`; API Gateway sends placeholders later).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// One handshake header, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The connect URL's query parameters, in no particular order (on `$connect`).
+    pub fn query_params(&self) -> Vec<(&str, &str)> {
+        self.query.iter().collect()
+    }
+
+    /// One query parameter of the connect URL (the first, if repeated).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.first(name)
+    }
+
+    /// The subprotocols the client offered in `Sec-WebSocket-Protocol`.
+    pub fn requested_protocols(&self) -> Vec<&str> {
+        self.headers
+            .get_all("sec-websocket-protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
+    /// What a Lambda authorizer returned as context (`null` without one).
+    pub fn authorizer(&self) -> &Value {
+        &self.authorizer
+    }
+
+    /// Sends `message` as JSON to the connection `connection_id`.
+    pub async fn send_to(&self, connection_id: &str, message: impl Serialize) -> Result<(), Error> {
+        let text = encode(&message)?;
+        self.management
+            .post(connection_id, text.as_bytes())
+            .await
+            .map_err(Error::from)
+    }
+
+    /// Sends `message` to every connection in `connection_ids` (each once), at most
+    /// [`broadcast_concurrency`](super::WebSocketAdapter::broadcast_concurrency) at a
+    /// time, and reports what happened to each. Fails only when the message cannot
+    /// be sent at all (not JSON, over 128 KB).
+    pub async fn broadcast<I>(
+        &self,
+        connection_ids: I,
+        message: impl Serialize,
+    ) -> Result<BroadcastReport, Error>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let text = encode(&message)?;
+        Ok(broadcast(
+            self.management.as_ref(),
+            connection_ids,
+            text.as_bytes(),
+            self.broadcast_concurrency,
+        )
+        .await)
+    }
+
+    /// Closes the connection `connection_id`.
+    pub async fn disconnect(&self, connection_id: &str) -> Result<(), Error> {
+        self.management
+            .delete(connection_id)
+            .await
+            .map_err(Error::from)
+    }
+
+    /// What API Gateway knows about the connection `connection_id`.
+    pub async fn connection_info(&self, connection_id: &str) -> Result<ConnectionInfo, Error> {
+        self.management
+            .get(connection_id)
+            .await
+            .map_err(Error::from)
+    }
+
+    /// The Management API client this event uses.
+    pub fn management(&self) -> &Arc<dyn ManagementApi> {
+        &self.management
+    }
+}
+
+/// `send_message` posts to the caller's own connection.
+impl MessageSink for WebSocket {
+    fn send(&self, message: String) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            check_size(message.len())?;
+            self.management
+                .post(&self.connection_id, message.as_bytes())
+                .await
+                .map_err(Error::from)
+        })
+    }
+}
+
+/// A message as JSON text, refused before calling AWS when over 128 KB.
+fn encode(message: &impl Serialize) -> Result<String, Error> {
+    let text = serde_json::to_string(message).map_err(Error::internal)?;
+    check_size(text.len())?;
+    Ok(text)
+}
+
+fn check_size(bytes: usize) -> Result<(), Error> {
+    if bytes > MAX_MESSAGE_BYTES {
+        return Err(ManagementError::PayloadTooLarge(bytes).into());
+    }
+    Ok(())
+}
+
+impl Context {
+    /// The WebSocket event and connection tools, when the call came over a WebSocket.
+    ///
+    /// ```
+    /// let (ctx, _) = fabric::Context::test();
+    /// assert!(ctx.websocket().is_none());
+    /// ```
+    pub fn websocket(&self) -> Option<&WebSocket> {
+        self.extension::<WebSocket>()
+    }
+}
+
+/// What happened to one connection in a broadcast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// API Gateway accepted the message.
+    Delivered,
+    /// The connection is closed; forget it.
+    Gone,
+    /// Anything else, with the reason.
+    Failed(String),
+}
+
+/// The outcome of a broadcast, per connection, in the order the ids were given
+/// (duplicates removed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BroadcastReport {
+    /// Each connection id and what happened to it.
+    pub outcomes: Vec<(String, Delivery)>,
+}
+
+impl BroadcastReport {
+    /// The connections that received the message.
+    pub fn delivered(&self) -> Vec<&str> {
+        self.matching(|d| matches!(d, Delivery::Delivered))
+    }
+
+    /// The connections that are gone, for pruning.
+    pub fn gone(&self) -> Vec<&str> {
+        self.matching(|d| matches!(d, Delivery::Gone))
+    }
+
+    /// The connections that failed for another reason, with the reason.
+    pub fn failed(&self) -> Vec<(&str, &str)> {
+        self.outcomes
+            .iter()
+            .filter_map(|(id, d)| match d {
+                Delivery::Failed(reason) => Some((id.as_str(), reason.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn matching(&self, wanted: impl Fn(&Delivery) -> bool) -> Vec<&str> {
+        self.outcomes
+            .iter()
+            .filter(|(_, d)| wanted(d))
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+}
+
+/// Posts `data` to each distinct id, `concurrency` at a time.
+pub(crate) async fn broadcast<I>(
+    management: &dyn ManagementApi,
+    ids: I,
+    data: &[u8],
+    concurrency: usize,
+) -> BroadcastReport
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<String> = ids
+        .into_iter()
+        .map(|id| id.as_ref().to_owned())
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    let mut outcomes: Vec<(usize, String, Delivery)> = stream::iter(ids.into_iter().enumerate())
+        .map(|(index, id)| async move {
+            let delivery = match management.post(&id, data).await {
+                Ok(()) => Delivery::Delivered,
+                Err(ManagementError::Gone) => Delivery::Gone,
+                Err(err) => Delivery::Failed(err.to_string()),
+            };
+            (index, id, delivery)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    outcomes.sort_unstable_by_key(|(index, _, _)| *index);
+    BroadcastReport {
+        outcomes: outcomes
+            .into_iter()
+            .map(|(_, id, delivery)| (id, delivery))
+            .collect(),
+    }
+}
