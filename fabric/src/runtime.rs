@@ -105,3 +105,91 @@ pub fn init_logging() {
     // An application that set up its own subscriber keeps it.
     let _ = installed;
 }
+
+/// The command line of a local server (the WebSocket gateway, the HTTP server):
+/// `--port` (or `FABRIC_PORT`) and `--verbose`.
+///
+/// ```
+/// use fabric::runtime::LocalArgs;
+/// let args = LocalArgs::parse_from(["chat", "--port", "4000", "--verbose"], 3001).unwrap();
+/// assert_eq!(args.port, 4000);
+/// assert!(args.verbose);
+/// let defaults = LocalArgs::parse_from(["chat"], 3001).unwrap();
+/// assert_eq!(defaults.port, std::env::var("FABRIC_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001));
+/// assert!(LocalArgs::parse_from(["chat", "--port", "eighty"], 3001).is_err());
+/// ```
+#[cfg(feature = "websocket")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalArgs {
+    /// The port to listen on, on 127.0.0.1.
+    pub port: u16,
+    /// Print each event's JSON as well as its log line.
+    pub verbose: bool,
+}
+
+#[cfg(feature = "websocket")]
+impl LocalArgs {
+    /// Parses the process' own arguments; prints help or an error and exits on
+    /// `--help` or a bad flag, as command lines do.
+    pub fn parse(default_port: u16) -> LocalArgs {
+        Self::command(default_port)
+            .get_matches()
+            .try_into()
+            .unwrap_or_else(|err: clap::Error| err.exit())
+    }
+
+    /// Parses `args` (the first is the program name).
+    pub fn parse_from<I, T>(args: I, default_port: u16) -> Result<LocalArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::command(default_port)
+            .try_get_matches_from(args)?
+            .try_into()
+    }
+
+    fn command(default_port: u16) -> clap::Command {
+        use clap::{Arg, ArgAction, Command, value_parser};
+        let program = std::env::args()
+            .next()
+            .and_then(|path| {
+                std::path::Path::new(&path)
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "fabric".to_owned());
+        Command::new(program)
+            .about("Serves a Fabric adapter on this machine")
+            .arg(
+                Arg::new("port")
+                    .long("port")
+                    .short('p')
+                    .env("FABRIC_PORT")
+                    .value_parser(value_parser!(u16))
+                    .default_value(default_port.to_string())
+                    .help("Port to listen on, on 127.0.0.1"),
+            )
+            .arg(
+                Arg::new("verbose")
+                    .long("verbose")
+                    .short('v')
+                    .action(ArgAction::SetTrue)
+                    .help("Print each event's JSON"),
+            )
+    }
+}
+
+#[cfg(feature = "websocket")]
+impl TryFrom<clap::ArgMatches> for LocalArgs {
+    type Error = clap::Error;
+
+    fn try_from(matches: clap::ArgMatches) -> Result<LocalArgs, clap::Error> {
+        Ok(LocalArgs {
+            port: *matches
+                .get_one::<u16>("port")
+                .expect("the port has a default"),
+            verbose: matches.get_flag("verbose"),
+        })
+    }
+}
