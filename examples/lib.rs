@@ -2,3 +2,4 @@
 //! transport; the service values themselves are transport-free.
 
 pub mod division;
+pub mod greet;

@@ -50,8 +50,12 @@
 // Lets the derive's `::fabric::` paths resolve inside this crate's own tests.
 extern crate self as fabric;
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod context;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod input;
 pub mod runtime;
 pub mod service;
@@ -59,8 +63,12 @@ pub mod service;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "cli")]
+pub use cli::{Cli, fabric_cli};
 pub use context::{Context, ContextBuilder, MessageSink, SentMessages, State};
 pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorObject, ErrorSource, Issue};
+#[cfg(feature = "http")]
+pub use http::{HttpRouter, fabric_http};
 pub use input::{Input, InputType};
 pub use runtime::run;
 pub use service::{Call, Output, Service};
@@ -115,4 +123,9 @@ pub mod prelude {
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::{Value, json};
     pub use validator::{Validate, ValidationError};
+
+    #[cfg(feature = "cli")]
+    pub use crate::cli::{Cli, fabric_cli};
+    #[cfg(feature = "http")]
+    pub use crate::http::{HttpRouter, fabric_http};
 }

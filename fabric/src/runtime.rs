@@ -80,10 +80,16 @@ pub async fn run<A: Adapter>(adapter: A) -> Result<(), BoxError> {
 /// fabric::runtime::init_logging(); // a second call changes nothing
 /// ```
 pub fn init_logging() {
+    install_logging("info");
+}
+
+/// [`init_logging`] with another filter for when `RUST_LOG` is not set.
+fn install_logging(default_filter: &str) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -105,3 +111,128 @@ pub fn init_logging() {
     // An application that set up its own subscriber keeps it.
     let _ = installed;
 }
+
+/// The command line of a local server: `--port` (or `FABRIC_PORT`) and `--verbose`.
+/// Shared by the local HTTP server (default port 3000) and the local WebSocket
+/// gateway (default port 3001), so both binaries take the same flags.
+///
+/// ```
+/// use fabric::runtime::LocalArgs;
+///
+/// let args = LocalArgs::parse_from(3000, ["division-http", "--port", "8080", "-v"]).unwrap();
+/// assert_eq!(args.port, 8080);
+/// assert!(args.verbose);
+/// let args = LocalArgs::parse_from(3001, ["chat-ws"]).unwrap();
+/// assert_eq!(args.port, 3001);
+/// assert!(LocalArgs::parse_from(3000, ["x", "--port", "http"]).is_err());
+/// ```
+#[cfg(feature = "local")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalArgs {
+    /// The port to listen on, on 127.0.0.1.
+    pub port: u16,
+    /// Whether to log at debug level (when `RUST_LOG` is not set).
+    pub verbose: bool,
+}
+
+#[cfg(feature = "local")]
+impl LocalArgs {
+    /// The arguments of this process; prints help or a usage error and exits as clap
+    /// does (code 2) when they are wrong.
+    pub fn from_env(default_port: u16) -> LocalArgs {
+        match LocalArgs::parse_from(default_port, std::env::args_os()) {
+            Ok(args) => args,
+            Err(err) => err.exit(),
+        }
+    }
+
+    /// Parses `args` (the first is the program name).
+    pub fn parse_from<I, T>(default_port: u16, args: I) -> Result<LocalArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{Arg, ArgAction, Command, value_parser};
+
+        let mut args = args.into_iter().map(Into::into).peekable();
+        let name = args
+            .peek()
+            .and_then(|first| {
+                std::path::Path::new(first)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "fabric".to_owned());
+        let command = Command::new(name)
+            .about("Serves locally on 127.0.0.1 until Ctrl-C")
+            .arg(
+                Arg::new("port")
+                    .long("port")
+                    .short('p')
+                    .env("FABRIC_PORT")
+                    .value_name("port")
+                    .value_parser(value_parser!(u16))
+                    .default_value(default_port.to_string())
+                    .help("The port to listen on"),
+            )
+            .arg(
+                Arg::new("verbose")
+                    .long("verbose")
+                    .short('v')
+                    .action(ArgAction::SetTrue)
+                    .help("Log at debug level (RUST_LOG overrides)"),
+            );
+        let matches = command.try_get_matches_from(args)?;
+        Ok(LocalArgs {
+            port: *matches
+                .get_one::<u16>("port")
+                .expect("the port has a default"),
+            verbose: matches.get_flag("verbose"),
+        })
+    }
+
+    /// Installs logging as [`init_logging`] does, at debug level with `--verbose`.
+    pub fn init_logging(&self) {
+        install_logging(if self.verbose { "debug" } else { "info" });
+    }
+
+    /// Binds `127.0.0.1:{port}`. A port in use is a one-line error that says what to
+    /// do, not a backtrace.
+    pub async fn bind(&self) -> Result<tokio::net::TcpListener, BoxError> {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|err| -> BoxError {
+                if err.kind() == std::io::ErrorKind::AddrInUse {
+                    Box::new(LocalError(format!(
+                        "port {} is already in use; stop the other server, or pass --port or set FABRIC_PORT",
+                        self.port
+                    )))
+                } else {
+                    Box::new(LocalError(format!("cannot listen on {address}: {err}")))
+                }
+            })
+    }
+}
+
+/// A local-serving error whose `Debug` is its message, so that `main` returning it
+/// prints one readable line.
+#[cfg(feature = "local")]
+struct LocalError(String);
+
+#[cfg(feature = "local")]
+impl std::fmt::Debug for LocalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(feature = "local")]
+impl std::fmt::Display for LocalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(feature = "local")]
+impl std::error::Error for LocalError {}
