@@ -61,6 +61,14 @@ fn value_name(kind: &Kind) -> &'static str {
 fn default_text(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
+        // `12`, not `12.0`, for a float field's whole default.
+        Value::Number(number)
+            if number
+                .as_f64()
+                .is_some_and(|n| n.fract() == 0.0 && n.abs() < 1e15) =>
+        {
+            format!("{}", number.as_f64().unwrap_or_default() as i64)
+        }
         Value::Array(items) => items.iter().map(default_text).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
@@ -68,7 +76,13 @@ fn default_text(value: &Value) -> String {
 
 fn help_text(field: &Field) -> String {
     let mut help = field.description.unwrap_or_default().replace('\n', " ");
-    if let Some(default) = &field.default {
+    let shown = |default: &&Value| match default {
+        Value::Array(items) => !items.is_empty(),
+        Value::String(text) => !text.is_empty(),
+        Value::Null => false,
+        _ => true,
+    };
+    if let Some(default) = field.default.as_ref().filter(shown) {
         if !help.is_empty() {
             help.push(' ');
         }
@@ -127,7 +141,7 @@ pub(super) fn add_flags(mut command: Command, shape: &Shape) -> Command {
             _ => {}
         }
         if !field.required {
-            // `--nickname [text]`: an optional field may be given empty, which means
+            // `--nickname [<text>]`: an optional field may be given empty, which means
             // "no value", as "" does everywhere else.
             arg = arg.num_args(0..=1).default_missing_value("");
         }
@@ -210,6 +224,8 @@ mod tests {
     fn defaults_read_as_command_line_text() {
         assert_eq!(default_text(&serde_json::json!("general")), "general");
         assert_eq!(default_text(&serde_json::json!(12)), "12");
+        assert_eq!(default_text(&serde_json::json!(12.0)), "12");
+        assert_eq!(default_text(&serde_json::json!(0.5)), "0.5");
         assert_eq!(default_text(&serde_json::json!(["a", 2])), "a,2");
     }
 }

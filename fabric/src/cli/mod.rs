@@ -33,7 +33,7 @@
 //!
 //! Each input field is a `--kebab-case` flag (or the field's `#[input(long = ..)]`),
 //! with its `#[input(short = ..)]` letter, its doc comment as help and its default
-//! shown. Required fields read `--name <text>`, optional ones `--name [text]` (given
+//! shown. Required fields read `--name <text>`, optional ones `--name [<text>]` (given
 //! empty, an optional flag means "no value"). Booleans are switches, `--shout` and
 //! `--no-shout`; a `bool` that is given neither way is `false`, an `Option<bool>`
 //! stays unset. Lists take repeated flags, comma-separated values, or both
@@ -126,7 +126,7 @@ pub struct Cli {
 /// }
 ///
 /// let cli = fabric_cli(count);
-/// assert!(cli.command().render_help().to_string().contains("--from [integer]"));
+/// assert!(cli.command().render_help().to_string().contains("--from [<integer>]"));
 /// assert_eq!(cli.run_from(["count", "--from", "7"]).await, 0);
 /// assert_eq!(cli.run_from(["count", "--from", "seven"]).await, 2);
 /// # })

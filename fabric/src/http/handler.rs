@@ -12,8 +12,9 @@ use tracing::Instrument;
 
 use super::body::{self, HttpBody, Opening, StreamFormat};
 use super::cors::method_list;
+use super::event::LambdaDetails;
+use super::input;
 use super::router::{Config, Matched, RouteEntry};
-use super::{input, lambda};
 use crate::{BoxError, Context, Error, Output};
 
 /// What a service learns about the HTTP request it serves:
@@ -45,6 +46,9 @@ pub struct HttpRequest {
     pub headers: HeaderMap,
     /// The caller's address, as API Gateway or the local server saw it.
     pub source_ip: Option<String>,
+    /// On Lambda, what an API Gateway authorizer attached to the request: the JWT
+    /// claims or the Lambda authorizer's context, as JSON.
+    pub authorizer: Option<serde_json::Value>,
 }
 
 /// The address of a local server's peer, set by the local server on each request.
@@ -60,8 +64,11 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let (parts, body) = request.into_parts();
-    let from_lambda = lambda::details(&parts.extensions);
+    let (mut parts, body) = request.into_parts();
+    let from_lambda = parts
+        .extensions
+        .remove::<LambdaDetails>()
+        .unwrap_or_default();
     let request_id = from_lambda.request_id.unwrap_or_else(generate_request_id);
     let source_ip = from_lambda.source_ip.or_else(|| {
         parts
@@ -80,7 +87,12 @@ where
         if parts.method == Method::OPTIONS {
             return preflight(config, &path, origin.as_ref());
         }
-        let mut response = serve(config, parts, body, &path, &request_id, source_ip).await;
+        let from = Caller {
+            request_id: &request_id,
+            source_ip,
+            authorizer: from_lambda.authorizer,
+        };
+        let mut response = serve(config, parts, body, &path, from).await;
         if let Some(cors) = &config.cors {
             cors.apply(origin.as_ref(), response.headers_mut());
         }
@@ -114,13 +126,19 @@ fn not_found(method: &Method, path: &str) -> Error {
     Error::not_found(format!("No route for {method} {path}"))
 }
 
+/// Who sent a request, as far as the transport knows.
+struct Caller<'a> {
+    request_id: &'a str,
+    source_ip: Option<String>,
+    authorizer: Option<serde_json::Value>,
+}
+
 async fn serve<B>(
     config: &Config,
     parts: http::request::Parts,
     body: B,
     path: &str,
-    request_id: &str,
-    source_ip: Option<String>,
+    from: Caller<'_>,
 ) -> Response<HttpBody>
 where
     B: http_body::Body + Send + 'static,
@@ -145,7 +163,7 @@ where
         }
     };
 
-    let mut ctx = Context::builder(request_id).state(config.state.clone());
+    let mut ctx = Context::builder(from.request_id).state(config.state.clone());
     if let Some(authorizer) = &config.authorizer {
         match authorizer.check(&parts.headers).await {
             Ok(grant) => ctx = grant(ctx),
@@ -176,7 +194,8 @@ where
             path: path.to_owned(),
             query: parts.uri.query().map(str::to_owned),
             headers: parts.headers,
-            source_ip,
+            source_ip: from.source_ip,
+            authorizer: from.authorizer,
         })
         .build();
     let call = route.service.call(raw, ctx);

@@ -1,89 +1,22 @@
 //! The Lambda side: API Gateway (REST and HTTP APIs), function URL and ALB events in,
-//! their responses out, through `lambda_http`.
+//! their responses out.
 
 use std::convert::Infallible;
 
 use http::header::SET_COOKIE;
-use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Response};
 use http_body_util::BodyExt;
-use lambda_http::RequestExt;
 use lambda_http::aws_lambda_events::alb::AlbTargetGroupResponse;
-use lambda_http::aws_lambda_events::apigw::{
-    ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
-};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use lambda_http::aws_lambda_events::encodings::Body;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
-use lambda_http::request::{LambdaRequest, RequestContext};
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::value::RawValue;
+use lambda_http::request::LambdaRequest;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
+use super::event::{HttpEvent, details_of};
 use super::{HttpBody, HttpRouter};
 use crate::BoxError;
-
-/// What the Lambda event says about a request.
-pub(super) struct LambdaDetails {
-    pub(super) request_id: Option<String>,
-    pub(super) source_ip: Option<String>,
-    /// The path as the client sent it (`lambda_http` adds the stage to the URI).
-    pub(super) path: Option<String>,
-}
-
-pub(super) fn details(extensions: &Extensions) -> LambdaDetails {
-    let (request_id, source_ip) = match extensions.get::<RequestContext>() {
-        Some(RequestContext::ApiGatewayV1(context)) => (
-            context.request_id.clone(),
-            context.identity.source_ip.clone(),
-        ),
-        Some(RequestContext::ApiGatewayV2(context)) => {
-            (context.request_id.clone(), context.http.source_ip.clone())
-        }
-        _ => (None, None),
-    };
-    let request_id = request_id.or_else(|| {
-        extensions
-            .lambda_context_ref()
-            .map(|context| context.request_id.clone())
-            .filter(|id| !id.is_empty())
-    });
-    let path = Some(extensions.raw_http_path())
-        .filter(|path| !path.is_empty())
-        .map(str::to_owned);
-    LambdaDetails {
-        request_id,
-        source_ip,
-        path,
-    }
-}
-
-/// An HTTP event of any kind `lambda_http` knows. HTTP API (and function URL) events
-/// say `"version": "2.0"` and are read as such directly, instead of after a failed
-/// attempt as a REST API event.
-pub(super) struct HttpEvent(LambdaRequest);
-
-impl<'de> Deserialize<'de> for HttpEvent {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(deserializer)?;
-        let text = raw.get();
-        if is_version_2(text) {
-            if let Ok(event) = serde_json::from_str::<ApiGatewayV2httpRequest>(text) {
-                return Ok(HttpEvent(LambdaRequest::ApiGatewayV2(event)));
-            }
-        }
-        serde_json::from_str::<LambdaRequest>(text)
-            .map(HttpEvent)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// Whether the event's top-level text has `"version": "2.0"`. A false positive only
-/// costs the fallback.
-fn is_version_2(text: &str) -> bool {
-    text.match_indices("\"version\"").any(|(at, key)| {
-        let rest = text[at + key.len()..].trim_start();
-        rest.strip_prefix(':')
-            .is_some_and(|value| value.trim_start().starts_with("\"2.0\""))
-    })
-}
 
 impl HttpRouter {
     /// Handles one Lambda event as the Lambda runtime would: `event` is the JSON an
@@ -118,31 +51,40 @@ impl HttpRouter {
         Ok(serde_json::to_string(&response)?)
     }
 
-    /// One invocation: the event as an `http::Request` (`lambda_http`'s conversion),
-    /// the router, and the response in the shape the event's source expects.
+    /// One invocation: the event as a request, the router, and the response in the
+    /// shape the event's source expects.
     async fn lambda_call(
         &self,
         event: LambdaEvent<HttpEvent>,
     ) -> Result<LambdaResponse, Infallible> {
         let LambdaEvent { payload, context } = event;
-        let origin = match &payload.0 {
-            LambdaRequest::ApiGatewayV2(_) => Origin::HttpApi,
-            LambdaRequest::Alb(_) => Origin::Alb,
-            _ => Origin::RestApi,
-        };
-        let mut request: lambda_http::Request = payload.0.into();
-        if let Some(trace) = context
+        let trace = context
             .xray_trace_id
             .as_deref()
-            .and_then(|id| HeaderValue::from_str(id).ok())
-        {
-            request
-                .headers_mut()
-                .insert(HeaderName::from_static("x-amzn-trace-id"), trace);
-        }
-        request.extensions_mut().insert(context);
-        let response = super::handler::handle(&self.config, request).await;
-        Ok(origin.response(response).await)
+            .and_then(|id| HeaderValue::from_str(id).ok());
+        let response = match payload {
+            HttpEvent::HttpApi(mut request) => {
+                add_trace(request.headers_mut(), trace);
+                request.extensions_mut().insert(context);
+                let response = super::handler::handle(&self.config, request).await;
+                Origin::HttpApi.response(response).await
+            }
+            HttpEvent::Other(event) => {
+                let origin = match &event {
+                    LambdaRequest::ApiGatewayV2(_) => Origin::HttpApi,
+                    LambdaRequest::Alb(_) => Origin::Alb,
+                    _ => Origin::RestApi,
+                };
+                let mut request: lambda_http::Request = event.into();
+                add_trace(request.headers_mut(), trace);
+                request.extensions_mut().insert(context);
+                let details = details_of(&request);
+                request.extensions_mut().insert(details);
+                let response = super::handler::handle(&self.config, request).await;
+                origin.response(response).await
+            }
+        };
+        Ok(response)
     }
 
     /// Serves Lambda invocations until the process is stopped.
@@ -157,6 +99,13 @@ impl HttpRouter {
     }
 }
 
+/// X-Ray's trace header, as `lambda_http` passes it on.
+fn add_trace(headers: &mut HeaderMap, trace: Option<HeaderValue>) {
+    if let Some(trace) = trace {
+        headers.insert(HeaderName::from_static("x-amzn-trace-id"), trace);
+    }
+}
+
 /// Where an event came from, which fixes the shape of its response.
 #[derive(Clone, Copy)]
 enum Origin {
@@ -168,9 +117,9 @@ enum Origin {
 /// A response as API Gateway or the ALB expects it.
 #[derive(Serialize)]
 #[serde(untagged)]
-pub(super) enum LambdaResponse {
+enum LambdaResponse {
     RestApi(ApiGatewayProxyResponse),
-    HttpApi(ApiGatewayV2httpResponse),
+    HttpApi(HttpApiResponse),
     Alb(AlbTargetGroupResponse),
 }
 
@@ -184,8 +133,12 @@ impl Origin {
             Ok(collected) => collected.to_bytes(),
             Err(never) => match never {},
         };
-        let body =
-            (!bytes.is_empty()).then(|| Body::Text(String::from_utf8_lossy(&bytes).into_owned()));
+        let body = (!bytes.is_empty()).then(|| {
+            Body::Text(
+                String::from_utf8(Vec::from(bytes))
+                    .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
+            )
+        });
         let status_code = i64::from(parts.status.as_u16());
         let mut headers = parts.headers;
         match self {
@@ -198,12 +151,16 @@ impl Origin {
                 LambdaResponse::RestApi(response)
             }
             Origin::HttpApi => {
-                let mut response = ApiGatewayV2httpResponse::default();
-                response.status_code = status_code;
-                response.cookies = take_cookies(&mut headers);
-                response.headers = headers;
-                response.body = body;
-                LambdaResponse::HttpApi(response)
+                let cookies = take_cookies(&mut headers);
+                LambdaResponse::HttpApi(HttpApiResponse {
+                    status_code,
+                    headers,
+                    cookies,
+                    body: body.map(|body| match body {
+                        Body::Text(text) => text,
+                        _ => unreachable!("Fabric's bodies are text"),
+                    }),
+                })
             }
             Origin::Alb => {
                 let mut response = AlbTargetGroupResponse::default();
@@ -232,4 +189,53 @@ fn take_cookies(headers: &mut HeaderMap) -> Vec<String> {
         .collect();
     headers.remove(SET_COOKIE);
     cookies
+}
+
+/// An HTTP API (payload 2.0) response, written directly: it is on every call's path.
+struct HttpApiResponse {
+    status_code: i64,
+    headers: HeaderMap,
+    cookies: Vec<String>,
+    body: Option<String>,
+}
+
+impl Serialize for HttpApiResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("statusCode", &self.status_code)?;
+        map.serialize_entry("headers", &JoinedHeaders(&self.headers))?;
+        if !self.cookies.is_empty() {
+            map.serialize_entry("cookies", &self.cookies)?;
+        }
+        if let Some(body) = &self.body {
+            map.serialize_entry("body", body)?;
+        }
+        map.serialize_entry("isBase64Encoded", &false)?;
+        map.end()
+    }
+}
+
+/// Headers as one string per name; HTTP APIs take repeated headers comma-joined.
+struct JoinedHeaders<'a>(&'a HeaderMap);
+
+impl Serialize for JoinedHeaders<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.keys_len()))?;
+        for name in self.0.keys() {
+            let mut values = self.0.get_all(name).iter().filter_map(|v| v.to_str().ok());
+            let first = values.next().unwrap_or_default();
+            match values.next() {
+                None => map.serialize_entry(name.as_str(), first)?,
+                Some(second) => {
+                    let mut joined = format!("{first}, {second}");
+                    for more in values {
+                        joined.push_str(", ");
+                        joined.push_str(more);
+                    }
+                    map.serialize_entry(name.as_str(), &joined)?;
+                }
+            }
+        }
+        map.end()
+    }
 }

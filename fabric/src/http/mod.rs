@@ -56,6 +56,7 @@
 mod auth;
 mod body;
 mod cors;
+mod event;
 mod handler;
 mod input;
 mod lambda;
