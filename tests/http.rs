@@ -1,6 +1,8 @@
 //! `fabric_http` over the real API Gateway and ALB fixtures (through `lambda_http`, as
 //! on Lambda), and over the local server with a real HTTP client.
 
+mod support;
+
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -581,4 +583,184 @@ async fn bodies_over_the_limit_are_413() {
         reply.detail(),
         "The body is larger than the limit of 64 bytes"
     );
+}
+
+// ---------------------------------------------------------------- the binary
+
+mod binary {
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::process::{Child, Command};
+
+    const DIVISION_HTTP: &str = env!("CARGO_BIN_EXE_division-http");
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn start(args: &[&str], port_env: Option<u16>) -> Child {
+        let mut command = Command::new(DIVISION_HTTP);
+        command
+            .args(args)
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .env_remove("FABRIC_PORT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(port) = port_env {
+            command.env("FABRIC_PORT", port.to_string());
+        }
+        command.spawn().unwrap()
+    }
+
+    /// The line the server prints once it listens.
+    async fn ready_line(child: &mut Child) -> String {
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("the server says when it is ready")
+        .unwrap();
+        line
+    }
+
+    async fn interrupt(child: &mut Child) -> std::process::ExitStatus {
+        let pid = child.id().unwrap().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .expect("Ctrl-C stops the server")
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn division_http_serves_on_the_given_port_until_ctrl_c() {
+        let port = free_port();
+        let mut child = start(&["--port", &port.to_string()], None);
+        let line = ready_line(&mut child).await;
+        assert_eq!(
+            line,
+            format!("Serving HTTP on http://127.0.0.1:{port} (Ctrl-C to stop)\n")
+        );
+        let body = reqwest::get(format!(
+            "http://127.0.0.1:{port}/division?numerator=14&denominator=7"
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+        assert_eq!(body, r#"{"data":2.0}"#);
+        let status = interrupt(&mut child).await;
+        assert!(status.success(), "{status:?}");
+    }
+
+    #[tokio::test]
+    async fn the_port_can_come_from_fabric_port() {
+        let port = free_port();
+        let mut child = start(&[], Some(port));
+        let line = ready_line(&mut child).await;
+        assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+        interrupt(&mut child).await;
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_is_a_clear_message() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let child = start(&["--port", &port.to_string()], None);
+        let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(
+            stderr,
+            format!(
+                "Error: port {port} is already in use; stop the other server, or pass --port or set FABRIC_PORT\n"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn on_lambda_the_same_binary_answers_invocations() {
+        let mut http_api = super::fixture("example-apigw-v2-request-no-authorizer.json");
+        http_api["rawPath"] = serde_json::json!("/division");
+        http_api["rawQueryString"] = serde_json::json!("numerator=14&denominator=7");
+        let mut rest_api = super::fixture("example-apigw-request.json");
+        rest_api["path"] = serde_json::json!("/division");
+        rest_api["body"] = serde_json::json!("{\"denominator\": 0}");
+        let mut alb = super::fixture("example-alb-lambda-target-request-headers-only.json");
+        alb["path"] = serde_json::json!("/division");
+        let not_http = serde_json::json!({"not": "http"});
+        let events = [&http_api, &rest_api, &alb, &not_http, &http_api];
+        let mut api =
+            super::support::RuntimeApi::start(events.iter().map(|e| e.to_string()).collect()).await;
+        let mut child = Command::new(DIVISION_HTTP)
+            .env("AWS_LAMBDA_RUNTIME_API", api.address.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "division")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+
+        let answer = api.answer().await;
+        assert_eq!(
+            (answer.request_id.as_str(), answer.kind.as_str()),
+            ("invocation-0", "response")
+        );
+        let response: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(response["statusCode"], 200);
+        assert_eq!(response["body"], r#"{"data":2.0}"#);
+        assert_eq!(response["headers"]["x-request-id"], "LV7fzho-PHcEJPw=");
+
+        let response: serde_json::Value = serde_json::from_str(&api.answer().await.body).unwrap();
+        assert_eq!(response["statusCode"], 400);
+        assert!(response["multiValueHeaders"]["content-type"].is_array());
+
+        let response: serde_json::Value = serde_json::from_str(&api.answer().await.body).unwrap();
+        assert_eq!(response["statusCode"], 200);
+        assert_eq!(response["statusDescription"], "200 OK");
+        assert_eq!(response["body"], r#"{"data":4.0}"#);
+        // ALB events carry no request id; the invocation's is used.
+        assert_eq!(response["headers"]["x-request-id"], "invocation-2");
+
+        // An event that is no HTTP event fails that invocation only.
+        let answer = api.answer().await;
+        assert_eq!(answer.kind, "error");
+        let answer = api.answer().await;
+        assert_eq!(answer.kind, "response");
+        assert!(answer.body.contains(r#"\"data\":2.0"#), "{}", answer.body);
+        child.kill().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_bad_port_is_a_usage_error() {
+        let child = start(&["--port", "http"], None);
+        let output = child.wait_with_output().await.unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains("invalid value 'http' for '--port <port>'"),
+            "{stderr}"
+        );
+    }
 }

@@ -33,6 +33,10 @@ pub(super) struct LambdaDetails {
 }
 
 /// The event of one invocation, read as a request.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "lives once per invocation, on the stack; boxing would cost an allocation"
+)]
 pub(super) enum HttpEvent {
     /// An HTTP API or function URL event, read directly.
     HttpApi(Request<Full<Bytes>>),
