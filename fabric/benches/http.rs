@@ -13,29 +13,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use fabric::prelude::*;
 use futures_util::FutureExt;
 
-/// Two numbers to divide.
-#[derive(Debug, Deserialize, Validate, Input)]
-pub struct DivisionInput {
-    /// The number to divide
-    #[input(default = 12)]
-    pub numerator: f64,
-    /// The number to divide by
-    #[input(default = 3)]
-    #[validate(custom(function = "non_zero"))]
-    pub denominator: f64,
-}
+// The example's service itself: benches cannot depend on the examples package.
+#[path = "../../examples/division.rs"]
+mod example;
 
-fn non_zero(value: f64) -> Result<(), ValidationError> {
-    if value == 0.0 {
-        return Err(ValidationError::new("non_zero").with_message("must not be zero".into()));
-    }
-    Ok(())
-}
-
-#[fabric_service(alias = "division", description = "Divide two numbers")]
-async fn division(input: DivisionInput, _ctx: Context) -> Result<f64, Error> {
-    Ok(input.numerator / input.denominator)
-}
+use example::division;
 
 const EVENT: &str = include_str!("fixtures/apigw-v2-division.json");
 
