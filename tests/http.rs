@@ -65,6 +65,15 @@ async fn whoami(_input: Nothing, ctx: Context) -> Result<Value, Error> {
     }))
 }
 
+/// What API Gateway's own authorizer attached, as the service sees it.
+#[fabric_service(alias = "gateway-claims")]
+async fn gateway_claims(_input: Nothing, ctx: Context) -> Result<Option<Value>, Error> {
+    let request = ctx
+        .extension::<fabric::http::HttpRequest>()
+        .ok_or_else(|| Error::internal_message("no request details"))?;
+    Ok(request.authorizer.clone())
+}
+
 #[fabric_service(alias = "forget")]
 async fn forget(_input: Nothing, _ctx: Context) -> Result<(), Error> {
     Ok(())
@@ -154,6 +163,29 @@ async fn an_http_api_event_merges_repeated_query_keys_and_the_body() {
         body_json(&response),
         json!({"data": {"Parameter1": ["value1", "value2"], "a": 1}})
     );
+}
+
+#[tokio::test]
+async fn api_gateway_authorizer_context_reaches_the_service() {
+    let mut event = fixture("example-apigw-v2-request-multi-value-parameters.json");
+    event["rawPath"] = json!("/gateway-claims");
+    let response = invoke(&fabric_http(gateway_claims), &event).await;
+    assert_eq!(
+        body_json(&response),
+        json!({"data": {"lambda": {"key": "value"}}})
+    );
+
+    let mut event = fixture("example-apigw-request.json");
+    event["path"] = json!("/gateway-claims");
+    let response = invoke(&fabric_http(gateway_claims), &event).await;
+    let claims = &body_json(&response)["data"];
+    assert_eq!(claims["principalId"], "admin", "{response}");
+    assert_eq!(claims["clientName"], "Exata");
+
+    let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
+    event["rawPath"] = json!("/gateway-claims");
+    let response = invoke(&fabric_http(gateway_claims), &event).await;
+    assert_eq!(body_json(&response), json!({"data": null}));
 }
 
 #[tokio::test]

@@ -127,6 +127,7 @@ pub(super) fn details_of(request: &lambda_http::Request) -> LambdaDetails {
             context.identity.source_ip.clone(),
             serde_json::to_value(&context.authorizer)
                 .ok()
+                .map(flat_rest_authorizer)
                 .filter(has_fields),
             None,
         ),
@@ -154,6 +155,17 @@ pub(super) fn details_of(request: &lambda_http::Request) -> LambdaDetails {
         source_ip,
         path,
         authorizer,
+    }
+}
+
+/// A REST API sends a Lambda authorizer's context flat, as `{"principalId": ..}`;
+/// `aws_lambda_events` files it under `lambda`. Give services what was sent.
+fn flat_rest_authorizer(value: Value) -> Value {
+    match value {
+        Value::Object(mut fields) if fields.len() == 1 && fields.contains_key("lambda") => {
+            fields.remove("lambda").unwrap_or_default()
+        }
+        other => other,
     }
 }
 
