@@ -666,12 +666,10 @@ mod binary {
     }
 
     async fn interrupt(child: &mut Child) -> std::process::ExitStatus {
-        let pid = child.id().unwrap().to_string();
-        let sent = std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        let pid = child.id().unwrap() as libc::pid_t;
+        // SAFETY: signals a child process this test started and still owns.
+        let sent = unsafe { libc::kill(pid, libc::SIGINT) };
+        assert_eq!(sent, 0, "SIGINT was delivered");
         tokio::time::timeout(Duration::from_secs(10), child.wait())
             .await
             .expect("Ctrl-C stops the server")

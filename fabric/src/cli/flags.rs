@@ -91,10 +91,20 @@ fn help_text(field: &Field) -> String {
     help
 }
 
+/// Flags the command line has itself.
+const RESERVED_LONG: [&str; 3] = ["json", "help", "version"];
+
 /// The flags of every field of `shape`, added to `command`.
 pub(super) fn add_flags(mut command: Command, shape: &Shape) -> Command {
     for field in &shape.fields {
         let long = long_name(field);
+        assert!(
+            !RESERVED_LONG.contains(&long.as_str()) && field.short != Some('h'),
+            "the field `{}` of `{}` would take the command line's own --{long} or -h; \
+             name its flag with #[input(long = \"..\", short = '..')]",
+            field.name,
+            shape.name,
+        );
         let mut arg = Arg::new(id(field))
             .long(long.clone())
             .help(help_text(field));
@@ -218,6 +228,17 @@ mod tests {
         assert_eq!(kebab_case("room"), "room");
         assert_eq!(kebab_case("URL"), "url");
         assert_eq!(kebab_case("maxRetries2"), "max-retries2");
+    }
+
+    #[test]
+    #[should_panic(expected = "the field `json` of `Odd` would take the command line's own --json")]
+    fn a_field_named_like_a_built_in_flag_is_refused_clearly() {
+        let shape = Shape {
+            name: "Odd",
+            description: None,
+            fields: vec![Field::new("json", Kind::String)],
+        };
+        add_flags(Command::new("odd"), &shape);
     }
 
     #[test]
