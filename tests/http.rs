@@ -254,6 +254,23 @@ async fn messages_on_lambda_come_as_lines_before_the_result() {
 }
 
 #[tokio::test]
+async fn the_router_is_a_tower_service_that_lambda_http_can_drive() {
+    // What `lambda_http::run(layers.service(router))` hands the router.
+    use tower_service::Service as _;
+    let event = fixture("example-apigw-request.json");
+    let request = fabric::http::lambda_http::request::from_str(&event.to_string()).unwrap();
+    // lambda_http puts the stage in the URI; the router routes on the path as sent.
+    assert_eq!(request.uri().path(), "/testStage/hello/world");
+    let mut router = fabric_http(Route::new(greet).path("/hello/:name"));
+    let response = router.call(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-request-id"],
+        "deef4878-7910-11e6-8f14-25afc3e9ae33"
+    );
+}
+
+#[tokio::test]
 async fn an_event_that_is_not_http_is_an_error_not_a_crash() {
     let router = fabric_http(division);
     let err = router

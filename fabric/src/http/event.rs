@@ -10,7 +10,7 @@ use std::fmt;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::COOKIE;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
 use lambda_http::RequestExt;
 use lambda_http::request::{LambdaRequest, RequestContext};
@@ -118,9 +118,12 @@ fn is_version_2(text: &str) -> bool {
     })
 }
 
-/// The details of a request `lambda_http` converted, from its request context.
-pub(super) fn details_of(request: &lambda_http::Request) -> LambdaDetails {
-    let extensions = request.extensions();
+/// The details of a request `lambda_http` converted, from its request context; also
+/// when the router runs under `lambda_http::run` with layers of the user's own.
+pub(super) fn details_of(extensions: &Extensions) -> Option<LambdaDetails> {
+    if extensions.get::<RequestContext>().is_none() && extensions.lambda_context_ref().is_none() {
+        return None;
+    }
     let (request_id, source_ip, authorizer, stage) = match extensions.get::<RequestContext>() {
         Some(RequestContext::ApiGatewayV1(context)) => (
             context.request_id.clone(),
@@ -150,12 +153,12 @@ pub(super) fn details_of(request: &lambda_http::Request) -> LambdaDetails {
     let path = Some(extensions.raw_http_path())
         .filter(|path| !path.is_empty())
         .map(|path| without_stage(path, stage.as_deref()).to_owned());
-    LambdaDetails {
+    Some(LambdaDetails {
         request_id,
         source_ip,
         path,
         authorizer,
-    }
+    })
 }
 
 /// A REST API sends a Lambda authorizer's context flat, as `{"principalId": ..}`;

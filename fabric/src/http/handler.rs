@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::body::{self, HttpBody, Opening, StreamFormat};
 use super::cors::method_list;
-use super::event::LambdaDetails;
+use super::event::{LambdaDetails, details_of};
 use super::input;
 use super::router::{Config, Matched, RouteEntry};
 use crate::{BoxError, Context, Error, Output};
@@ -68,6 +68,7 @@ where
     let from_lambda = parts
         .extensions
         .remove::<LambdaDetails>()
+        .or_else(|| details_of(&parts.extensions))
         .unwrap_or_default();
     let request_id = from_lambda.request_id.unwrap_or_else(generate_request_id);
     let source_ip = from_lambda.source_ip.or_else(|| {

@@ -14,7 +14,7 @@ use lambda_http::request::LambdaRequest;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::event::{HttpEvent, details_of};
+use super::event::HttpEvent;
 use super::{HttpBody, HttpRouter};
 use crate::BoxError;
 
@@ -78,8 +78,6 @@ impl HttpRouter {
                 let mut request: lambda_http::Request = event.into();
                 add_trace(request.headers_mut(), trace);
                 request.extensions_mut().insert(context);
-                let details = details_of(&request);
-                request.extensions_mut().insert(details);
                 let response = super::handler::handle(&self.config, request).await;
                 origin.response(response).await
             }

@@ -67,6 +67,9 @@ pub use body::HttpBody;
 pub use cors::Cors;
 pub use handler::HttpRequest;
 pub use http::{HeaderMap, Method, StatusCode};
+/// The `lambda_http` this module uses, to drive an [`HttpRouter`] with layers of your
+/// own: `lambda_http::run(ServiceBuilder::new().layer(..).service(router))`.
+pub use lambda_http;
 pub use router::{HttpRouter, Route};
 
 /// An [`HttpRouter`] serving one service; add more with [`HttpRouter::route`].
