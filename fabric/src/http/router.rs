@@ -446,6 +446,90 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "route POST /items/:name → b overlaps route GET,POST /items/:id → a")]
+    fn overlapping_routes_are_refused() {
+        let _ = HttpRouter::new()
+            .route(Route::new(named("a")).path("/items/:id"))
+            .route(
+                Route::new(named("b"))
+                    .path("/items/:name")
+                    .methods([Method::POST]),
+            );
+    }
+
+    #[test]
+    fn literal_segments_win_over_parameters_and_methods_are_collected() {
+        let router = HttpRouter::new()
+            .route(Route::new(named("by-id")).path("/users/:id"))
+            .route(
+                Route::new(named("me"))
+                    .path("/users/me")
+                    .methods([Method::GET]),
+            )
+            .route(
+                Route::new(named("remove"))
+                    .path("/users/:id")
+                    .methods([Method::DELETE]),
+            );
+        let config = &router.config;
+        match config.find(&Method::GET, "/users/me") {
+            Matched::Route(route, params) => {
+                assert_eq!(route.service.alias(), "me");
+                assert!(params.is_empty());
+            }
+            _ => panic!("/users/me has a route"),
+        }
+        match config.find(&Method::GET, "/users/7") {
+            Matched::Route(route, params) => {
+                assert_eq!(route.service.alias(), "by-id");
+                assert_eq!(params, [("id", "7")]);
+            }
+            _ => panic!("/users/7 has a route"),
+        }
+        match config.find(&Method::PUT, "/users/7") {
+            Matched::OtherMethods(methods) => {
+                assert_eq!(methods, [&Method::GET, &Method::POST, &Method::DELETE])
+            }
+            _ => panic!("PUT is not allowed"),
+        }
+        assert!(matches!(
+            config.find(&Method::GET, "/nope"),
+            Matched::Nothing
+        ));
+    }
+
+    /// A service that only has a name.
+    fn named(alias: &'static str) -> impl Service {
+        struct Named(&'static str);
+        impl Service for Named {
+            fn alias(&self) -> &str {
+                self.0
+            }
+            fn description(&self) -> &str {
+                ""
+            }
+            fn input(&self) -> &'static crate::input::Shape {
+                static EMPTY: std::sync::LazyLock<crate::input::Shape> =
+                    std::sync::LazyLock::new(|| crate::input::Shape {
+                        name: "Empty",
+                        description: None,
+                        fields: Vec::new(),
+                    });
+                &EMPTY
+            }
+            fn serve(
+                &self,
+                _raw: serde_json::Value,
+                _ctx: crate::Context,
+            ) -> futures_util::future::BoxFuture<'static, Result<crate::Output, Error>>
+            {
+                Box::pin(async { Ok(crate::Output::Empty) })
+            }
+        }
+        Named(alias)
+    }
+
+    #[test]
     #[should_panic(expected = "must start with `/`")]
     fn a_path_without_a_slash_is_refused() {
         PathPattern::parse("division");
