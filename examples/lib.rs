@@ -4,3 +4,4 @@
 pub mod chat;
 pub mod division;
 pub mod echo;
+pub mod greet;

@@ -52,8 +52,12 @@ extern crate self as fabric;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod context;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod input;
 #[cfg(feature = "websocket")]
 pub mod local;
@@ -65,8 +69,12 @@ pub mod websocket;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "cli")]
+pub use cli::{Cli, fabric_cli};
 pub use context::{Context, ContextBuilder, MessageSink, SentMessages, State};
 pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorObject, ErrorSource, Issue};
+#[cfg(feature = "http")]
+pub use http::{HttpRouter, fabric_http};
 pub use input::{Input, InputType};
 pub use runtime::run;
 pub use service::{Call, Output, Service};
@@ -125,4 +133,9 @@ pub mod prelude {
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::{Value, json};
     pub use validator::{Validate, ValidationError};
+
+    #[cfg(feature = "cli")]
+    pub use crate::cli::{Cli, fabric_cli};
+    #[cfg(feature = "http")]
+    pub use crate::http::{HttpRouter, fabric_http};
 }

@@ -80,10 +80,16 @@ pub async fn run<A: Adapter>(adapter: A) -> Result<(), BoxError> {
 /// fabric::runtime::init_logging(); // a second call changes nothing
 /// ```
 pub fn init_logging() {
+    install_logging("info");
+}
+
+/// [`init_logging`] with another filter for when `RUST_LOG` is not set.
+fn install_logging(default_filter: &str) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -106,85 +112,77 @@ pub fn init_logging() {
     let _ = installed;
 }
 
-/// The command line of a local server (the WebSocket gateway, the HTTP server):
-/// `--port` (or `FABRIC_PORT`) and `--verbose`.
+/// The command line of a local server: `--port` (or `FABRIC_PORT`) and `--verbose`.
+/// Shared by the local HTTP server (default port 3000) and the local WebSocket
+/// gateway (default port 3001), so both binaries take the same flags.
 ///
 /// ```
 /// use fabric::runtime::LocalArgs;
-/// let args = LocalArgs::parse_from(["chat", "--port", "4000", "--verbose"], 3001).unwrap();
-/// assert_eq!(args.port, 4000);
+///
+/// let args = LocalArgs::parse_from(3000, ["division-http", "--port", "8080", "-v"]).unwrap();
+/// assert_eq!(args.port, 8080);
 /// assert!(args.verbose);
-/// let defaults = LocalArgs::parse_from(["chat"], 3001).unwrap();
-/// assert_eq!(defaults.port, std::env::var("FABRIC_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001));
-/// assert!(LocalArgs::parse_from(["chat", "--port", "eighty"], 3001).is_err());
+/// let args = LocalArgs::parse_from(3001, ["chat-ws"]).unwrap();
+/// assert_eq!(args.port, 3001);
+/// assert!(LocalArgs::parse_from(3000, ["x", "--port", "http"]).is_err());
 /// ```
-#[cfg(feature = "websocket")]
+#[cfg(feature = "local")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalArgs {
     /// The port to listen on, on 127.0.0.1.
     pub port: u16,
-    /// Print each event's JSON as well as its log line.
+    /// Whether to log at debug level (when `RUST_LOG` is not set).
     pub verbose: bool,
 }
 
-#[cfg(feature = "websocket")]
+#[cfg(feature = "local")]
 impl LocalArgs {
-    /// Parses the process' own arguments; prints help or an error and exits on
-    /// `--help` or a bad flag, as command lines do.
-    pub fn parse(default_port: u16) -> LocalArgs {
-        Self::command(default_port)
-            .get_matches()
-            .try_into()
-            .unwrap_or_else(|err: clap::Error| err.exit())
+    /// The arguments of this process; prints help or a usage error and exits as clap
+    /// does (code 2) when they are wrong.
+    pub fn from_env(default_port: u16) -> LocalArgs {
+        match LocalArgs::parse_from(default_port, std::env::args_os()) {
+            Ok(args) => args,
+            Err(err) => err.exit(),
+        }
     }
 
     /// Parses `args` (the first is the program name).
-    pub fn parse_from<I, T>(args: I, default_port: u16) -> Result<LocalArgs, clap::Error>
+    pub fn parse_from<I, T>(default_port: u16, args: I) -> Result<LocalArgs, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        Self::command(default_port)
-            .try_get_matches_from(args)?
-            .try_into()
-    }
-
-    fn command(default_port: u16) -> clap::Command {
         use clap::{Arg, ArgAction, Command, value_parser};
-        let program = std::env::args()
-            .next()
-            .and_then(|path| {
-                std::path::Path::new(&path)
-                    .file_name()
-                    .map(|name| name.to_string_lossy().into_owned())
+
+        let mut args = args.into_iter().map(Into::into).peekable();
+        let name = args
+            .peek()
+            .and_then(|first| {
+                std::path::Path::new(first)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
             })
             .unwrap_or_else(|| "fabric".to_owned());
-        Command::new(program)
-            .about("Serves a Fabric adapter on this machine")
+        let command = Command::new(name)
+            .about("Serves locally on 127.0.0.1 until Ctrl-C")
             .arg(
                 Arg::new("port")
                     .long("port")
                     .short('p')
                     .env("FABRIC_PORT")
+                    .value_name("port")
                     .value_parser(value_parser!(u16))
                     .default_value(default_port.to_string())
-                    .help("Port to listen on, on 127.0.0.1"),
+                    .help("The port to listen on"),
             )
             .arg(
                 Arg::new("verbose")
                     .long("verbose")
                     .short('v')
                     .action(ArgAction::SetTrue)
-                    .help("Print each event's JSON"),
-            )
-    }
-}
-
-#[cfg(feature = "websocket")]
-impl TryFrom<clap::ArgMatches> for LocalArgs {
-    type Error = clap::Error;
-
-    fn try_from(matches: clap::ArgMatches) -> Result<LocalArgs, clap::Error> {
+                    .help("Log at debug level (RUST_LOG overrides)"),
+            );
+        let matches = command.try_get_matches_from(args)?;
         Ok(LocalArgs {
             port: *matches
                 .get_one::<u16>("port")
@@ -192,4 +190,49 @@ impl TryFrom<clap::ArgMatches> for LocalArgs {
             verbose: matches.get_flag("verbose"),
         })
     }
+
+    /// Installs logging as [`init_logging`] does, at debug level with `--verbose`.
+    pub fn init_logging(&self) {
+        install_logging(if self.verbose { "debug" } else { "info" });
+    }
+
+    /// Binds `127.0.0.1:{port}`. A port in use is a one-line error that says what to
+    /// do, not a backtrace.
+    pub async fn bind(&self) -> Result<tokio::net::TcpListener, BoxError> {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|err| -> BoxError {
+                if err.kind() == std::io::ErrorKind::AddrInUse {
+                    Box::new(LocalError(format!(
+                        "port {} is already in use; stop the other server, or pass --port or set FABRIC_PORT",
+                        self.port
+                    )))
+                } else {
+                    Box::new(LocalError(format!("cannot listen on {address}: {err}")))
+                }
+            })
+    }
 }
+
+/// A local-serving error whose `Debug` is its message, so that `main` returning it
+/// prints one readable line.
+#[cfg(feature = "local")]
+struct LocalError(String);
+
+#[cfg(feature = "local")]
+impl std::fmt::Debug for LocalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(feature = "local")]
+impl std::fmt::Display for LocalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(feature = "local")]
+impl std::error::Error for LocalError {}

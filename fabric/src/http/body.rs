@@ -1,0 +1,302 @@
+//! Response bodies: whole JSON texts, or a stream of messages ending with the
+//! result.
+
+use std::convert::Infallible;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http::HeaderValue;
+use http_body::{Frame, SizeHint};
+use tokio::sync::mpsc;
+
+use super::handler::error_json;
+use crate::service::Call;
+use crate::{Error, MessageSink, Output};
+
+/// The body of every response of an [`HttpRouter`](super::HttpRouter): a whole JSON
+/// text, nothing, or a stream of `send_message` lines that ends with the result.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use fabric::prelude::*;
+/// use http_body_util::BodyExt;
+/// use tower_service::Service as _;
+///
+/// #[derive(Deserialize, Input)]
+/// struct Nothing {}
+///
+/// #[fabric_service(alias = "ping")]
+/// async fn ping(_input: Nothing, _ctx: Context) -> Result<&'static str, Error> {
+///     Ok("pong")
+/// }
+///
+/// let request = http::Request::get("/ping").body(String::new()).unwrap();
+/// let response = fabric_http(ping).call(request).await.unwrap();
+/// let body = response.into_body().collect().await.unwrap().to_bytes();
+/// assert_eq!(body, r#"{"data":"pong"}"#);
+/// # })
+/// ```
+pub struct HttpBody {
+    inner: Inner,
+}
+
+enum Inner {
+    Full(Option<Bytes>),
+    Stream(Box<Exchange>),
+}
+
+impl HttpBody {
+    pub(super) fn empty() -> HttpBody {
+        HttpBody {
+            inner: Inner::Full(None),
+        }
+    }
+
+    pub(super) fn full(text: impl Into<Bytes>) -> HttpBody {
+        let bytes = text.into();
+        HttpBody {
+            inner: Inner::Full((!bytes.is_empty()).then_some(bytes)),
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            Inner::Full(bytes) => f.debug_tuple("HttpBody").field(bytes).finish(),
+            Inner::Stream(_) => f.write_str("HttpBody(stream)"),
+        }
+    }
+}
+
+impl http_body::Body for HttpBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match &mut self.inner {
+            Inner::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Inner::Stream(exchange) => exchange.poll_next(cx).map(|chunk| chunk.map(Ok)),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Full(bytes) => bytes.is_none(),
+            Inner::Stream(exchange) => exchange.finished,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Full(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Inner::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+/// How streamed messages and the final result are framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum StreamFormat {
+    /// `application/x-ndjson`: one JSON text per line.
+    Ndjson,
+    /// `text/event-stream`: `message` events, then a `result` or `error` event.
+    Sse,
+}
+
+impl StreamFormat {
+    /// The format an `Accept` header asks for, if any.
+    pub(super) fn from_accept(accept: Option<&HeaderValue>) -> Option<StreamFormat> {
+        let accept = accept?.to_str().ok()?;
+        accept.split(',').find_map(|item| {
+            let media = item.split(';').next().unwrap_or_default().trim();
+            if media.eq_ignore_ascii_case("application/x-ndjson") {
+                Some(StreamFormat::Ndjson)
+            } else if media.eq_ignore_ascii_case("text/event-stream") {
+                Some(StreamFormat::Sse)
+            } else {
+                None
+            }
+        })
+    }
+
+    pub(super) fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            StreamFormat::Ndjson => "application/x-ndjson",
+            StreamFormat::Sse => "text/event-stream",
+        })
+    }
+
+    fn frame(self, event: &str, json: &str) -> Bytes {
+        match self {
+            StreamFormat::Ndjson => {
+                let mut line = String::with_capacity(json.len() + 1);
+                line.push_str(json);
+                line.push('\n');
+                Bytes::from(line)
+            }
+            StreamFormat::Sse => Bytes::from(format!("event: {event}\ndata: {json}\n\n")),
+        }
+    }
+
+    fn message(self, json: &str) -> Bytes {
+        self.frame("message", json)
+    }
+
+    /// The last frame: the data envelope, or the error envelope.
+    pub(super) fn result(self, result: &Result<Output, Error>, scrub: bool) -> Bytes {
+        match result {
+            Ok(output) => self.frame("result", &output.data_envelope()),
+            Err(err) => self.frame("error", &error_json(err, scrub)),
+        }
+    }
+}
+
+/// Where `send_message` goes when the client streams: a bounded channel, so a slow
+/// client slows the service instead of filling memory.
+pub(super) struct StreamSink(mpsc::Sender<String>);
+
+impl MessageSink for StreamSink {
+    fn send(&self, message: String) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            self.0
+                .send(message)
+                .await
+                .map_err(|_| Error::gone("The client closed the stream"))
+        })
+    }
+}
+
+/// A running call whose messages are streamed.
+pub(super) struct Exchange {
+    call: Option<Call>,
+    messages: mpsc::Receiver<String>,
+    format: StreamFormat,
+    scrub: bool,
+    first: Option<String>,
+    result: Option<Result<Output, Error>>,
+    finished: bool,
+}
+
+/// How a streamed call began: it finished before sending anything, or it sent a
+/// first message and goes on in the body.
+pub(super) enum Opening {
+    Finished(Result<Output, Error>),
+    Streaming(HttpBody),
+}
+
+/// A sink for a streamed call, and the receiving end for [`open`].
+pub(super) fn channel() -> (StreamSink, mpsc::Receiver<String>) {
+    let (sender, receiver) = mpsc::channel(32);
+    (StreamSink(sender), receiver)
+}
+
+/// Runs `call` until it finishes or sends its first message, whichever is first.
+pub(super) async fn open(
+    mut call: Call,
+    mut messages: mpsc::Receiver<String>,
+    format: StreamFormat,
+    scrub: bool,
+) -> Opening {
+    let first = poll_fn(|cx| {
+        if let Poll::Ready(Some(message)) = messages.poll_recv(cx) {
+            return Poll::Ready(Err(message));
+        }
+        Pin::new(&mut call).poll(cx).map(Ok)
+    })
+    .await;
+    let (call, first, result) = match first {
+        Err(message) => (Some(call), message, None),
+        // Finished, but maybe with messages sent in the same poll: stream those first.
+        Ok(result) => match messages.try_recv() {
+            Ok(message) => (None, message, Some(result)),
+            Err(_) => return Opening::Finished(result),
+        },
+    };
+    Opening::Streaming(HttpBody {
+        inner: Inner::Stream(Box::new(Exchange {
+            call,
+            messages,
+            format,
+            scrub,
+            first: Some(first),
+            result,
+            finished: false,
+        })),
+    })
+}
+
+impl Exchange {
+    fn poll_next(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<Frame<Bytes>>> {
+        if let Some(message) = self.first.take() {
+            return Poll::Ready(Some(Frame::data(self.format.message(&message))));
+        }
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        loop {
+            let Some(call) = &mut self.call else {
+                // The call is over: what it sent before returning, then its result.
+                if let Ok(message) = self.messages.try_recv() {
+                    return Poll::Ready(Some(Frame::data(self.format.message(&message))));
+                }
+                self.finished = true;
+                let result = self.result.take().expect("a finished call has a result");
+                return Poll::Ready(Some(Frame::data(self.format.result(&result, self.scrub))));
+            };
+            if let Poll::Ready(Some(message)) = self.messages.poll_recv(cx) {
+                return Poll::Ready(Some(Frame::data(self.format.message(&message))));
+            }
+            match Pin::new(call).poll(cx) {
+                Poll::Ready(result) => {
+                    self.call = None;
+                    self.result = Some(result);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_headers_choose_the_stream_format() {
+        let pick = |accept: &str| StreamFormat::from_accept(Some(&accept.parse().unwrap()));
+        assert_eq!(pick("application/x-ndjson"), Some(StreamFormat::Ndjson));
+        assert_eq!(
+            pick("application/json;q=0.5, text/event-stream"),
+            Some(StreamFormat::Sse)
+        );
+        assert_eq!(pick("application/json"), None);
+        assert_eq!(pick("*/*"), None);
+        assert_eq!(StreamFormat::from_accept(None), None);
+    }
+
+    #[test]
+    fn frames_are_lines_or_events() {
+        let ok = Ok(Output::Json("2".into()));
+        assert_eq!(StreamFormat::Ndjson.result(&ok, true), "{\"data\":2}\n");
+        assert_eq!(
+            StreamFormat::Sse.result(&ok, true),
+            "event: result\ndata: {\"data\":2}\n\n"
+        );
+        assert_eq!(
+            StreamFormat::Sse.message("1"),
+            "event: message\ndata: 1\n\n"
+        );
+        let err = Err(Error::internal_message("secret"));
+        let line = StreamFormat::Ndjson.result(&err, true);
+        assert!(!String::from_utf8_lossy(&line).contains("secret"));
+    }
+}

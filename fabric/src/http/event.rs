@@ -1,0 +1,390 @@
+//! Lambda HTTP events as `http::Request`s. HTTP API (v2) and function URL events are
+//! read here directly into a request, borrowing from the event text, because they
+//! are the common case and `lambda_http`'s generic path (try REST first, then HTTP
+//! API, then ALB, into fully owned structures) costs several times the whole rest of
+//! a call. Every other event goes through `lambda_http`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::COOKIE;
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::Full;
+use lambda_http::RequestExt;
+use lambda_http::request::{LambdaRequest, RequestContext};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Error as _, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// What the event says about a request beyond method, URI, headers and body.
+#[derive(Clone, Debug, Default)]
+pub(super) struct LambdaDetails {
+    pub(super) request_id: Option<String>,
+    pub(super) source_ip: Option<String>,
+    /// The path without the stage, for routing.
+    pub(super) path: Option<String>,
+    /// What an API Gateway authorizer attached: JWT claims or a Lambda authorizer's
+    /// context.
+    pub(super) authorizer: Option<Value>,
+}
+
+/// The event of one invocation, read as a request.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "lives once per invocation, on the stack; boxing would cost an allocation"
+)]
+pub(super) enum HttpEvent {
+    /// An HTTP API or function URL event, read directly.
+    HttpApi(Request<Full<Bytes>>),
+    /// Any other event `lambda_http` knows: REST API, ALB.
+    Other(LambdaRequest),
+}
+
+impl<'de> Deserialize<'de> for HttpEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventVisitor)
+    }
+}
+
+struct EventVisitor;
+
+impl<'de> Visitor<'de> for EventVisitor {
+    type Value = HttpEvent;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an API Gateway, function URL or ALB event")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<HttpEvent, M::Error> {
+        // API Gateway writes `"version": "2.0"` first: then the rest is read in the
+        // same pass, straight into a request.
+        let mut fields: Vec<(String, Box<RawValue>)> = Vec::new();
+        if let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let value: Box<RawValue> = map.next_value()?;
+            if key == "version" && value.get() == "\"2.0\"" {
+                return HttpApiEvent::deserialize(MapAccessDeserializer::new(map))?
+                    .into_request()
+                    .map(HttpEvent::HttpApi)
+                    .ok_or_else(|| M::Error::custom(INVALID_HTTP_API_EVENT));
+            }
+            fields.push((key.into_owned(), value));
+        }
+        while let Some(field) = map.next_entry::<String, Box<RawValue>>()? {
+            fields.push(field);
+        }
+        let mut text = String::from("{");
+        for (i, (key, value)) in fields.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&Value::from(key.as_str()).to_string());
+            text.push(':');
+            text.push_str(value.get());
+        }
+        text.push('}');
+        HttpEvent::from_text(&text).map_err(M::Error::custom)
+    }
+}
+
+const INVALID_HTTP_API_EVENT: &str =
+    "this HTTP API event has a path, method or base64 body that is not valid";
+
+impl HttpEvent {
+    /// The generic path, for events whose first field is not `"version": "2.0"`.
+    fn from_text(text: &str) -> Result<HttpEvent, serde_json::Error> {
+        if is_version_2(text) {
+            if let Ok(event) = serde_json::from_str::<HttpApiEvent<'_>>(text) {
+                return event
+                    .into_request()
+                    .map(HttpEvent::HttpApi)
+                    .ok_or_else(|| serde::de::Error::custom(INVALID_HTTP_API_EVENT));
+            }
+        }
+        serde_json::from_str::<LambdaRequest>(text).map(HttpEvent::Other)
+    }
+}
+
+/// Whether the event's text has `"version": "2.0"`. A false positive only costs the
+/// generic path.
+fn is_version_2(text: &str) -> bool {
+    text.match_indices("\"version\"").any(|(at, key)| {
+        let rest = text[at + key.len()..].trim_start();
+        rest.strip_prefix(':')
+            .is_some_and(|value| value.trim_start().starts_with("\"2.0\""))
+    })
+}
+
+/// The details of a request `lambda_http` converted, from its request context; also
+/// when the router runs under `lambda_http::run` with layers of the user's own.
+pub(super) fn details_of(extensions: &Extensions) -> Option<LambdaDetails> {
+    if extensions.get::<RequestContext>().is_none() && extensions.lambda_context_ref().is_none() {
+        return None;
+    }
+    let (request_id, source_ip, authorizer, stage) = match extensions.get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV1(context)) => (
+            context.request_id.clone(),
+            context.identity.source_ip.clone(),
+            serde_json::to_value(&context.authorizer)
+                .ok()
+                .map(flat_rest_authorizer)
+                .filter(has_fields),
+            None,
+        ),
+        Some(RequestContext::ApiGatewayV2(context)) => (
+            context.request_id.clone(),
+            context.http.source_ip.clone(),
+            serde_json::to_value(&context.authorizer)
+                .ok()
+                .filter(has_fields),
+            context.stage.clone(),
+        ),
+        _ => (None, None, None, None),
+    };
+    let request_id = request_id.or_else(|| {
+        extensions
+            .lambda_context_ref()
+            .map(|context| context.request_id.clone())
+            .filter(|id| !id.is_empty())
+    });
+    let path = Some(extensions.raw_http_path())
+        .filter(|path| !path.is_empty())
+        .map(|path| without_stage(path, stage.as_deref()).to_owned());
+    Some(LambdaDetails {
+        request_id,
+        source_ip,
+        path,
+        authorizer,
+    })
+}
+
+/// A REST API sends a Lambda authorizer's context flat, as `{"principalId": ..}`;
+/// `aws_lambda_events` files it under `lambda`. Give services what was sent.
+fn flat_rest_authorizer(value: Value) -> Value {
+    match value {
+        Value::Object(mut fields) if fields.len() == 1 && fields.contains_key("lambda") => {
+            fields.remove("lambda").unwrap_or_default()
+        }
+        other => other,
+    }
+}
+
+fn has_fields(value: &Value) -> bool {
+    match value {
+        Value::Object(fields) => fields.values().any(|v| !v.is_null()),
+        Value::Null => false,
+        _ => true,
+    }
+}
+
+/// An HTTP API on a named stage puts the stage first in `rawPath`; routes do not
+/// have it.
+fn without_stage<'p>(path: &'p str, stage: Option<&str>) -> &'p str {
+    match stage {
+        Some(stage) if stage != "$default" && !stage.is_empty() => path
+            .strip_prefix('/')
+            .and_then(|rest| rest.strip_prefix(stage))
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .map(|rest| if rest.is_empty() { "/" } else { rest })
+            .unwrap_or(path),
+        _ => path,
+    }
+}
+
+/// The parts of an HTTP API (payload 2.0) event a request needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpApiEvent<'a> {
+    #[serde(borrow, default)]
+    raw_path: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    raw_query_string: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    cookies: Option<Vec<Cow<'a, str>>>,
+    #[serde(default, deserialize_with = "header_map")]
+    headers: HeaderMap,
+    #[serde(borrow)]
+    request_context: HttpApiContext<'a>,
+    #[serde(borrow, default)]
+    body: Option<Cow<'a, str>>,
+    #[serde(default)]
+    is_base64_encoded: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpApiContext<'a> {
+    #[serde(borrow, default)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    stage: Option<Cow<'a, str>>,
+    #[serde(default)]
+    authorizer: Option<Value>,
+    #[serde(borrow)]
+    http: HttpApiHttp<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpApiHttp<'a> {
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    #[serde(borrow, default)]
+    source_ip: Option<Cow<'a, str>>,
+}
+
+impl HttpApiEvent<'_> {
+    /// The request, or `None` when something does not fit an `http::Request` (the
+    /// generic path then decides).
+    fn into_request(self) -> Option<Request<Full<Bytes>>> {
+        let raw_path = self
+            .raw_path
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .unwrap_or("/");
+        let query = self.raw_query_string.as_deref().unwrap_or_default();
+        let uri = if query.is_empty() {
+            Uri::try_from(raw_path).ok()?
+        } else {
+            Uri::try_from(format!("{raw_path}?{query}")).ok()?
+        };
+        let body = match self.body {
+            None => Bytes::new(),
+            Some(text) if self.is_base64_encoded => Bytes::from(
+                base64::engine::general_purpose::STANDARD
+                    .decode(text.as_bytes())
+                    .ok()?,
+            ),
+            Some(text) => Bytes::from(text.into_owned()),
+        };
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() =
+            Method::from_bytes(self.request_context.http.method.as_bytes()).ok()?;
+        *request.uri_mut() = uri;
+        let mut headers = self.headers;
+        if let Some(cookies) = self.cookies.filter(|c| !c.is_empty()) {
+            if let Ok(value) = HeaderValue::from_str(&cookies.join("; ")) {
+                headers.insert(COOKIE, value);
+            }
+        }
+        *request.headers_mut() = headers;
+        let context = self.request_context;
+        let path = without_stage(raw_path, context.stage.as_deref()).to_owned();
+        request.extensions_mut().insert(LambdaDetails {
+            request_id: context.request_id.map(Cow::into_owned),
+            source_ip: context.http.source_ip.map(Cow::into_owned),
+            path: Some(path),
+            authorizer: context.authorizer.filter(has_fields),
+        });
+        Some(request)
+    }
+}
+
+/// A JSON object of header names to values, straight into a `HeaderMap`; invalid
+/// names or values are left out, as API Gateway would not send them.
+fn header_map<'de, D: Deserializer<'de>>(deserializer: D) -> Result<HeaderMap, D::Error> {
+    struct Headers;
+
+    impl<'de> Visitor<'de> for Headers {
+        type Value = HeaderMap;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of header names to values")
+        }
+
+        fn visit_unit<E>(self) -> Result<HeaderMap, E> {
+            Ok(HeaderMap::new())
+        }
+
+        fn visit_none<E>(self) -> Result<HeaderMap, E> {
+            Ok(HeaderMap::new())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<HeaderMap, D::Error> {
+            deserializer.deserialize_map(Headers)
+        }
+
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<HeaderMap, M::Error> {
+            // The values share one buffer: one allocation instead of one per header.
+            let mut names = Vec::with_capacity(16);
+            let mut values = Vec::with_capacity(512);
+            while let Some((Text(name), Text(value))) = map.next_entry()? {
+                if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                    let start = values.len();
+                    values.extend_from_slice(value.as_bytes());
+                    names.push((name, start..values.len()));
+                }
+            }
+            let values = Bytes::from(values);
+            let mut headers = HeaderMap::with_capacity(names.len());
+            for (name, range) in names {
+                if let Ok(value) = HeaderValue::from_maybe_shared(values.slice(range)) {
+                    headers.append(name, value);
+                }
+            }
+            Ok(headers)
+        }
+    }
+
+    deserializer.deserialize_option(Headers)
+}
+
+/// A string borrowed from the event text when it has no escapes (serde's own
+/// `Cow<str>` always copies).
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+
+            fn visit_string<E>(self, text: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_2_is_found_with_any_spacing() {
+        assert!(is_version_2(r#"{"version":"2.0"}"#));
+        assert!(is_version_2("{\n  \"version\" :  \"2.0\", \"a\": 1}"));
+        assert!(!is_version_2(r#"{"version":"1.0"}"#));
+        assert!(!is_version_2(r#"{"body":"{\"version\":\"2.0\"}"}"#));
+    }
+
+    #[test]
+    fn named_stages_are_taken_off_the_path() {
+        assert_eq!(without_stage("/prod/division", Some("prod")), "/division");
+        assert_eq!(without_stage("/prod", Some("prod")), "/");
+        assert_eq!(
+            without_stage("/production/x", Some("prod")),
+            "/production/x"
+        );
+        assert_eq!(without_stage("/division", Some("$default")), "/division");
+        assert_eq!(without_stage("/division", None), "/division");
+    }
+}

@@ -1,0 +1,323 @@
+//! One request, start to finish: route, authorize, read the input, call the
+//! service, answer. The same code serves Lambda events and the local server.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, ORIGIN, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use tracing::Instrument;
+
+use super::body::{self, HttpBody, Opening, StreamFormat};
+use super::cors::method_list;
+use super::event::{LambdaDetails, details_of};
+use super::input;
+use super::router::{Config, Matched, RouteEntry};
+use crate::{BoxError, Context, Error, Output};
+
+/// What a service learns about the HTTP request it serves:
+/// `ctx.extension::<HttpRequest>()`.
+///
+/// ```
+/// use fabric::prelude::*;
+/// use fabric::http::HttpRequest;
+///
+/// #[derive(Deserialize, Input)]
+/// struct Nothing {}
+///
+/// #[fabric_service(alias = "agent")]
+/// async fn agent(_input: Nothing, ctx: Context) -> Result<Option<String>, Error> {
+///     let request = ctx.extension::<HttpRequest>().ok_or_else(|| Error::bad_request("HTTP only"))?;
+///     Ok(request.headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned))
+/// }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpRequest {
+    /// The request method.
+    pub method: Method,
+    /// The path, without the API Gateway stage.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The caller's address, as API Gateway or the local server saw it.
+    pub source_ip: Option<String>,
+    /// On Lambda, what an API Gateway authorizer attached to the request: the JWT
+    /// claims or the Lambda authorizer's context, as JSON.
+    pub authorizer: Option<serde_json::Value>,
+}
+
+/// The address of a local server's peer, set by the local server on each request.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PeerAddr(pub(super) SocketAddr);
+
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub(super) async fn handle<B>(config: &Config, request: Request<B>) -> Response<HttpBody>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let (mut parts, body) = request.into_parts();
+    let from_lambda = parts
+        .extensions
+        .remove::<LambdaDetails>()
+        .or_else(|| details_of(&parts.extensions))
+        .unwrap_or_default();
+    let request_id = from_lambda.request_id.unwrap_or_else(generate_request_id);
+    let source_ip = from_lambda.source_ip.or_else(|| {
+        parts
+            .extensions
+            .get::<PeerAddr>()
+            .map(|peer| peer.0.ip().to_string())
+    });
+    let path = from_lambda
+        .path
+        .unwrap_or_else(|| parts.uri.path().to_owned());
+    let origin = parts.headers.get(ORIGIN).cloned();
+    let span =
+        tracing::info_span!("http", request_id = %request_id, method = %parts.method, path = %path);
+
+    let mut response = async {
+        if parts.method == Method::OPTIONS {
+            return preflight(config, &path, origin.as_ref());
+        }
+        let from = Caller {
+            request_id: &request_id,
+            source_ip,
+            authorizer: from_lambda.authorizer,
+        };
+        let mut response = serve(config, parts, body, &path, from).await;
+        if let Some(cors) = &config.cors {
+            cors.apply(origin.as_ref(), response.headers_mut());
+        }
+        response
+    }
+    .instrument(span)
+    .await;
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(X_REQUEST_ID, id);
+    }
+    response
+}
+
+/// An `OPTIONS` request: 204 with the path's methods, and the CORS preflight headers.
+fn preflight(config: &Config, path: &str, origin: Option<&HeaderValue>) -> Response<HttpBody> {
+    let mut methods = config.methods_on(path);
+    if methods.is_empty() {
+        return error_response(&not_found(&Method::OPTIONS, path), config.scrub);
+    }
+    let mut response = Response::new(HttpBody::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    if let Some(cors) = &config.cors {
+        cors.apply_preflight(origin, &methods, response.headers_mut());
+    }
+    methods.push(&Method::OPTIONS);
+    response.headers_mut().insert(ALLOW, method_list(&methods));
+    response
+}
+
+fn not_found(method: &Method, path: &str) -> Error {
+    Error::not_found(format!("No route for {method} {path}"))
+}
+
+/// Who sent a request, as far as the transport knows.
+struct Caller<'a> {
+    request_id: &'a str,
+    source_ip: Option<String>,
+    authorizer: Option<serde_json::Value>,
+}
+
+async fn serve<B>(
+    config: &Config,
+    parts: http::request::Parts,
+    body: B,
+    path: &str,
+    from: Caller<'_>,
+) -> Response<HttpBody>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let scrub = config.scrub;
+    let (route, params): (&RouteEntry, _) = match config.find(&parts.method, path) {
+        Matched::Route(route, params) => (route, params),
+        Matched::Nothing => return error_response(&not_found(&parts.method, path), scrub),
+        Matched::OtherMethods(mut methods) => {
+            let allow = method_list(&methods);
+            methods.push(&Method::OPTIONS);
+            let err = Error::method_not_allowed(format!(
+                "Method {} is not allowed on {path}; allowed: {}",
+                parts.method,
+                allow.to_str().unwrap_or_default()
+            ));
+            let mut response = error_response(&err, scrub);
+            response.headers_mut().insert(ALLOW, method_list(&methods));
+            return response;
+        }
+    };
+
+    let mut ctx = Context::builder(from.request_id).state(config.state.clone());
+    if let Some(authorizer) = &config.authorizer {
+        match authorizer.check(&parts.headers).await {
+            Ok(grant) => ctx = grant(ctx),
+            Err(err) => return error_response(&err, scrub),
+        }
+    }
+    let raw = match read_body(body, config.body_limit).await.and_then(|bytes| {
+        input::raw_input(
+            parts.uri.query(),
+            &params,
+            parts.headers.get(CONTENT_TYPE),
+            &bytes,
+        )
+    }) {
+        Ok(raw) => raw,
+        Err(err) => return error_response(&err, scrub),
+    };
+
+    let stream = StreamFormat::from_accept(parts.headers.get(ACCEPT));
+    let messages = stream.map(|_| {
+        let (sink, messages) = body::channel();
+        ctx = std::mem::replace(&mut ctx, Context::builder("")).sink(sink);
+        messages
+    });
+    let ctx = ctx
+        .extension(HttpRequest {
+            method: parts.method,
+            path: path.to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts.headers,
+            source_ip: from.source_ip,
+            authorizer: from.authorizer,
+        })
+        .build();
+    let call = route.service.call(raw, ctx);
+    match (stream, messages) {
+        (Some(format), Some(messages)) => match body::open(call, messages, format, scrub).await {
+            Opening::Finished(result) => {
+                let status = match &result {
+                    Ok(_) => StatusCode::OK,
+                    Err(err) => status_of(err),
+                };
+                let body = HttpBody::full(format.result(&result, scrub));
+                stream_response(status, format, body)
+            }
+            Opening::Streaming(body) => stream_response(StatusCode::OK, format, body),
+        },
+        _ => result_response(call.await, scrub),
+    }
+}
+
+/// Reads the whole body, up to `limit` bytes.
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Error>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    if body.size_hint().exact() == Some(0) {
+        return Ok(Bytes::new());
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(Error::payload_too_large(
+            format!("The body is larger than the limit of {limit} bytes"),
+        )),
+        Err(err) => Err(Error::bad_request(format!(
+            "Could not read the body: {err}"
+        ))),
+    }
+}
+
+fn stream_response(status: StatusCode, format: StreamFormat, body: HttpBody) -> Response<HttpBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, format.content_type());
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// 200 with the data envelope, 204 for `()`, or the error's status and envelope.
+pub(super) fn result_response(result: Result<Output, Error>, scrub: bool) -> Response<HttpBody> {
+    match result {
+        Ok(Output::Empty) => {
+            let mut response = Response::new(HttpBody::empty());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            response
+        }
+        Ok(output) => json_response(StatusCode::OK, output.data_envelope()),
+        Err(err) => error_response(&err, scrub),
+    }
+}
+
+fn json_response(status: StatusCode, json: String) -> Response<HttpBody> {
+    let mut response = Response::new(HttpBody::full(json));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, APPLICATION_JSON);
+    response
+}
+
+/// The error's status and envelope; a 401 also says which scheme to use.
+pub(super) fn error_response(err: &Error, scrub: bool) -> Response<HttpBody> {
+    let mut response = json_response(status_of(err), error_json(err, scrub));
+    if err.status() == 401 {
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn status_of(err: &Error) -> StatusCode {
+    StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The error envelope sent to the client. Server errors are logged here in full,
+/// since the client may only see a scrubbed text.
+pub(super) fn error_json(err: &Error, scrub: bool) -> String {
+    if err.kind().is_server_error() {
+        tracing::error!(error = %err, cause = ?std::error::Error::source(err), "request failed");
+    }
+    err.envelope_json(scrub)
+}
+
+/// A request id for requests that do not come with one: a per-process random prefix
+/// and a counter, so unique in the process and unlikely to repeat across processes.
+fn generate_request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::OnceLock;
+
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // RandomState is seeded by the OS.
+    let prefix = *PREFIX.get_or_init(|| {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix:016x}-{count:08x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_request_ids_do_not_repeat() {
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| generate_request_id()).collect();
+        assert_eq!(ids.len(), 1000);
+    }
+}

@@ -1,0 +1,537 @@
+//! Routes, and the router that holds them with its CORS, auth and state.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use http::{Method, Request, Response};
+
+use super::auth::Authorizer;
+use super::body::HttpBody;
+use super::cors::Cors;
+use crate::{Error, Service, State};
+
+/// A service with the path and methods it answers on. A service converts into a
+/// route with the defaults: path `/{alias}`, methods GET and POST.
+///
+/// ```
+/// use fabric::prelude::*;
+/// use fabric::http::{Method, Route};
+///
+/// #[derive(Deserialize, Input)]
+/// struct Room { room: String }
+///
+/// #[fabric_service(alias = "members")]
+/// async fn members(input: Room, _ctx: Context) -> Result<Vec<String>, Error> {
+///     Ok(vec![format!("ada@{}", input.room)])
+/// }
+///
+/// let route = Route::new(members).path("/rooms/:room/members").methods([Method::GET]);
+/// assert_eq!(route.to_string(), "GET /rooms/:room/members → members");
+/// ```
+#[derive(Clone)]
+pub struct Route {
+    service: Arc<dyn Service>,
+    path: Option<String>,
+    methods: Vec<Method>,
+}
+
+impl Route {
+    /// The route of `service` with the default path and methods.
+    pub fn new(service: impl Service) -> Route {
+        Route::shared(Arc::new(service))
+    }
+
+    /// The route of a service that is already shared.
+    pub fn shared(service: Arc<dyn Service>) -> Route {
+        Route {
+            service,
+            path: None,
+            methods: vec![Method::GET, Method::POST],
+        }
+    }
+
+    /// Answers on `path` instead of `/{alias}`. Segments starting with `:` are path
+    /// parameters, given to the service as input fields of that name.
+    ///
+    /// # Panics
+    ///
+    /// When the path does not start with `/`, or a parameter has no name.
+    pub fn path(mut self, path: impl Into<String>) -> Route {
+        let path = path.into();
+        PathPattern::parse(&path);
+        self.path = Some(path);
+        self
+    }
+
+    /// Answers these methods instead of GET and POST.
+    ///
+    /// # Panics
+    ///
+    /// When the list is empty.
+    pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Route {
+        self.methods = methods.into_iter().collect();
+        assert!(
+            !self.methods.is_empty(),
+            "a route needs at least one method"
+        );
+        self
+    }
+
+    fn path_text(&self) -> String {
+        self.path
+            .clone()
+            .unwrap_or_else(|| format!("/{}", self.service.alias()))
+    }
+}
+
+impl<S: Service> From<S> for Route {
+    fn from(service: S) -> Route {
+        Route::new(service)
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let methods: Vec<&str> = self.methods.iter().map(Method::as_str).collect();
+        write!(
+            f,
+            "{} {} → {}",
+            methods.join(","),
+            self.path_text(),
+            self.service.alias()
+        )
+    }
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Route({self})")
+    }
+}
+
+/// A path split into literal segments and `:name` parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct PathPattern {
+    segments: Vec<Segment>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+impl PathPattern {
+    fn parse(path: &str) -> PathPattern {
+        let Some(rest) = path.strip_prefix('/') else {
+            panic!("a route path must start with `/`, got {path:?}");
+        };
+        let segments = rest
+            .split('/')
+            .filter(|segment| !segment.is_empty())
+            .map(|segment| match segment.strip_prefix(':') {
+                Some("") => panic!("a path parameter needs a name, in {path:?}"),
+                Some(name) => Segment::Param(name.to_owned()),
+                None => Segment::Literal(segment.to_owned()),
+            })
+            .collect();
+        PathPattern { segments }
+    }
+
+    fn params(&self) -> usize {
+        self.segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Param(_)))
+            .count()
+    }
+
+    /// The parameters of `path` if it matches; a trailing slash is ignored.
+    fn matches<'p>(&self, path: &'p str) -> Option<Vec<(&str, &'p str)>> {
+        let mut parts = path.split('/').filter(|part| !part.is_empty());
+        let mut params = Vec::new();
+        for segment in &self.segments {
+            let part = parts.next()?;
+            match segment {
+                Segment::Literal(literal) if literal == part => {}
+                Segment::Literal(_) => return None,
+                Segment::Param(name) => params.push((name.as_str(), part)),
+            }
+        }
+        parts.next().is_none().then_some(params)
+    }
+}
+
+fn add_unique<'r>(methods: &mut Vec<&'r Method>, more: &'r [Method]) {
+    for method in more {
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+}
+
+/// A route ready to match.
+pub(super) struct RouteEntry {
+    pub(super) service: Arc<dyn Service>,
+    pattern: PathPattern,
+    pub(super) methods: Vec<Method>,
+    text: String,
+}
+
+/// What the router found for a request.
+pub(super) enum Matched<'r, 'p> {
+    /// A route that takes this method, with its raw path parameters.
+    Route(&'r RouteEntry, Vec<(&'r str, &'p str)>),
+    /// Routes on this path, none with this method: their methods.
+    OtherMethods(Vec<&'r Method>),
+    /// No route on this path.
+    Nothing,
+}
+
+/// The configuration shared by every request of a router.
+#[derive(Clone)]
+pub(super) struct Config {
+    pub(super) routes: Vec<Arc<RouteEntry>>,
+    pub(super) cors: Option<Cors>,
+    pub(super) authorizer: Option<Authorizer>,
+    pub(super) state: State,
+    pub(super) scrub: bool,
+    pub(super) body_limit: usize,
+}
+
+impl Config {
+    /// The route for `method` on `path`; among several, the one with the fewest
+    /// parameters, so `/users/me` wins over `/users/:id`.
+    pub(super) fn find<'r, 'p>(&'r self, method: &Method, path: &'p str) -> Matched<'r, 'p> {
+        let mut best: Option<(&'r RouteEntry, Vec<(&'r str, &'p str)>)> = None;
+        let mut others: Vec<&'r Method> = Vec::new();
+        for route in &self.routes {
+            let Some(params) = route.pattern.matches(path) else {
+                continue;
+            };
+            if !route.methods.contains(method) {
+                add_unique(&mut others, &route.methods);
+                continue;
+            }
+            if best
+                .as_ref()
+                .is_none_or(|(current, _)| route.pattern.params() < current.pattern.params())
+            {
+                best = Some((route, params));
+            }
+        }
+        match best {
+            Some((route, params)) => Matched::Route(route, params),
+            None if others.is_empty() => Matched::Nothing,
+            None => Matched::OtherMethods(others),
+        }
+    }
+
+    /// Every method any route on `path` takes.
+    pub(super) fn methods_on(&self, path: &str) -> Vec<&Method> {
+        let mut methods: Vec<&Method> = Vec::new();
+        for route in &self.routes {
+            if route.pattern.matches(path).is_some() {
+                add_unique(&mut methods, &route.methods);
+            }
+        }
+        methods
+    }
+}
+
+/// Several services behind one HTTP endpoint: a tower [`Service`](tower_service::Service)
+/// of HTTP requests that [`fabric::run`](crate::run) serves on Lambda (API Gateway
+/// REST and HTTP APIs, function URLs, ALB) or on a local server.
+///
+/// ```
+/// use fabric::prelude::*;
+/// use fabric::http::{Cors, HttpRouter, Method, Route};
+///
+/// #[derive(Deserialize, Input)]
+/// struct Nothing {}
+///
+/// #[fabric_service(alias = "status")]
+/// async fn status(_input: Nothing, _ctx: Context) -> Result<&'static str, Error> {
+///     Ok("ok")
+/// }
+///
+/// #[fabric_service(alias = "whoami")]
+/// async fn whoami(_input: Nothing, ctx: Context) -> Result<String, Error> {
+///     Ok(ctx.extension::<User>().map(|u| u.0.clone()).unwrap_or_default())
+/// }
+///
+/// struct User(String);
+///
+/// let router = HttpRouter::new()
+///     .route(status)
+///     .route(Route::new(whoami).path("/me").methods([Method::GET]))
+///     .cors(Cors::new().allow_origins(["https://app.example.com"]))
+///     .authorize(|token: String| async move {
+///         if token == "letmein" { Ok(User("ada".into())) } else { Err(Error::forbidden("Unknown token")) }
+///     });
+/// assert_eq!(router.routes().len(), 2);
+/// ```
+#[derive(Clone)]
+pub struct HttpRouter {
+    pub(super) config: Arc<Config>,
+}
+
+impl Default for HttpRouter {
+    fn default() -> Self {
+        HttpRouter::new()
+    }
+}
+
+/// Lambda's limit on a synchronous request payload.
+const DEFAULT_BODY_LIMIT: usize = 6 * 1024 * 1024;
+
+impl HttpRouter {
+    /// A router with no routes, CORS for every origin, no authorizer, error scrubbing on.
+    pub fn new() -> HttpRouter {
+        HttpRouter {
+            config: Arc::new(Config {
+                routes: Vec::new(),
+                cors: Some(Cors::new()),
+                authorizer: None,
+                state: State::new(),
+                scrub: true,
+                body_limit: DEFAULT_BODY_LIMIT,
+            }),
+        }
+    }
+
+    fn configure(mut self, change: impl FnOnce(&mut Config)) -> HttpRouter {
+        change(Arc::make_mut(&mut self.config));
+        self
+    }
+
+    /// Adds a route: a service (at `/{alias}`, GET and POST) or a [`Route`].
+    ///
+    /// # Panics
+    ///
+    /// When another route has the same path and one of the same methods.
+    pub fn route(self, route: impl Into<Route>) -> HttpRouter {
+        let route = route.into();
+        let text = route.path_text();
+        let pattern = PathPattern::parse(&text);
+        self.configure(|config| {
+            for existing in &config.routes {
+                let same_path = existing.pattern.segments.len() == pattern.segments.len()
+                    && existing.pattern.segments.iter().zip(&pattern.segments).all(
+                        |pair| match pair {
+                            (Segment::Literal(a), Segment::Literal(b)) => a == b,
+                            (Segment::Param(_), Segment::Param(_)) => true,
+                            _ => false,
+                        },
+                    );
+                if same_path && existing.methods.iter().any(|m| route.methods.contains(m)) {
+                    panic!("route {route} overlaps route {}", existing.text);
+                }
+            }
+            config.routes.push(Arc::new(RouteEntry {
+                text: route.to_string(),
+                service: route.service,
+                pattern,
+                methods: route.methods,
+            }));
+        })
+    }
+
+    /// Sets the CORS policy; the default allows every origin.
+    pub fn cors(self, cors: Cors) -> HttpRouter {
+        self.configure(|config| config.cors = Some(cors))
+    }
+
+    /// Sends no CORS headers at all (for APIs that are not called from browsers, or
+    /// when API Gateway answers CORS itself).
+    pub fn disable_cors(self) -> HttpRouter {
+        self.configure(|config| config.cors = None)
+    }
+
+    /// Requires a Bearer token on every request (preflights excepted). A request
+    /// without one is a 401 before any service runs; otherwise `authorize` gets the
+    /// token (the text after `Bearer `, in any case, trimmed) and either refuses with
+    /// its error (401, 403, ...) or returns a value that services find with
+    /// [`Context::extension`](crate::Context::extension).
+    pub fn authorize<F, Fut, T>(self, authorize: F) -> HttpRouter
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+        T: Send + Sync + 'static,
+    {
+        self.configure(|config| config.authorizer = Some(Authorizer::new(authorize)))
+    }
+
+    /// Adds a value shared by every call, found with
+    /// [`Context::state`](crate::Context::state).
+    pub fn state<T: Send + Sync + 'static>(self, value: T) -> HttpRouter {
+        self.configure(|config| config.state = std::mem::take(&mut config.state).with(value))
+    }
+
+    /// Whether 5xx details are hidden from clients (the default). They are logged in
+    /// full either way.
+    pub fn scrub_errors(self, scrub: bool) -> HttpRouter {
+        self.configure(|config| config.scrub = scrub)
+    }
+
+    /// The largest request body accepted, in bytes; larger is a 413. Default 6 MB,
+    /// Lambda's own limit.
+    pub fn body_limit(self, bytes: usize) -> HttpRouter {
+        self.configure(|config| config.body_limit = bytes)
+    }
+
+    /// The routes, as `METHODS /path → alias`, in the order they were added.
+    pub fn routes(&self) -> Vec<String> {
+        self.config
+            .routes
+            .iter()
+            .map(|route| route.text.clone())
+            .collect()
+    }
+}
+
+impl fmt::Debug for HttpRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRouter")
+            .field("routes", &self.routes())
+            .field("cors", &self.config.cors)
+            .field("authorizer", &self.config.authorizer.is_some())
+            .field("scrub", &self.config.scrub)
+            .finish()
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for HttpRouter
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<crate::BoxError>,
+{
+    type Response = Response<HttpBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<HttpBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let config = self.config.clone();
+        Box::pin(async move { Ok(super::handler::handle(&config, request).await) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_literals_and_parameters() {
+        let pattern = PathPattern::parse("/rooms/:room/members");
+        assert_eq!(
+            pattern.matches("/rooms/general/members"),
+            Some(vec![("room", "general")])
+        );
+        assert_eq!(
+            pattern.matches("/rooms/general/members/"),
+            Some(vec![("room", "general")])
+        );
+        assert_eq!(pattern.matches("/rooms/general"), None);
+        assert_eq!(pattern.matches("/rooms/general/members/x"), None);
+        assert_eq!(pattern.matches("/room/general/members"), None);
+        assert_eq!(PathPattern::parse("/").matches("/"), Some(vec![]));
+    }
+
+    #[test]
+    #[should_panic(expected = "route POST /items/:name → b overlaps route GET,POST /items/:id → a")]
+    fn overlapping_routes_are_refused() {
+        let _ = HttpRouter::new()
+            .route(Route::new(named("a")).path("/items/:id"))
+            .route(
+                Route::new(named("b"))
+                    .path("/items/:name")
+                    .methods([Method::POST]),
+            );
+    }
+
+    #[test]
+    fn literal_segments_win_over_parameters_and_methods_are_collected() {
+        let router = HttpRouter::new()
+            .route(Route::new(named("by-id")).path("/users/:id"))
+            .route(
+                Route::new(named("me"))
+                    .path("/users/me")
+                    .methods([Method::GET]),
+            )
+            .route(
+                Route::new(named("remove"))
+                    .path("/users/:id")
+                    .methods([Method::DELETE]),
+            );
+        let config = &router.config;
+        match config.find(&Method::GET, "/users/me") {
+            Matched::Route(route, params) => {
+                assert_eq!(route.service.alias(), "me");
+                assert!(params.is_empty());
+            }
+            _ => panic!("/users/me has a route"),
+        }
+        match config.find(&Method::GET, "/users/7") {
+            Matched::Route(route, params) => {
+                assert_eq!(route.service.alias(), "by-id");
+                assert_eq!(params, [("id", "7")]);
+            }
+            _ => panic!("/users/7 has a route"),
+        }
+        match config.find(&Method::PUT, "/users/7") {
+            Matched::OtherMethods(methods) => {
+                assert_eq!(methods, [&Method::GET, &Method::POST, &Method::DELETE])
+            }
+            _ => panic!("PUT is not allowed"),
+        }
+        assert!(matches!(
+            config.find(&Method::GET, "/nope"),
+            Matched::Nothing
+        ));
+    }
+
+    /// A service that only has a name.
+    fn named(alias: &'static str) -> impl Service {
+        struct Named(&'static str);
+        impl Service for Named {
+            fn alias(&self) -> &str {
+                self.0
+            }
+            fn description(&self) -> &str {
+                ""
+            }
+            fn input(&self) -> &'static crate::input::Shape {
+                static EMPTY: std::sync::LazyLock<crate::input::Shape> =
+                    std::sync::LazyLock::new(|| crate::input::Shape {
+                        name: "Empty",
+                        description: None,
+                        fields: Vec::new(),
+                    });
+                &EMPTY
+            }
+            fn serve(
+                &self,
+                _raw: serde_json::Value,
+                _ctx: crate::Context,
+            ) -> futures_util::future::BoxFuture<'static, Result<crate::Output, Error>>
+            {
+                Box::pin(async { Ok(crate::Output::Empty) })
+            }
+        }
+        Named(alias)
+    }
+
+    #[test]
+    #[should_panic(expected = "must start with `/`")]
+    fn a_path_without_a_slash_is_refused() {
+        PathPattern::parse("division");
+    }
+}

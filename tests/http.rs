@@ -1,0 +1,804 @@
+//! `fabric_http` over the real API Gateway and ALB fixtures (through `lambda_http`, as
+//! on Lambda), and over the local server with a real HTTP client.
+
+mod support;
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use fabric::http::{Cors, HttpRouter, Method, Route};
+use fabric::input::Shape;
+use fabric::prelude::*;
+use fabric::{ErrorEnvelope, Output};
+use fabric_examples::division::division;
+use fabric_examples::greet::greet;
+use futures_util::future::BoxFuture;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// Returns the raw input the adapter built, so tests see the merge of query, path
+/// and body exactly. A hand-written `Service`, as a user may write one.
+struct Echo;
+
+static NO_FIELDS: LazyLock<Shape> = LazyLock::new(|| Shape {
+    name: "Anything",
+    description: None,
+    fields: Vec::new(),
+});
+
+impl Service for Echo {
+    fn alias(&self) -> &str {
+        "echo"
+    }
+    fn description(&self) -> &str {
+        "Returns its raw input"
+    }
+    fn input(&self) -> &'static Shape {
+        &NO_FIELDS
+    }
+    fn serve(&self, raw: Value, _ctx: Context) -> BoxFuture<'static, Result<Output, Error>> {
+        Box::pin(async move { Output::from_value(&raw) })
+    }
+}
+
+#[derive(Debug, Deserialize, Input)]
+struct Nothing {}
+
+/// What the test authorizer grants.
+struct Claims {
+    user: String,
+}
+
+#[fabric_service(alias = "whoami")]
+async fn whoami(_input: Nothing, ctx: Context) -> Result<Value, Error> {
+    let claims = ctx
+        .extension::<Claims>()
+        .ok_or_else(|| Error::internal_message("no claims"))?;
+    let request = ctx
+        .extension::<fabric::http::HttpRequest>()
+        .ok_or_else(|| Error::internal_message("no request details"))?;
+    Ok(json!({
+        "user": claims.user,
+        "request_id": ctx.request_id(),
+        "source_ip": request.source_ip,
+        "method": request.method.as_str(),
+    }))
+}
+
+/// What API Gateway's own authorizer attached, as the service sees it.
+#[fabric_service(alias = "gateway-claims")]
+async fn gateway_claims(_input: Nothing, ctx: Context) -> Result<Option<Value>, Error> {
+    let request = ctx
+        .extension::<fabric::http::HttpRequest>()
+        .ok_or_else(|| Error::internal_message("no request details"))?;
+    Ok(request.authorizer.clone())
+}
+
+#[fabric_service(alias = "forget")]
+async fn forget(_input: Nothing, _ctx: Context) -> Result<(), Error> {
+    Ok(())
+}
+
+#[fabric_service(alias = "explode")]
+async fn explode(_input: Nothing, _ctx: Context) -> Result<u8, Error> {
+    panic!("the database password is hunter2")
+}
+
+/// Sends a message, then waits for the test to say go before finishing: proof that
+/// the message reached the client while the service was still running.
+#[fabric_service(alias = "countdown")]
+async fn countdown(_input: Nothing, ctx: Context) -> Result<&'static str, Error> {
+    ctx.send_message(json!({"left": 2})).await?;
+    ctx.state::<Arc<Notify>>()?.notified().await;
+    ctx.send_message(json!({"left": 1})).await?;
+    Ok("liftoff")
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../tests/fixtures/apigw/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn invoke(router: &HttpRouter, event: &Value) -> Value {
+    let response = router.invoke_lambda(&event.to_string()).await.unwrap();
+    serde_json::from_str(&response).unwrap()
+}
+
+fn body_json(response: &Value) -> Value {
+    serde_json::from_str(response["body"].as_str().expect("a text body")).unwrap()
+}
+
+// ---------------------------------------------------------------- Lambda events
+
+#[tokio::test]
+async fn an_http_api_event_is_coerced_validated_and_answered() {
+    let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
+    event["rawPath"] = json!("/division");
+    event["rawQueryString"] = json!("numerator=14&denominator=7");
+    let response = invoke(&fabric_http(division), &event).await;
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    assert_eq!(response["headers"]["x-request-id"], "LV7fzho-PHcEJPw=");
+    assert_eq!(body_json(&response), json!({"data": 2.0}));
+
+    event["rawQueryString"] = json!("denominator=0");
+    let response = invoke(&fabric_http(division), &event).await;
+    assert_eq!(response["statusCode"], 400);
+    let envelope: ErrorEnvelope = serde_json::from_value(body_json(&response)).unwrap();
+    assert_eq!(
+        envelope.errors[0].detail,
+        r#"Validation failed for field "denominator": must not be zero"#
+    );
+}
+
+#[tokio::test]
+async fn a_rest_api_event_routes_without_its_stage_and_takes_path_parameters() {
+    // POST /hello/world on stage "testStage", body {"a": 1}, query name=me.
+    let event = fixture("example-apigw-request.json");
+    let router = HttpRouter::new()
+        .route(Route::new(greet).path("/hello/:name"))
+        .route(Route::new(Echo).path("/hello/:who/echo"));
+    let response = invoke(&router, &event).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    // REST API responses carry their headers as multi-value headers.
+    assert_eq!(
+        response["multiValueHeaders"]["x-request-id"],
+        json!(["deef4878-7910-11e6-8f14-25afc3e9ae33"])
+    );
+    // The path parameter beat the query's name=me.
+    assert_eq!(body_json(&response), json!({"data": ["Hello, world!"]}));
+}
+
+#[tokio::test]
+async fn an_http_api_event_merges_repeated_query_keys_and_the_body() {
+    let event = fixture("example-apigw-v2-request-multi-value-parameters.json");
+    let router = fabric_http(Route::new(Echo).path("/my/path"));
+    let response = invoke(&router, &event).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(
+        body_json(&response),
+        json!({"data": {"Parameter1": ["value1", "value2"], "a": 1}})
+    );
+}
+
+#[tokio::test]
+async fn api_gateway_authorizer_context_reaches_the_service() {
+    let mut event = fixture("example-apigw-v2-request-multi-value-parameters.json");
+    event["rawPath"] = json!("/gateway-claims");
+    let response = invoke(&fabric_http(gateway_claims), &event).await;
+    assert_eq!(
+        body_json(&response),
+        json!({"data": {"lambda": {"key": "value"}}})
+    );
+
+    let mut event = fixture("example-apigw-request.json");
+    event["path"] = json!("/gateway-claims");
+    let response = invoke(&fabric_http(gateway_claims), &event).await;
+    let claims = &body_json(&response)["data"];
+    assert_eq!(claims["principalId"], "admin", "{response}");
+    assert_eq!(claims["clientName"], "Exata");
+
+    let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
+    event["rawPath"] = json!("/gateway-claims");
+    let response = invoke(&fabric_http(gateway_claims), &event).await;
+    assert_eq!(body_json(&response), json!({"data": null}));
+}
+
+#[tokio::test]
+async fn an_alb_event_is_answered_in_the_alb_shape() {
+    // GET / with key=hello: division with its defaults.
+    let event = fixture("example-alb-lambda-target-request-headers-only.json");
+    let router = fabric_http(Route::new(division).path("/"));
+    let response = invoke(&router, &event).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["statusDescription"], "200 OK");
+    assert_eq!(body_json(&response), json!({"data": 4.0}));
+}
+
+#[tokio::test]
+async fn a_sam_local_event_reaches_its_route() {
+    let event = fixture("example-apigw-sam-http-request.json");
+    let router = fabric_http(Route::new(Echo).path("/dump").methods([Method::GET]));
+    let response = invoke(&router, &event).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(body_json(&response), json!({"data": {"foo": "bar"}}));
+    assert_eq!(
+        response["headers"]["x-request-id"],
+        "b3ea2f1a-9f2a-48a4-8791-0db24e5d40e5"
+    );
+}
+
+#[tokio::test]
+async fn base64_bodies_are_decoded_and_non_json_bodies_refused() {
+    let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
+    event["rawPath"] = json!("/division");
+    event["requestContext"]["http"]["method"] = json!("POST");
+    event["headers"]["content-type"] = json!("application/json");
+    event["isBase64Encoded"] = json!(true);
+    // {"numerator": 9, "denominator": 3}
+    event["body"] = json!("eyJudW1lcmF0b3IiOiA5LCAiZGVub21pbmF0b3IiOiAzfQ==");
+    let response = invoke(&fabric_http(division), &event).await;
+    assert_eq!(body_json(&response), json!({"data": 3.0}), "{response}");
+
+    event["isBase64Encoded"] = json!(false);
+    event["body"] = json!("numerator=9");
+    let response = invoke(&fabric_http(division), &event).await;
+    assert_eq!(response["statusCode"], 400);
+    let detail = body_json(&response)["errors"][0]["detail"].clone();
+    assert!(
+        detail
+            .as_str()
+            .unwrap()
+            .starts_with("The body is not valid JSON"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn messages_on_lambda_come_as_lines_before_the_result() {
+    let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
+    event["rawPath"] = json!("/greet");
+    event["rawQueryString"] = json!("name=Ada&also=Grace");
+    event["headers"]["accept"] = json!("application/x-ndjson");
+    let response = invoke(&fabric_http(greet), &event).await;
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["headers"]["content-type"], "application/x-ndjson");
+    assert_eq!(
+        response["body"],
+        "{\"greeting\":\"Hello, Ada!\"}\n{\"greeting\":\"Hello, Grace!\"}\n{\"data\":[\"Hello, Ada!\",\"Hello, Grace!\"]}\n"
+    );
+}
+
+#[tokio::test]
+async fn the_router_is_a_tower_service_that_lambda_http_can_drive() {
+    // What `lambda_http::run(layers.service(router))` hands the router.
+    use tower_service::Service as _;
+    let event = fixture("example-apigw-request.json");
+    let request = fabric::http::lambda_http::request::from_str(&event.to_string()).unwrap();
+    // lambda_http puts the stage in the URI; the router routes on the path as sent.
+    assert_eq!(request.uri().path(), "/testStage/hello/world");
+    let mut router = fabric_http(Route::new(greet).path("/hello/:name"));
+    let response = router.call(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-request-id"],
+        "deef4878-7910-11e6-8f14-25afc3e9ae33"
+    );
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_http_is_an_error_not_a_crash() {
+    let router = fabric_http(division);
+    let err = router
+        .invoke_lambda(r#"{"hello": "world"}"#)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("API Gateway"), "{err}");
+}
+
+// ---------------------------------------------------------------- local server
+
+/// Serves `router` on a free port; the server stops when the test ends.
+async fn serve(router: HttpRouter) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(router.serve_on(listener, std::future::pending()));
+    format!("http://{address}")
+}
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|err| panic!("{err}: {}", self.body))
+    }
+
+    fn detail(&self) -> String {
+        let envelope: ErrorEnvelope = serde_json::from_str(&self.body).unwrap();
+        envelope.errors[0].detail.clone()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.unwrap();
+    Reply {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.text().await.unwrap(),
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+#[tokio::test]
+async fn query_strings_are_coerced() {
+    let base = serve(fabric_http(division)).await;
+    let reply = send(client().get(format!("{base}/division?numerator=14&denominator=7"))).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.json(), json!({"data": 2.0}));
+    assert!(reply.header("x-request-id").is_some());
+
+    let reply = send(client().get(format!("{base}/division?numerator=14abc"))).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.detail(),
+        r#"Invalid value for field "numerator": expected a number, got "14abc""#
+    );
+}
+
+#[tokio::test]
+async fn the_body_wins_over_the_path_which_wins_over_the_query() {
+    let router = HttpRouter::new()
+        .route(division)
+        .route(Route::new(division).path("/divide/:numerator/by/:denominator"));
+    let base = serve(router).await;
+    let reply = send(
+        client()
+            .post(format!("{base}/division?numerator=1&denominator=2"))
+            .header("content-type", "application/json")
+            .body(r#"{"numerator": 10}"#),
+    )
+    .await;
+    assert_eq!(reply.json(), json!({"data": 5.0}));
+
+    let reply = send(client().get(format!("{base}/divide/9/by/3?numerator=1"))).await;
+    assert_eq!(reply.json(), json!({"data": 3.0}));
+
+    let reply = send(
+        client()
+            .post(format!("{base}/divide/9/by/3"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("denominator=-4.5"),
+    )
+    .await;
+    assert_eq!(reply.json(), json!({"data": -2.0}));
+}
+
+#[tokio::test]
+async fn a_json_content_type_with_a_bad_body_is_a_400_and_the_server_keeps_serving() {
+    let base = serve(HttpRouter::new().route(division).route(explode)).await;
+    for body in ["{not json", "[1, 2]"] {
+        let reply = send(
+            client()
+                .post(format!("{base}/division"))
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{body}");
+    }
+    let reply = send(client().post(format!("{base}/explode"))).await;
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.detail(), "An internal error occurred");
+    assert!(!reply.body.contains("hunter2"));
+    let reply = send(client().get(format!("{base}/division"))).await;
+    assert_eq!(reply.json(), json!({"data": 4.0}));
+}
+
+#[tokio::test]
+async fn unscrubbed_routers_show_server_error_details() {
+    let base = serve(fabric_http(explode).scrub_errors(false)).await;
+    let reply = send(client().get(format!("{base}/explode"))).await;
+    assert_eq!(reply.status, 500);
+    assert!(reply.detail().contains("hunter2"), "{}", reply.detail());
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_wrong_methods_405_envelopes() {
+    let base = serve(fabric_http(division)).await;
+    let reply = send(client().get(format!("{base}/nowhere"))).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.detail(), "No route for GET /nowhere");
+
+    let reply = send(client().delete(format!("{base}/division"))).await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("GET, POST, OPTIONS"));
+    let envelope: ErrorEnvelope = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(envelope.errors[0].title, "Method Not Allowed");
+    assert_eq!(
+        envelope.errors[0].detail,
+        "Method DELETE is not allowed on /division; allowed: GET, POST"
+    );
+}
+
+#[tokio::test]
+async fn a_unit_result_is_204_with_no_body() {
+    let base = serve(fabric_http(forget)).await;
+    let reply = send(client().post(format!("{base}/forget"))).await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(reply.body, "");
+}
+
+#[tokio::test]
+async fn preflights_get_the_methods_of_their_route() {
+    let router = HttpRouter::new()
+        .route(Route::new(division).methods([Method::PUT]))
+        .cors(
+            Cors::new()
+                .allow_origins(["https://app.example.com"])
+                .allow_credentials(true)
+                .max_age(Duration::from_secs(600)),
+        );
+    let base = serve(router).await;
+    let preflight = |origin: &str| {
+        client()
+            .request(reqwest::Method::OPTIONS, format!("{base}/division"))
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+    };
+    let reply = send(preflight("https://app.example.com")).await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(reply.header("access-control-allow-methods"), Some("PUT"));
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        reply.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    assert_eq!(reply.header("access-control-max-age"), Some("600"));
+
+    let reply = send(preflight("https://evil.example.com")).await;
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+    assert_eq!(reply.header("access-control-allow-methods"), None);
+
+    let reply = send(
+        client()
+            .put(format!("{base}/division"))
+            .header("origin", "https://app.example.com"),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(reply.header("vary"), Some("origin"));
+
+    let reply = send(
+        client()
+            .request(reqwest::Method::OPTIONS, format!("{base}/nowhere"))
+            .header("origin", "https://app.example.com"),
+    )
+    .await;
+    assert_eq!(reply.status, 404);
+}
+
+#[tokio::test]
+async fn the_default_cors_allows_every_origin() {
+    let base = serve(fabric_http(division)).await;
+    let reply = send(
+        client()
+            .get(format!("{base}/nowhere"))
+            .header("origin", "https://anyone.example"),
+    )
+    .await;
+    // Even errors carry CORS headers, so browser code can read the envelope.
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+}
+
+fn authorized_router() -> HttpRouter {
+    HttpRouter::new()
+        .route(whoami)
+        .authorize(|token: String| async move {
+            match token.as_str() {
+                "ada-token" => Ok(Claims { user: "ada".into() }),
+                _ => Err(Error::forbidden("Unknown token")),
+            }
+        })
+}
+
+#[tokio::test]
+async fn a_missing_token_is_401_before_the_service_runs() {
+    let base = serve(authorized_router()).await;
+    let reply = send(client().get(format!("{base}/whoami"))).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
+    assert!(reply.detail().starts_with("Missing bearer token"));
+
+    let reply = send(
+        client()
+            .get(format!("{base}/whoami"))
+            .header("authorization", "Basic YWRhOnB3"),
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+
+    let reply = send(
+        client()
+            .get(format!("{base}/whoami"))
+            .header("authorization", "Bearer someone-else"),
+    )
+    .await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.detail(), "Unknown token");
+}
+
+#[tokio::test]
+async fn the_authorizer_value_reaches_the_service() {
+    let base = serve(authorized_router()).await;
+    let reply = send(
+        client()
+            .get(format!("{base}/whoami"))
+            .header("authorization", "bearer   ada-token  "),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let data = &reply.json()["data"];
+    assert_eq!(data["user"], "ada");
+    assert_eq!(data["source_ip"], "127.0.0.1");
+    assert_eq!(data["method"], "GET");
+    assert_eq!(data["request_id"], reply.header("x-request-id").unwrap());
+}
+
+#[tokio::test]
+async fn ndjson_streams_messages_as_they_are_sent_then_the_result() {
+    let go = Arc::new(Notify::new());
+    let base = serve(fabric_http(countdown).state(go.clone())).await;
+    let mut response = client()
+        .get(format!("{base}/countdown"))
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    // The first message arrives while the service is still waiting.
+    let first = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+        .await
+        .expect("the first message is streamed before the service finishes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, "{\"left\":2}\n");
+    go.notify_one();
+    let mut rest = String::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        rest.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert_eq!(rest, "{\"left\":1}\n{\"data\":\"liftoff\"}\n");
+}
+
+#[tokio::test]
+async fn server_sent_events_end_with_a_result_or_error_event() {
+    let base = serve(fabric_http(greet)).await;
+    let reply = send(
+        client()
+            .get(format!("{base}/greet?name=Ada&style=hi"))
+            .header("accept", "text/event-stream"),
+    )
+    .await;
+    assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+    assert_eq!(
+        reply.body,
+        "event: message\ndata: {\"greeting\":\"Hi, Ada!\"}\n\nevent: result\ndata: {\"data\":[\"Hi, Ada!\"]}\n\n"
+    );
+
+    // An error before any message keeps its status.
+    let reply = send(
+        client()
+            .get(format!("{base}/greet?style=yo"))
+            .header("accept", "text/event-stream"),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.body.starts_with("event: error\ndata: {\"errors\":["),
+        "{}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn without_a_streaming_accept_header_messages_are_dropped() {
+    let base = serve(fabric_http(greet)).await;
+    let reply =
+        send(client().get(format!("{base}/greet?name=Ada&also=Grace,Linus&shout=true"))).await;
+    assert_eq!(
+        reply.json(),
+        json!({"data": ["HELLO, ADA!", "HELLO, GRACE!", "HELLO, LINUS!"]})
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let base = serve(fabric_http(Echo).body_limit(64)).await;
+    let reply = send(
+        client()
+            .post(format!("{base}/echo"))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"text": "{}"}}"#, "x".repeat(100))),
+    )
+    .await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(
+        reply.detail(),
+        "The body is larger than the limit of 64 bytes"
+    );
+}
+
+// ---------------------------------------------------------------- the binary
+
+mod binary {
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::process::{Child, Command};
+
+    use super::support::lambda_runtime::{LambdaRuntime, Outcome};
+
+    const DIVISION_HTTP: &str = env!("CARGO_BIN_EXE_division-http");
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn start(args: &[&str], port_env: Option<u16>) -> Child {
+        let mut command = Command::new(DIVISION_HTTP);
+        command
+            .args(args)
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .env_remove("FABRIC_PORT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(port) = port_env {
+            command.env("FABRIC_PORT", port.to_string());
+        }
+        command.spawn().unwrap()
+    }
+
+    /// The line the server prints once it listens.
+    async fn ready_line(child: &mut Child) -> String {
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("the server says when it is ready")
+        .unwrap();
+        line
+    }
+
+    async fn interrupt(child: &mut Child) -> std::process::ExitStatus {
+        let pid = child.id().unwrap() as libc::pid_t;
+        // SAFETY: signals a child process this test started and still owns.
+        let sent = unsafe { libc::kill(pid, libc::SIGINT) };
+        assert_eq!(sent, 0, "SIGINT was delivered");
+        tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .expect("Ctrl-C stops the server")
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn division_http_serves_on_the_given_port_until_ctrl_c() {
+        let port = free_port();
+        let mut child = start(&["--port", &port.to_string()], None);
+        let line = ready_line(&mut child).await;
+        assert_eq!(
+            line,
+            format!("Serving HTTP on http://127.0.0.1:{port} (Ctrl-C to stop)\n")
+        );
+        let body = reqwest::get(format!(
+            "http://127.0.0.1:{port}/division?numerator=14&denominator=7"
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+        assert_eq!(body, r#"{"data":2.0}"#);
+        let status = interrupt(&mut child).await;
+        assert!(status.success(), "{status:?}");
+    }
+
+    #[tokio::test]
+    async fn the_port_can_come_from_fabric_port() {
+        let port = free_port();
+        let mut child = start(&[], Some(port));
+        let line = ready_line(&mut child).await;
+        assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+        interrupt(&mut child).await;
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_is_a_clear_message() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let child = start(&["--port", &port.to_string()], None);
+        let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(
+            stderr,
+            format!(
+                "Error: port {port} is already in use; stop the other server, or pass --port or set FABRIC_PORT\n"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn on_lambda_the_same_binary_answers_invocations() {
+        let mut http_api = super::fixture("example-apigw-v2-request-no-authorizer.json");
+        http_api["rawPath"] = serde_json::json!("/division");
+        http_api["rawQueryString"] = serde_json::json!("numerator=14&denominator=7");
+        let mut rest_api = super::fixture("example-apigw-request.json");
+        rest_api["path"] = serde_json::json!("/division");
+        rest_api["body"] = serde_json::json!("{\"denominator\": 0}");
+        let mut alb = super::fixture("example-alb-lambda-target-request-headers-only.json");
+        alb["path"] = serde_json::json!("/division");
+        let not_http = serde_json::json!({"not": "http"});
+        let runtime = LambdaRuntime::start().await;
+        let mut function = runtime.spawn_function(DIVISION_HTTP, &[]);
+        let ids: Vec<String> = [&http_api, &rest_api, &alb, &not_http, &http_api]
+            .iter()
+            .map(|event| runtime.invoke(&event.to_string()))
+            .collect();
+        let response = |outcome: Outcome| match outcome {
+            Outcome::Response(response) => response,
+            Outcome::Error(error) => panic!("the invocation failed: {error}"),
+        };
+
+        let answer = response(runtime.outcome(&ids[0]).await);
+        assert_eq!(answer["statusCode"], 200);
+        assert_eq!(answer["body"], r#"{"data":2.0}"#);
+        assert_eq!(answer["headers"]["x-request-id"], "LV7fzho-PHcEJPw=");
+
+        let answer = response(runtime.outcome(&ids[1]).await);
+        assert_eq!(answer["statusCode"], 400);
+        assert!(answer["multiValueHeaders"]["content-type"].is_array());
+
+        let answer = response(runtime.outcome(&ids[2]).await);
+        assert_eq!(answer["statusCode"], 200);
+        assert_eq!(answer["statusDescription"], "200 OK");
+        assert_eq!(answer["body"], r#"{"data":4.0}"#);
+        // ALB events carry no request id; the invocation's is used.
+        assert_eq!(answer["headers"]["x-request-id"], ids[2].as_str());
+
+        // An event that is no HTTP event fails that invocation only.
+        assert!(matches!(runtime.outcome(&ids[3]).await, Outcome::Error(_)));
+        let answer = response(runtime.outcome(&ids[4]).await);
+        assert_eq!(answer["body"], r#"{"data":2.0}"#);
+        assert!(function.is_running());
+    }
+
+    #[tokio::test]
+    async fn a_bad_port_is_a_usage_error() {
+        let child = start(&["--port", "http"], None);
+        let output = child.wait_with_output().await.unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains("invalid value 'http' for '--port <port>'"),
+            "{stderr}"
+        );
+    }
+}
