@@ -9,7 +9,7 @@
 //! 2. deserialize with serde;
 //! 3. run the `validator` rules.
 //!
-//! [`parse`] does all three and returns one 400 [`Error`](crate::Error) listing
+//! [`parse`] does all three and returns one 400 [`Error`] listing
 //! every failing field.
 
 mod coerce;
