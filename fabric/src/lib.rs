@@ -47,6 +47,8 @@
 //! service runs with a [`Context`]; its result or [`Error`] goes back in the
 //! transport's own form.
 
+#![warn(missing_docs)]
+
 // Lets the derive's `::fabric::` paths resolve inside this crate's own tests.
 extern crate self as fabric;
 
