@@ -57,6 +57,8 @@ pub mod aws;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod context;
+#[cfg(feature = "deploy")]
+pub mod deploy;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;

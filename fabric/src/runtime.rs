@@ -36,6 +36,14 @@ pub trait Adapter: Sized + 'static {
 
     /// Serves off Lambda: a local server until Ctrl-C, or one command.
     fn serve_local(self) -> impl Future<Output = Result<(), BoxError>>;
+
+    /// The SAM template of the Lambda function serving this adapter, for
+    /// `--print-template`; `None` for adapters that do not run on Lambda.
+    #[cfg(feature = "deploy")]
+    fn template(&self, function: &crate::deploy::Function) -> Option<crate::deploy::Template> {
+        let _ = function;
+        None
+    }
 }
 
 /// Whether this process runs inside AWS Lambda.
@@ -63,6 +71,18 @@ pub fn on_lambda() -> bool {
 /// }
 /// ```
 pub async fn run<A: Adapter>(adapter: A) -> Result<(), BoxError> {
+    #[cfg(feature = "deploy")]
+    if let Some(request) =
+        crate::deploy::print_request(std::env::args_os()).unwrap_or_else(|err| err.exit())
+    {
+        let template = adapter
+            .template(&request.function)
+            .ok_or("this adapter does not run on Lambda, so it has no template")?;
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        let mut stdout = std::io::stdout();
+        let _ = std::io::Write::write_all(&mut stdout, template.render(request.format).as_bytes());
+        return Ok(());
+    }
     if on_lambda() {
         adapter.serve_lambda().await
     } else {

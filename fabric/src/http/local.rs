@@ -112,4 +112,10 @@ impl Adapter for HttpRouter {
         })
         .await
     }
+
+    #[cfg(feature = "deploy")]
+    fn template(&self, function: &crate::deploy::Function) -> Option<crate::deploy::Template> {
+        let description = format!("{}: a Fabric HTTP API", function.binary());
+        Some(crate::deploy::Template::new(description).http(function, self))
+    }
 }

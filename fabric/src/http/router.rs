@@ -383,6 +383,46 @@ impl HttpRouter {
         self.configure(|config| config.body_limit = bytes)
     }
 
+    /// Each route's path in API Gateway's syntax (`/users/{id}`) with its methods, in
+    /// the order they were added: what an infrastructure template declares.
+    ///
+    /// ```
+    /// use fabric::http::{Method, Route};
+    /// use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn user(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let router = fabric_http(Route::new(user).path("/users/:id").methods([Method::GET]));
+    /// assert_eq!(router.endpoints(), vec![("/users/{id}".to_string(), vec![Method::GET])]);
+    /// ```
+    pub fn endpoints(&self) -> Vec<(String, Vec<Method>)> {
+        self.config
+            .routes
+            .iter()
+            .map(|route| {
+                let path: String = route
+                    .pattern
+                    .segments
+                    .iter()
+                    .map(|segment| match segment {
+                        Segment::Literal(text) => format!("/{text}"),
+                        Segment::Param(name) => format!("/{{{name}}}"),
+                    })
+                    .collect();
+                let path = if path.is_empty() {
+                    "/".to_owned()
+                } else {
+                    path
+                };
+                (path, route.methods.clone())
+            })
+            .collect()
+    }
+
+    /// Whether the router answers CORS (preflights included).
+    pub fn has_cors(&self) -> bool {
+        self.config.cors.is_some()
+    }
+
     /// The routes, as `METHODS /path → alias`, in the order they were added.
     pub fn routes(&self) -> Vec<String> {
         self.config

@@ -32,6 +32,12 @@ impl Adapter for WebSocketAdapter {
     async fn serve_local(self) -> Result<(), BoxError> {
         crate::local::serve_websocket(self).await
     }
+
+    #[cfg(feature = "deploy")]
+    fn template(&self, function: &crate::deploy::Function) -> Option<crate::deploy::Template> {
+        let description = format!("{}: a Fabric WebSocket API", function.binary());
+        Some(crate::deploy::Template::new(description).websocket(function, self))
+    }
 }
 
 /// The adapter is an ordinary tower service, so tower layers (timeouts, limits,

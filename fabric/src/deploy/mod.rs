@@ -1,0 +1,113 @@
+//! Infrastructure from code: an AWS SAM template written from the adapters
+//! themselves, so the API Gateway routes, the route selection expression, the
+//! `ManageConnections` permission and the connection tables always match what the
+//! code serves.
+//!
+//! Every binary served with [`fabric::run`](crate::run) prints its own template:
+//!
+//! ```sh
+//! cargo run --bin chat -- --print-template > template.yaml
+//! cargo run --bin chat -- --print-template --format json
+//! ```
+//!
+//! Several functions go into one template with [`Template`]:
+//!
+//! ```
+//! use fabric::deploy::{Function, Template};
+//! use fabric::prelude::*;
+//! # #[derive(Deserialize, Input)] struct In {}
+//! # #[fabric_service] async fn chat(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+//! # #[fabric_service] async fn division(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+//!
+//! let template = Template::new("Chat and division")
+//!     .websocket(&Function::new("chat"), &fabric_websocket(chat))
+//!     .http(&Function::new("division-http"), &fabric::fabric_http(division));
+//! let yaml = template.to_yaml();
+//! assert!(yaml.contains("ProtocolType: WEBSOCKET"));
+//! assert!(yaml.contains("AWS::Serverless::HttpApi"));
+//! ```
+
+mod function;
+mod template;
+
+pub use function::{Architecture, Function};
+pub use template::{Format, Template};
+
+/// What `--print-template` asked for: the format and the function's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrintRequest {
+    /// YAML (default) or JSON.
+    pub format: Format,
+    /// The function, named after the running binary.
+    pub function: Function,
+}
+
+/// Reads `--print-template [--format yaml|json] [--code-uri DIR] [--architecture
+/// arm64|x86_64]` from a command line; `None` when `--print-template` is absent.
+///
+/// ```
+/// use fabric::deploy::{Architecture, Format, print_request};
+/// let request = print_request(["/target/debug/chat", "--print-template", "--format", "json"]).unwrap().unwrap();
+/// assert_eq!(request.format, Format::Json);
+/// assert_eq!(request.function.binary(), "chat");
+/// assert_eq!(request.function.architecture_value(), Architecture::Arm64);
+/// assert!(print_request(["chat", "--port", "4000"]).unwrap().is_none());
+/// assert!(print_request(["chat", "--print-template", "--format", "toml"]).is_err());
+/// ```
+pub fn print_request<I, T>(args: I) -> Result<Option<PrintRequest>, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{Arg, ArgAction, Command, value_parser};
+
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    if !args.iter().any(|arg| arg == "--print-template") {
+        return Ok(None);
+    }
+    let binary = args
+        .first()
+        .and_then(|first| std::path::Path::new(first).file_stem())
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "fabric".to_owned());
+    let matches = Command::new(binary.clone())
+        .about("Prints the AWS SAM template of this function")
+        .arg(Arg::new("print-template").long("print-template").action(ArgAction::SetTrue))
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .value_parser(["yaml", "json"])
+                .default_value("yaml")
+                .help("Template format"),
+        )
+        .arg(
+            Arg::new("code-uri")
+                .long("code-uri")
+                .default_value(".")
+                .help("The directory with the Cargo.toml that builds this binary, relative to the template"),
+        )
+        .arg(
+            Arg::new("architecture")
+                .long("architecture")
+                .value_parser(value_parser!(Architecture))
+                .default_value("arm64")
+                .help("The Lambda architecture"),
+        )
+        .try_get_matches_from(args)?;
+    let format = match matches.get_one::<String>("format").map(String::as_str) {
+        Some("json") => Format::Json,
+        _ => Format::Yaml,
+    };
+    let function = Function::new(&binary)
+        .code_uri(
+            matches
+                .get_one::<String>("code-uri")
+                .expect("has a default"),
+        )
+        .architecture(
+            *matches
+                .get_one::<Architecture>("architecture")
+                .expect("has a default"),
+        );
+    Ok(Some(PrintRequest { format, function }))
+}

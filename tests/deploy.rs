@@ -1,0 +1,357 @@
+//! SAM templates written from the adapters: what cfn-lint checks, and what it cannot
+//! (that the template matches the code).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use fabric::deploy::{Function, Template};
+use fabric::prelude::*;
+use fabric_examples::{chat, echo};
+
+fn websocket_template(adapter: &fabric::websocket::WebSocketAdapter) -> Value {
+    Template::new("test")
+        .websocket(&Function::new("chat"), adapter)
+        .to_value()
+}
+
+/// The resources of `kind`, by logical id.
+fn resources<'t>(template: &'t Value, kind: &str) -> Vec<(&'t str, &'t Value)> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == kind)
+        .map(|(id, resource)| (id.as_str(), resource))
+        .collect()
+}
+
+fn route_keys(template: &Value) -> BTreeSet<String> {
+    resources(template, "AWS::ApiGatewayV2::Route")
+        .into_iter()
+        .map(|(_, route)| {
+            assert_eq!(
+                route["Properties"]["ApiId"],
+                json!({"Ref": "ChatWebSocketApi"})
+            );
+            route["Properties"]["RouteKey"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn the_websocket_api_is_the_adapters() {
+    let adapter = chat::adapter();
+    let template = websocket_template(&adapter);
+    let api = &template["Resources"]["ChatWebSocketApi"]["Properties"];
+    assert_eq!(api["ProtocolType"], "WEBSOCKET");
+    assert_eq!(
+        api["RouteSelectionExpression"],
+        adapter.selection().expression()
+    );
+    let expected: BTreeSet<String> = adapter.route_keys().into_iter().collect();
+    assert_eq!(route_keys(&template), expected);
+    assert!(
+        expected.contains("$connect"),
+        "the chat checks tokens on $connect"
+    );
+
+    let custom = chat::adapter().route_selection("$request.body.type");
+    let template = websocket_template(&custom);
+    assert_eq!(
+        template["Resources"]["ChatWebSocketApi"]["Properties"]["RouteSelectionExpression"],
+        "$request.body.type"
+    );
+}
+
+#[derive(Debug, Deserialize, Input)]
+struct Room {
+    room: String,
+}
+
+#[fabric_service]
+async fn join(input: Room, _ctx: Context) -> Result<String, Error> {
+    Ok(input.room)
+}
+
+#[fabric_service]
+async fn typing(input: Room, _ctx: Context) -> Result<String, Error> {
+    Ok(input.room)
+}
+
+#[test]
+fn a_route_added_in_code_is_added_to_the_template() {
+    let before = websocket_template(&fabric_websocket(WebSocketRouter::new().service(join)));
+    assert_eq!(
+        route_keys(&before),
+        BTreeSet::from(["$disconnect".into(), "$default".into(), "join".into()])
+    );
+    let after = websocket_template(&fabric_websocket(
+        WebSocketRouter::new().service(join).service(typing),
+    ));
+    assert_eq!(
+        route_keys(&after),
+        BTreeSet::from([
+            "$disconnect".into(),
+            "$default".into(),
+            "join".into(),
+            "typing".into()
+        ])
+    );
+    assert_eq!(
+        after["Resources"]["ChatTypingRoute"]["Properties"]["RouteKey"],
+        "typing"
+    );
+}
+
+#[test]
+fn two_way_routes_have_route_responses_and_one_way_routes_do_not() {
+    let two_way = Template::new("echo")
+        .websocket(&Function::new("echo"), &echo::adapter())
+        .to_value();
+    let responses: BTreeSet<String> = resources(&two_way, "AWS::ApiGatewayV2::RouteResponse")
+        .into_iter()
+        .map(|(_, response)| {
+            assert_eq!(response["Properties"]["RouteResponseKey"], "$default");
+            response["Properties"]["RouteId"]["Ref"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        responses,
+        BTreeSet::from([
+            "EchoDefaultRoute".into(),
+            "EchoEchoRoute".into(),
+            "EchoBoomRoute".into()
+        ])
+    );
+    assert_eq!(
+        two_way["Resources"]["EchoEchoRoute"]["Properties"]["RouteResponseSelectionExpression"],
+        "$default"
+    );
+    assert!(
+        two_way["Resources"]["EchoDisconnectRoute"]["Properties"]
+            .get("RouteResponseSelectionExpression")
+            .is_none()
+    );
+    let one_way = websocket_template(&chat::adapter());
+    assert!(resources(&one_way, "AWS::ApiGatewayV2::RouteResponse").is_empty());
+}
+
+#[test]
+fn manage_connections_names_this_apis_connections_for_all_three_methods() {
+    let template = websocket_template(&chat::adapter());
+    let policies = template["Resources"]["ChatFunction"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap();
+    let statement = &policies[0]["Statement"][0];
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(statement["Action"], "execute-api:ManageConnections");
+    let arns: Vec<&str> = statement["Resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|arn| arn["Fn::Sub"].as_str().unwrap())
+        .collect();
+    let prefix = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ChatWebSocketApi}/${StageName}";
+    assert_eq!(
+        arns,
+        ["POST", "GET", "DELETE"].map(|method| format!("{prefix}/{method}/@connections/*"))
+    );
+    let permission = &template["Resources"]["ChatWebSocketPermission"]["Properties"];
+    assert_eq!(permission["Principal"], "apigateway.amazonaws.com");
+    assert!(
+        permission["SourceArn"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .contains("${ChatWebSocketApi}/*")
+    );
+}
+
+#[test]
+fn the_function_knows_its_management_endpoint_and_the_outputs_name_the_urls() {
+    let template = websocket_template(&chat::adapter());
+    let function = &template["Resources"]["ChatFunction"];
+    assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
+    assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], "chat");
+    assert_eq!(function["Properties"]["Runtime"], "provided.al2023");
+    let endpoint =
+        "https://${ChatWebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}";
+    assert_eq!(
+        function["Properties"]["Environment"]["Variables"]["FABRIC_MANAGEMENT_ENDPOINT"]["Fn::Sub"],
+        endpoint
+    );
+    assert_eq!(
+        template["Outputs"]["ChatManagementEndpoint"]["Value"]["Fn::Sub"],
+        endpoint
+    );
+    assert_eq!(
+        template["Outputs"]["ChatWebSocketUrl"]["Value"]["Fn::Sub"],
+        "wss://${ChatWebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}"
+    );
+    let mapping = &template["Resources"]["ChatApiMapping"];
+    assert_eq!(mapping["Condition"], "ChatHasCustomDomain");
+    assert_eq!(
+        mapping["Properties"]["Stage"],
+        json!({"Ref": "ChatWebSocketStage"})
+    );
+}
+
+#[test]
+fn http_routes_follow_the_router() {
+    use fabric::http::{Method, Route};
+    let router = fabric::fabric_http(fabric_examples::division::division)
+        .route(Route::new(join).path("/rooms/:room").methods([Method::PUT]));
+    let template = Template::new("http")
+        .http(&Function::new("division-http"), &router)
+        .to_value();
+    let events = template["Resources"]["DivisionHttpFunction"]["Properties"]["Events"]
+        .as_object()
+        .unwrap();
+    let routes: BTreeSet<String> = events
+        .values()
+        .map(|event| {
+            let properties = &event["Properties"];
+            assert_eq!(event["Type"], "HttpApi");
+            assert_eq!(properties["ApiId"], json!({"Ref": "DivisionHttpHttpApi"}));
+            match (properties.get("Method"), properties.get("Path")) {
+                (Some(method), Some(path)) => {
+                    format!("{} {}", method.as_str().unwrap(), path.as_str().unwrap())
+                }
+                _ => "$default".to_owned(),
+            }
+        })
+        .collect();
+    let expected = [
+        "GET /division",
+        "POST /division",
+        "OPTIONS /division",
+        "PUT /rooms/{room}",
+        "OPTIONS /rooms/{room}",
+        "$default",
+    ];
+    assert_eq!(routes, expected.into_iter().map(str::to_owned).collect());
+    assert!(template["Outputs"]["DivisionHttpHttpUrl"].is_object());
+}
+
+/// `cfn-lint` from PyPI, which `.ci/run` installs.
+fn cfn_lint() -> Option<Command> {
+    match Command::new("cfn-lint").arg("--version").output() {
+        Ok(output) if output.status.success() => Some(Command::new("cfn-lint")),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("cfn-lint is not installed; .ci/run installs it")
+        }
+        _ => {
+            eprintln!("skipping: cfn-lint is not installed (pip install cfn-lint)");
+            None
+        }
+    }
+}
+
+fn print_template(binary: &str, extra: &[&str]) -> String {
+    let output = Command::new(binary)
+        .arg("--print-template")
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_example_templates_pass_cfn_lint() {
+    let Some(mut lint) = cfn_lint() else { return };
+    let dir = std::env::temp_dir().join(format!("fabric-templates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for (name, binary) in [
+        ("chat", env!("CARGO_BIN_EXE_chat")),
+        ("division-http", env!("CARGO_BIN_EXE_division-http")),
+    ] {
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, print_template(binary, &[])).unwrap();
+        files.push(path);
+    }
+    let output = lint.args(&files).output().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        output.status.success(),
+        "cfn-lint found problems:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_chat_template_matches_its_golden_file() {
+    let golden =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/chat.template.yaml");
+    let current = print_template(env!("CARGO_BIN_EXE_chat"), &[]);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &current).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden)
+        .expect("tests/golden/chat.template.yaml (UPDATE_GOLDEN=1 writes it)");
+    assert!(
+        current == expected,
+        "the chat template changed; review the difference and run with UPDATE_GOLDEN=1 to accept it:\n{}",
+        diff(&expected, &current)
+    );
+}
+
+/// The lines that differ, for a readable failure.
+fn diff(expected: &str, current: &str) -> String {
+    let expected: Vec<&str> = expected.lines().collect();
+    let current: Vec<&str> = current.lines().collect();
+    let mut out = String::new();
+    for i in 0..expected.len().max(current.len()) {
+        let (old, new) = (expected.get(i), current.get(i));
+        if old != new {
+            out.push_str(&format!(
+                "line {}:\n- {}\n+ {}\n",
+                i + 1,
+                old.unwrap_or(&""),
+                new.unwrap_or(&"")
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_lambda_binary_prints_its_template_and_a_cli_refuses() {
+    let json: Value = serde_json::from_str(&print_template(
+        env!("CARGO_BIN_EXE_echo"),
+        &["--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(
+        json["Resources"]["EchoFunction"]["Properties"]["Architectures"],
+        json!(["arm64"])
+    );
+    let x86 = print_template(
+        env!("CARGO_BIN_EXE_division-http"),
+        &["--architecture", "x86_64", "--code-uri", "examples"],
+    );
+    assert!(
+        x86.contains("- x86_64") && x86.contains("CodeUri: examples"),
+        "{x86}"
+    );
+
+    let output = Command::new(env!("CARGO_BIN_EXE_division"))
+        .arg("--print-template")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not run on Lambda"));
+    let output = Command::new(env!("CARGO_BIN_EXE_chat"))
+        .args(["--print-template", "--format", "toml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
