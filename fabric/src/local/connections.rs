@@ -202,6 +202,6 @@ mod tests {
         assert!(registry.remove(&first));
         assert!(!registry.remove(&first));
         assert!(registry.get(&first.id).is_none());
-        assert_eq!(iso8601(1_795_310_400_000), "2026-11-22T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_310_400_000), "2026-11-22T01:20:00.000Z");
     }
 }

@@ -134,6 +134,27 @@ impl Api {
     }
 }
 
+/// An event as API Gateway's JSON, for `--verbose`. `aws_lambda_events` writes
+/// `queryStringParameters` as lists and always writes the query maps; API Gateway
+/// writes single values, and no query maps without a query.
+pub(crate) fn to_json(event: &ApiGatewayWebsocketProxyRequest) -> String {
+    let mut json = serde_json::to_value(event).unwrap_or_default();
+    if let Some(object) = json.as_object_mut() {
+        if event.query_string_parameters.is_empty() {
+            object.remove("queryStringParameters");
+            object.remove("multiValueQueryStringParameters");
+        } else {
+            let single: serde_json::Map<String, serde_json::Value> = event
+                .query_string_parameters
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.into()))
+                .collect();
+            object.insert("queryStringParameters".into(), single.into());
+        }
+    }
+    serde_json::to_string_pretty(&json).unwrap_or_default()
+}
+
 /// `22/Nov/2026:01:20:00 +0000`, API Gateway's `requestTime`.
 fn request_time(millis: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(millis)
@@ -165,7 +186,7 @@ mod tests {
         headers.insert("upgrade", HeaderValue::from_static("websocket"));
         headers.insert("user-agent", HeaderValue::from_static("wscat"));
         let event = api().connect(&connection, headers, Some("token=a%20b&x=1&x=2"), 3001);
-        let json: Value = serde_json::to_value(&event).unwrap();
+        let json: Value = serde_json::from_str(&to_json(&event)).unwrap();
         let context = &json["requestContext"];
         assert_eq!(context["routeKey"], "$connect");
         assert_eq!(context["eventType"], "CONNECT");
@@ -185,8 +206,8 @@ mod tests {
         assert!(json["headers"].get("upgrade").is_none());
 
         let no_query = api().connect(&connection, HeaderMap::new(), None, 3001);
-        let json: Value = serde_json::to_value(&no_query).unwrap();
-        assert!(json.get("queryStringParameters").is_none_or(Value::is_null));
+        let json: Value = serde_json::from_str(&to_json(&no_query)).unwrap();
+        assert!(json.get("queryStringParameters").is_none());
     }
 
     #[test]
@@ -206,7 +227,7 @@ mod tests {
         assert_eq!(gone["headers"]["host"], "127.0.0.1:3001");
         assert_eq!(
             request_time(1_795_310_400_000),
-            "22/Nov/2026:00:00:00 +0000"
+            "22/Nov/2026:01:20:00 +0000"
         );
     }
 }

@@ -123,7 +123,7 @@ impl Shared {
             started: Instant::now(),
         };
         if self.settings.verbose {
-            let json = serde_json::to_string_pretty(&event).unwrap_or_default();
+            let json = super::events::to_json(&event);
             tracing::info!(target: "fabric::local", "{} {} event\n{json}", meta.route_key, meta.connection_id);
         }
         let adapter = self.adapter.clone();
@@ -140,6 +140,8 @@ impl Shared {
 }
 
 /// What API Gateway's integration gave back.
+// Made once per event and moved once; boxing the response would cost more.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Outcome {
     Answered(ApiGatewayProxyResponse),
