@@ -115,6 +115,20 @@ async fn close_of(client: &mut Client) -> (u16, String) {
     }
 }
 
+/// One plain HTTP/1.1 request; the whole response as text.
+async fn raw_http(gateway: &RunningGateway, method: &str, path: &str, body: &str) -> String {
+    let addr = gateway.local_addr();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
 /// Polls `check` until it holds.
 async fn eventually(what: &str, check: impl Fn() -> bool) {
     let deadline = Instant::now() + WAIT;
@@ -162,6 +176,12 @@ impl Seen {
             .into_iter()
             .find(|(seen, _)| seen == id)
             .map(|(_, info)| info)
+    }
+
+    /// The `$disconnect` of `id`, once it has run.
+    async fn disconnected(&self, id: &str) -> Disconnect {
+        eventually("$disconnect", || self.disconnect_of(id).is_some()).await;
+        self.disconnect_of(id).unwrap()
     }
 }
 
@@ -292,8 +312,7 @@ async fn binary_frames_close_with_1003_and_run_disconnect() {
     let id = id_of(&mut client).await;
     client.send(Message::binary(vec![1, 2, 3])).await.unwrap();
     assert_eq!(close_of(&mut client).await.0, 1003);
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    assert_eq!(seen.disconnect_of(&id).unwrap().status_code, Some(1003));
+    assert_eq!(seen.disconnected(&id).await.status_code, Some(1003));
     gateway.shutdown().await;
 }
 
@@ -311,8 +330,7 @@ async fn frames_over_32_kb_and_messages_over_128_kb_close_with_1009() {
         close_of(&mut client).await,
         (1009, "Message too big".to_owned())
     );
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    assert_eq!(seen.disconnect_of(&id).unwrap().status_code, Some(1009));
+    assert_eq!(seen.disconnected(&id).await.status_code, Some(1009));
 
     // A message of 30 KB frames: fine up to 128 KB, closed past it.
     let mut client = connect(&gateway, "/").await;
@@ -372,8 +390,7 @@ async fn idle_connections_close_with_1001_and_run_disconnect() {
         (1001, "Idle timeout".to_owned())
     );
     assert!(idle_since.elapsed() >= Duration::from_millis(1000));
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    let info = seen.disconnect_of(&id).unwrap();
+    let info = seen.disconnected(&id).await;
     assert_eq!(info.status_code, Some(1001));
     assert_eq!(info.reason.as_deref(), Some("Idle timeout"));
     gateway.shutdown().await;
@@ -402,7 +419,8 @@ async fn connections_end_at_their_max_lifetime_however_busy() {
     };
     assert_eq!(ending, (1001, "Max connection duration".to_owned()));
     assert!(started.elapsed() < Duration::from_secs(5));
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
+    let info = seen.disconnected(&id).await;
+    assert_eq!(info.reason.as_deref(), Some("Max connection duration"));
     gateway.shutdown().await;
 }
 
@@ -419,8 +437,7 @@ async fn a_client_close_reaches_disconnect_with_its_code_and_reason() {
         }))
         .await
         .unwrap();
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    let info = seen.disconnect_of(&id).unwrap();
+    let info = seen.disconnected(&id).await;
     assert_eq!(
         (info.status_code, info.reason.as_deref()),
         (Some(4000), Some("done here"))
@@ -430,8 +447,7 @@ async fn a_client_close_reaches_disconnect_with_its_code_and_reason() {
     let mut client = connect(&gateway, "/").await;
     let id = id_of(&mut client).await;
     drop(client);
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    assert_eq!(seen.disconnect_of(&id).unwrap().status_code, Some(1006));
+    assert_eq!(seen.disconnected(&id).await.status_code, Some(1006));
     eventually("unregistered", || gateway.connection_count() == 0).await;
     gateway.shutdown().await;
 }
@@ -671,18 +687,7 @@ async fn shutdown_closes_every_connection_with_1001_and_runs_disconnect() {
 #[tokio::test]
 async fn the_page_and_unknown_paths_answer_plain_http() {
     let gateway = start(chat::adapter()).await;
-    let get = |path: &'static str| {
-        let addr = gateway.local_addr();
-        async move {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            let request =
-                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-            stream.write_all(request.as_bytes()).await.unwrap();
-            let mut response = String::new();
-            stream.read_to_string(&mut response).await.unwrap();
-            response
-        }
-    };
+    let get = |path: &'static str| raw_http(&gateway, "GET", path, "");
     let page = get("/").await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("text/html"));
@@ -695,16 +700,7 @@ async fn the_page_and_unknown_paths_answer_plain_http() {
     assert_eq!(refused_status(&gateway, "/prod?token=dev-token").await, 403);
 
     let console = start(fabric_websocket(echo::echo)).await;
-    let addr = console.local_addr();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let response = raw_http(&console, "GET", "/", "").await;
     assert!(response.contains("WebSocket console"), "the default page");
     gateway.shutdown().await;
     console.shutdown().await;
@@ -776,17 +772,8 @@ async fn get_connection_gives_identity_and_moving_iso_timestamps() {
     );
 
     // The raw answer: ISO-8601 strings, as the SDKs parse them.
-    let addr = gateway.local_addr();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
     let path = format!("/local/@connections/{}", percent_encode(&id));
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
+    let raw = raw_http(&gateway, "GET", &path, "").await;
     let body: Value = serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     let connected_at = body["connectedAt"].as_str().unwrap();
     assert!(
@@ -812,8 +799,7 @@ async fn delete_closes_the_socket_and_runs_disconnect() {
     assert_eq!(close_of(&mut client).await.0, 1000);
     assert_eq!(api.get(&id).await, Err(ManagementError::Gone));
     assert_eq!(api.delete(&id).await, Err(ManagementError::Gone));
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    assert_eq!(seen.disconnect_of(&id).unwrap().status_code, Some(1000));
+    assert_eq!(seen.disconnected(&id).await.status_code, Some(1000));
     gateway.shutdown().await;
 }
 
@@ -849,16 +835,7 @@ async fn unknown_ids_and_oversized_posts_get_the_sdks_errors() {
     ));
 
     // The raw answer names the exception as API Gateway does.
-    let addr = gateway.local_addr();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("POST /local/@connections/nope HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
+    let raw = raw_http(&gateway, "POST", "/local/@connections/nope", "{}").await;
     assert!(raw.starts_with("HTTP/1.1 410"), "{raw}");
     assert!(
         raw.to_lowercase()

@@ -25,14 +25,16 @@ impl Api {
         connection: &Connection,
         route_key: &str,
         event_type: &str,
-    ) -> ApiGatewayWebsocketProxyRequest {
+    ) -> Box<ApiGatewayWebsocketProxyRequest> {
         let now = now_millis();
         let request_id = new_id();
         let mut identity = ApiGatewayRequestIdentity::default();
         identity.source_ip = Some(connection.source_ip.clone());
         identity.user_agent = connection.user_agent.clone();
 
-        let mut event = ApiGatewayWebsocketProxyRequest::default();
+        // Boxed from the start: the event is over a kilobyte, and it travels through
+        // a task spawn and the adapter's futures.
+        let mut event = Box::<ApiGatewayWebsocketProxyRequest>::default();
         let context = &mut event.request_context;
         context.route_key = Some(route_key.to_owned());
         context.event_type = Some(event_type.to_owned());
@@ -59,7 +61,7 @@ impl Api {
         mut headers: HeaderMap,
         query: Option<&str>,
         port: u16,
-    ) -> ApiGatewayWebsocketProxyRequest {
+    ) -> Box<ApiGatewayWebsocketProxyRequest> {
         let mut event = self.event(connection, "$connect", "CONNECT");
         headers.remove(CONNECTION);
         headers.remove(UPGRADE);
@@ -96,7 +98,7 @@ impl Api {
         connection: &Connection,
         route_key: &str,
         body: String,
-    ) -> ApiGatewayWebsocketProxyRequest {
+    ) -> Box<ApiGatewayWebsocketProxyRequest> {
         let mut event = self.event(connection, route_key, "MESSAGE");
         event.request_context.message_id = Some(new_id());
         event.body = Some(body);
@@ -110,7 +112,7 @@ impl Api {
         connection: &Connection,
         status_code: u16,
         reason: &str,
-    ) -> ApiGatewayWebsocketProxyRequest {
+    ) -> Box<ApiGatewayWebsocketProxyRequest> {
         let mut event = self.event(connection, "$disconnect", "DISCONNECT");
         event.request_context.disconnect_status_code = Some(i64::from(status_code));
         event.request_context.disconnect_reason = Some(reason.to_owned());
@@ -155,12 +157,23 @@ pub(crate) fn to_json(event: &ApiGatewayWebsocketProxyRequest) -> String {
     serde_json::to_string_pretty(&json).unwrap_or_default()
 }
 
-/// `22/Nov/2026:01:20:00 +0000`, API Gateway's `requestTime`.
+/// `22/Nov/2026:01:20:00 +0000`, API Gateway's `requestTime`. Formatted once a
+/// second per thread: every event needs it.
 fn request_time(millis: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(millis)
-        .unwrap_or_default()
-        .format("%d/%b/%Y:%H:%M:%S +0000")
-        .to_string()
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let second = millis.div_euclid(1000);
+    LAST.with_borrow_mut(|(cached, text)| {
+        if *cached != second {
+            *cached = second;
+            *text = DateTime::<Utc>::from_timestamp_millis(millis)
+                .unwrap_or_default()
+                .format("%d/%b/%Y:%H:%M:%S +0000")
+                .to_string();
+        }
+        text.clone()
+    })
 }
 
 #[cfg(test)]

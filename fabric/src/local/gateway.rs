@@ -114,7 +114,7 @@ impl Shared {
     /// Starts the adapter on `event`, on its own task: a panic that escapes the
     /// adapter is a failed invocation (API Gateway's "Internal server error"), not a
     /// dead connection.
-    fn invoke(&self, event: ApiGatewayWebsocketProxyRequest) -> Invocation {
+    fn invoke(&self, event: Box<ApiGatewayWebsocketProxyRequest>) -> Invocation {
         let context = &event.request_context;
         let meta = EventMeta {
             route_key: context.route_key.clone().unwrap_or_default(),
@@ -127,7 +127,7 @@ impl Shared {
             tracing::info!(target: "fabric::local", "{} {} event\n{json}", meta.route_key, meta.connection_id);
         }
         let adapter = self.adapter.clone();
-        let task = tokio::spawn(async move { adapter.handle(event).await });
+        let task = tokio::spawn(async move { adapter.handle(*event).await });
         Invocation {
             task: Box::pin(tokio::time::timeout(
                 self.settings.integration_timeout,
