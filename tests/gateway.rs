@@ -443,6 +443,31 @@ async fn a_client_close_reaches_disconnect_with_its_code_and_reason() {
         (Some(4000), Some("done here"))
     );
 
+    // Messages sent just before the close are still handled, before `$disconnect`.
+    let record = Arc::new(Seen::default());
+    let closing = start(chat::adapter().on_disconnect({
+        let record = record.clone();
+        move |ctx: Context, info: Disconnect| {
+            let record = record.clone();
+            async move {
+                let id = ctx.connection_id().unwrap_or_default().to_owned();
+                record.disconnects.lock().unwrap().push((id, info));
+            }
+        }
+    }))
+    .await;
+    let mut listener = connect(&closing, "/?token=dev-token").await;
+    send(&mut listener, json!({"action": "join", "room": "last-words"})).await;
+    let listener_id = next_json(&mut listener).await;
+    assert_eq!(listener_id, json!({"joined": "last-words"}));
+    let mut leaver = connect(&closing, "/?token=dev-token").await;
+    send(&mut leaver, json!({"action": "join", "room": "last-words"})).await;
+    send(&mut leaver, json!({"action": "message", "room": "last-words", "content": "bye"})).await;
+    leaver.close(None).await.unwrap();
+    assert_eq!(next_json(&mut listener).await["content"], "bye");
+    eventually("$disconnect", || record.disconnects().len() == 1).await;
+    closing.shutdown().await;
+
     // A client that vanishes without a close frame: 1006.
     let mut client = connect(&gateway, "/").await;
     let id = id_of(&mut client).await;

@@ -371,7 +371,11 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
 
     let task_shared = shared.clone();
     shared.sessions.spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
+        let upgraded = on_upgrade.await;
+        if let Err(err) = &upgraded {
+            tracing::debug!(target: "fabric::local", error = %err, "the upgrade failed");
+        }
+        let Ok(upgraded) = upgraded else {
             // The client left between its 101 and the first frame.
             Session::disconnected(&task_shared, &connection, 1006, ABNORMAL).await;
             return;
@@ -533,7 +537,11 @@ impl Session {
                     Some(Err(WsError::Protocol(_))) => {
                         break close(&mut socket, 1002, "Protocol error").await;
                     }
-                    Some(Err(_)) | None => break (1006, ABNORMAL.into()),
+                    Some(Err(err)) => {
+                        tracing::debug!(target: "fabric::local", error = %err, "the connection failed");
+                        break (1006, ABNORMAL.into());
+                    }
+                    None => break (1006, ABNORMAL.into()),
                 },
                 () = &mut idle => break close(&mut socket, 1001, "Idle timeout").await,
                 () = &mut lifetime => break close(&mut socket, 1001, "Max connection duration").await,
