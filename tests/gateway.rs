@@ -457,12 +457,20 @@ async fn a_client_close_reaches_disconnect_with_its_code_and_reason() {
     }))
     .await;
     let mut listener = connect(&closing, "/?token=dev-token").await;
-    send(&mut listener, json!({"action": "join", "room": "last-words"})).await;
+    send(
+        &mut listener,
+        json!({"action": "join", "room": "last-words"}),
+    )
+    .await;
     let listener_id = next_json(&mut listener).await;
     assert_eq!(listener_id, json!({"joined": "last-words"}));
     let mut leaver = connect(&closing, "/?token=dev-token").await;
     send(&mut leaver, json!({"action": "join", "room": "last-words"})).await;
-    send(&mut leaver, json!({"action": "message", "room": "last-words", "content": "bye"})).await;
+    send(
+        &mut leaver,
+        json!({"action": "message", "room": "last-words", "content": "bye"}),
+    )
+    .await;
     leaver.close(None).await.unwrap();
     assert_eq!(next_json(&mut listener).await["content"], "bye");
     eventually("$disconnect", || record.disconnects().len() == 1).await;
@@ -928,11 +936,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the chat binary on `port`; gives back the child and its output lines.
-fn spawn_chat(port: u16) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+/// Starts the chat binary on `port` with `args` and `env`; gives back the child and
+/// its output lines.
+fn spawn_chat(
+    port: u16,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chat"))
+        .args(args)
         .env("FABRIC_PORT", port.to_string())
+        .envs(env.iter().copied())
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
@@ -960,7 +975,7 @@ fn spawn_chat(port: u16) -> (std::process::Child, std::sync::mpsc::Receiver<Stri
 #[tokio::test]
 async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     let port = free_port();
-    let (mut child, lines) = spawn_chat(port);
+    let (mut child, lines) = spawn_chat(port, &["--verbose"], &[("FABRIC_STAGE", "dev")]);
     let ready = tokio::task::spawn_blocking(move || {
         let line = lines
             .recv_timeout(Duration::from_secs(30))
@@ -970,11 +985,11 @@ async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     let (line, lines) = ready.await.unwrap();
     assert!(line.contains(&format!("ws://127.0.0.1:{port}")), "{line}");
     assert!(
-        line.contains(&format!("http://127.0.0.1:{port}/local")),
+        line.contains(&format!("http://127.0.0.1:{port}/dev")),
         "{line}"
     );
 
-    let url = format!("ws://127.0.0.1:{port}/?token=dev-token");
+    let url = format!("ws://127.0.0.1:{port}/dev?token=dev-token");
     let (mut client, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     send(&mut client, json!({"action": "join", "room": "general"})).await;
     assert_eq!(next_json(&mut client).await, json!({"joined": "general"}));
@@ -1001,13 +1016,18 @@ async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     assert!(logs.contains("$connect"), "one line per event: {logs}");
     assert!(logs.contains("$disconnect"), "{logs}");
     assert!(logs.contains("200"), "{logs}");
+    assert!(
+        logs.contains(r#""eventType": "CONNECT""#),
+        "--verbose prints events: {logs}"
+    );
+    assert!(logs.contains(r#""stage": "dev""#), "{logs}");
 }
 
 #[tokio::test]
 async fn a_taken_port_is_a_clear_message_and_a_failed_exit() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let (mut child, lines) = spawn_chat(port);
+    let (mut child, lines) = spawn_chat(port, &[], &[]);
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
@@ -1020,4 +1040,31 @@ async fn a_taken_port_is_a_clear_message_and_a_failed_exit() {
             "fabric: port {port} is in use: stop the other process or pass --port / FABRIC_PORT"
         )]
     );
+}
+
+#[tokio::test]
+async fn bad_settings_are_a_clear_message_and_a_failed_exit() {
+    for (name, value, message) in [
+        (
+            "FABRIC_IDLE_TIMEOUT",
+            "soon",
+            "fabric: FABRIC_IDLE_TIMEOUT must be a number of seconds, got `soon`",
+        ),
+        (
+            "FABRIC_STAGE",
+            "my stage",
+            "fabric: the stage `my stage` must be letters, digits, `-` and `_`",
+        ),
+    ] {
+        let (mut child, lines) = spawn_chat(free_port(), &[], &[(name, value)]);
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(status.code(), Some(1), "{name}");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            lines.try_iter().collect::<Vec<_>>(),
+            vec![message.to_owned()]
+        );
+    }
 }

@@ -39,9 +39,18 @@ use super::connections::{Connection, Outbound, Registry};
 use super::events::Api;
 use crate::websocket::WebSocketAdapter;
 
-/// API Gateway's frame limit: 32 KB.
+/// API Gateway's frame limit: 32 KB; a larger frame closes the connection with 1009.
+///
+/// ```
+/// assert_eq!(fabric::local::MAX_FRAME_BYTES, 32_768);
+/// ```
 pub const MAX_FRAME_BYTES: usize = 32 * 1024;
-/// API Gateway's message limit: 128 KB.
+/// API Gateway's message limit: 128 KB, for a message of several frames and for a
+/// Management API post.
+///
+/// ```
+/// assert_eq!(fabric::local::MAX_MESSAGE_BYTES, 131_072);
+/// ```
 pub const MAX_MESSAGE_BYTES: usize = crate::websocket::MAX_MESSAGE_BYTES;
 /// How many complete messages of one connection may wait for the one being handled
 /// before the gateway stops reading from that client.
