@@ -437,6 +437,11 @@ async fn a_client_close_reaches_disconnect_with_its_code_and_reason() {
         }))
         .await
         .unwrap();
+    assert_eq!(
+        close_of(&mut client).await,
+        (4000, "done here".to_owned()),
+        "the server completes the closing handshake"
+    );
     let info = seen.disconnected(&id).await;
     assert_eq!(
         (info.status_code, info.reason.as_deref()),

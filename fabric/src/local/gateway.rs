@@ -527,7 +527,9 @@ impl Session {
                         break close(&mut socket, 1003, "Binary frames are not supported").await;
                     }
                     Some(Ok(Message::Close(frame))) => {
-                        let _ = socket.close(None).await;
+                        // Tungstenite queued the echo of the client's close frame on
+                        // reading it; flushing sends it and completes the handshake.
+                        let _ = socket.flush().await;
                         break match frame {
                             Some(frame) => (u16::from(frame.code), frame.reason.as_str().to_owned().into()),
                             None => (1005, "Client-side close frame status not set".into()),
