@@ -382,8 +382,10 @@ pub async fn serve_websocket(adapter: WebSocketAdapter) -> Result<(), BoxError> 
         "stopping: closing {} connection(s)",
         running.connection_count()
     );
-    running.shutdown().await;
-    Ok(())
+    tokio::select! {
+        () = running.shutdown() => Ok(()),
+        () = stop_signal() => exit_with("stopped at a second Ctrl-C, without waiting for $disconnect"),
+    }
 }
 
 /// Ctrl-C, or SIGTERM where there is one.
