@@ -636,21 +636,25 @@ fn frame_of(data: Vec<u8>) -> Message {
 
 /// Sends a close frame and lets the client answer it before the socket is dropped:
 /// closing a socket with unread input resets it, and the client would never see
-/// the code.
+/// the code. After a frame the protocol cannot parse (1002, 1007, 1009) the rest of
+/// the input is discarded unread; otherwise the client's own close frame ends the
+/// wait at once.
 async fn close(socket: &mut Socket, code: u16, reason: &'static str) -> Ending {
     let frame = CloseFrame {
         code: code.into(),
         reason: reason.into(),
     };
     let _ = socket.send(Message::Close(Some(frame))).await;
+    let unparsable = matches!(code, 1002 | 1007 | 1009);
     let drain = async {
-        let io = socket.get_mut();
-        let mut scratch = [0u8; 4096];
-        loop {
-            match tokio::time::timeout(Duration::from_millis(200), io.read(&mut scratch)).await {
-                Ok(Ok(n)) if n > 0 => continue,
-                _ => break,
-            }
+        // A client that stays silent for this long is not going to answer.
+        let quiet = Duration::from_millis(200);
+        if unparsable {
+            let io = socket.get_mut();
+            let mut scratch = [0u8; 4096];
+            while let Ok(Ok(1..)) = tokio::time::timeout(quiet, io.read(&mut scratch)).await {}
+        } else {
+            while let Ok(Some(Ok(_))) = tokio::time::timeout(quiet, socket.next()).await {}
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
