@@ -977,10 +977,26 @@ fn spawn_chat(
     (child, receiver)
 }
 
+/// Ctrl-C, as a terminal sends it.
+fn interrupt(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Waits for the child to exit.
+async fn exit_of(mut child: std::process::Child) -> std::process::ExitStatus {
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     let port = free_port();
-    let (mut child, lines) = spawn_chat(port, &["--verbose"], &[("FABRIC_STAGE", "dev")]);
+    let (child, lines) = spawn_chat(port, &["--verbose"], &[("FABRIC_STAGE", "dev")]);
     let ready = tokio::task::spawn_blocking(move || {
         let line = lines
             .recv_timeout(Duration::from_secs(30))
@@ -1005,15 +1021,9 @@ async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     .await;
     assert_eq!(next_json(&mut client).await["content"], "hello");
 
-    let interrupted = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
+    interrupt(&child);
     assert_eq!(close_of(&mut client).await.0, 1001);
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = exit_of(child).await;
     assert!(status.success(), "exit status {status:?}");
     std::thread::sleep(Duration::from_millis(200));
     let logs: Vec<String> = lines.try_iter().collect();
@@ -1032,10 +1042,8 @@ async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
 async fn a_taken_port_is_a_clear_message_and_a_failed_exit() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let (mut child, lines) = spawn_chat(port, &[], &[]);
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let (child, lines) = spawn_chat(port, &[], &[]);
+    let status = exit_of(child).await;
     assert!(!status.success());
     std::thread::sleep(Duration::from_millis(100));
     let output: Vec<String> = lines.try_iter().collect();
@@ -1061,10 +1069,8 @@ async fn bad_settings_are_a_clear_message_and_a_failed_exit() {
             "fabric: the stage `my stage` must be letters, digits, `-` and `_`",
         ),
     ] {
-        let (mut child, lines) = spawn_chat(free_port(), &[], &[(name, value)]);
-        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-            .await
-            .unwrap();
+        let (child, lines) = spawn_chat(free_port(), &[], &[(name, value)]);
+        let status = exit_of(child).await;
         assert_eq!(status.code(), Some(1), "{name}");
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(
@@ -1072,4 +1078,32 @@ async fn bad_settings_are_a_clear_message_and_a_failed_exit() {
             vec![message.to_owned()]
         );
     }
+}
+
+#[tokio::test]
+async fn an_endpoint_variable_that_takes_posts_elsewhere_is_pointed_out() {
+    let (child, lines) = spawn_chat(
+        free_port(),
+        &[],
+        &[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")],
+    );
+    let first_two = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            seen.push(lines.recv_timeout(Duration::from_secs(30)).unwrap());
+        }
+        seen.join("\n")
+    })
+    .await
+    .unwrap();
+    assert!(
+        first_two.contains("the service posts to http://127.0.0.1:4566"),
+        "{first_two}"
+    );
+    assert!(
+        first_two.contains("Fabric local gateway ready"),
+        "{first_two}"
+    );
+    interrupt(&child);
+    assert!(exit_of(child).await.success());
 }

@@ -370,6 +370,7 @@ pub async fn serve_websocket(adapter: WebSocketAdapter) -> Result<(), BoxError> 
         )),
         Err(err) => exit_with(&format!("cannot listen on port {}: {err}", args.port)),
     };
+    warn_if_posts_go_elsewhere(&running);
     println!(
         "Fabric local gateway ready: {} (management API {}, page {}); Ctrl-C stops it",
         running.ws_url(),
@@ -385,6 +386,22 @@ pub async fn serve_websocket(adapter: WebSocketAdapter) -> Result<(), BoxError> 
     tokio::select! {
         () = running.shutdown() => Ok(()),
         () = stop_signal() => exit_with("stopped at a second Ctrl-C, without waiting for $disconnect"),
+    }
+}
+
+/// The environment can send the service's posts past this gateway (a Management
+/// API endpoint variable set for another tool); say so, since nothing would reach
+/// the clients.
+fn warn_if_posts_go_elsewhere(running: &RunningGateway) {
+    let rules = crate::websocket::EndpointRules::from_env();
+    let api = &running.shared.api;
+    if let Ok(endpoint) = rules.resolve(&api.domain_name, &api.stage, &api.api_id) {
+        if endpoint != running.management_url() {
+            tracing::warn!(
+                target: "fabric::local",
+                "the service posts to {endpoint} (FABRIC_MANAGEMENT_ENDPOINT or AWS_ENDPOINT_URL*), not to this gateway"
+            );
+        }
     }
 }
 
