@@ -1107,3 +1107,34 @@ async fn an_endpoint_variable_that_takes_posts_elsewhere_is_pointed_out() {
     interrupt(&child);
     assert!(exit_of(child).await.success());
 }
+
+#[tokio::test]
+async fn a_client_that_gives_up_during_connect_still_gets_its_disconnect() {
+    let seen = Arc::new(Seen::default());
+    let connecting = Arc::new(Mutex::new(Vec::<String>::new()));
+    let record = connecting.clone();
+    let adapter = probe(&seen).on_connect(move |ctx: Context| {
+        let record = record.clone();
+        async move {
+            record
+                .lock()
+                .unwrap()
+                .push(ctx.connection_id().unwrap().to_owned());
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Ok(fabric::websocket::Accept::new())
+        }
+    });
+    let gateway = start(adapter).await;
+    let impatient = tokio::time::timeout(
+        Duration::from_millis(100),
+        tokio_tungstenite::connect_async(gateway.ws_url()),
+    )
+    .await;
+    assert!(impatient.is_err(), "the client gave up first");
+    eventually("$connect ran", || connecting.lock().unwrap().len() == 1).await;
+    let id = connecting.lock().unwrap()[0].clone();
+    let info = seen.disconnected(&id).await;
+    assert_eq!(info.status_code, Some(1006));
+    eventually("unregistered", || gateway.connection_count() == 0).await;
+    gateway.shutdown().await;
+}

@@ -379,32 +379,38 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
         .map(str::to_owned);
     let (connection, outbound) = shared.registry.register(peer.ip().to_string(), user_agent);
 
-    let mut protocol = None;
-    if shared.has_connect_route {
-        let event = shared
-            .api
-            .connect(&connection, parts.headers, parts.uri.query(), shared.port);
-        let finished = shared.invoke(event).await;
-        match finished.outcome {
-            Outcome::Answered(response) if (200..300).contains(&response.status_code) => {
-                protocol = response.headers.get(SEC_WEBSOCKET_PROTOCOL).cloned();
-            }
-            outcome => {
-                shared.registry.remove(&connection);
-                return rejection(outcome);
-            }
-        }
-    }
-
+    // The connection's life runs on its own task from here, so that it completes
+    // even if this request is dropped (the client gave up during `$connect`): an
+    // accepted `$connect` is then always followed by a `$disconnect`.
+    let (decided, decision) = tokio::sync::oneshot::channel::<Result<_, Response>>();
     let task_shared = shared.clone();
     shared.sessions.spawn(async move {
+        let shared = task_shared;
+        let mut protocol = None;
+        if shared.has_connect_route {
+            let event =
+                shared
+                    .api
+                    .connect(&connection, parts.headers, parts.uri.query(), shared.port);
+            match shared.invoke(event).await.outcome {
+                Outcome::Answered(response) if (200..300).contains(&response.status_code) => {
+                    protocol = response.headers.get(SEC_WEBSOCKET_PROTOCOL).cloned();
+                }
+                outcome => {
+                    shared.registry.remove(&connection);
+                    let _ = decided.send(Err(rejection(outcome)));
+                    return;
+                }
+            }
+        }
+        let _ = decided.send(Ok(protocol));
         let upgraded = on_upgrade.await;
         if let Err(err) = &upgraded {
             tracing::debug!(target: "fabric::local", error = %err, "the upgrade failed");
         }
         let Ok(upgraded) = upgraded else {
-            // The client left between its 101 and the first frame.
-            Session::disconnected(&task_shared, &connection, 1006, ABNORMAL).await;
+            // The client left before its 101 arrived.
+            Session::disconnected(&shared, &connection, 1006, ABNORMAL).await;
             return;
         };
         let config = WebSocketConfig::default()
@@ -416,7 +422,7 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
                 .await;
         connection.mark_open();
         Session {
-            shared: task_shared,
+            shared,
             connection,
             socket,
             outbound,
@@ -424,6 +430,11 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
         .run()
         .await;
     });
+    let protocol = match decision.await {
+        Ok(Ok(protocol)) => protocol,
+        Ok(Err(rejection)) => return rejection,
+        Err(_) => return rejection(Outcome::Failed),
+    };
 
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let mut response = Response::builder()
