@@ -404,31 +404,10 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
             }
         }
         let _ = decided.send(Ok(protocol));
-        let upgraded = on_upgrade.await;
-        if let Err(err) = &upgraded {
-            tracing::debug!(target: "fabric::local", error = %err, "the upgrade failed");
-        }
-        let Ok(upgraded) = upgraded else {
-            // The client left before its 101 arrived.
-            Session::disconnected(&shared, &connection, 1006, ABNORMAL).await;
-            return;
-        };
-        let config = WebSocketConfig::default()
-            .read_buffer_size(READ_BUFFER_BYTES)
-            .max_frame_size(Some(MAX_FRAME_BYTES))
-            .max_message_size(Some(MAX_MESSAGE_BYTES));
-        let socket =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
-                .await;
-        connection.mark_open();
-        Session {
-            shared,
-            connection,
-            socket,
-            outbound,
-        }
-        .run()
-        .await;
+        // A task of its own: this one's future also holds the `$connect` state, and
+        // an idle connection should cost no more than its session.
+        let sessions = shared.sessions.clone();
+        sessions.spawn(open(shared, connection, outbound, on_upgrade));
     });
     let protocol = match decision.await {
         Ok(Ok(protocol)) => protocol,
@@ -448,6 +427,40 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
     response
         .body(Body::empty())
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad handshake response"))
+}
+
+/// The accepted connection once its 101 is sent: the session, or `$disconnect` if
+/// the client left first.
+async fn open(
+    shared: Arc<Shared>,
+    connection: Arc<Connection>,
+    outbound: mpsc::Receiver<Outbound>,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+) {
+    let upgraded = on_upgrade.await;
+    if let Err(err) = &upgraded {
+        tracing::debug!(target: "fabric::local", error = %err, "the upgrade failed");
+    }
+    let Ok(upgraded) = upgraded else {
+        // The client left before its 101 arrived.
+        Session::disconnected(&shared, &connection, 1006, ABNORMAL).await;
+        return;
+    };
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+        .max_message_size(Some(MAX_MESSAGE_BYTES));
+    let socket =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    connection.mark_open();
+    Session {
+        shared,
+        connection,
+        socket,
+        outbound,
+    }
+    .run()
+    .await;
 }
 
 /// A refused handshake: the `$connect` result's status and body, as API Gateway
@@ -662,7 +675,8 @@ async fn close(socket: &mut Socket, code: u16, reason: &'static str) -> Ending {
         let quiet = Duration::from_millis(200);
         if unparsable {
             let io = socket.get_mut();
-            let mut scratch = [0u8; 4096];
+            // On the heap: a buffer in this future would sit in every idle session.
+            let mut scratch = vec![0u8; 4096];
             while let Ok(Ok(1..)) = tokio::time::timeout(quiet, io.read(&mut scratch)).await {}
         } else {
             while let Ok(Some(Ok(_))) = tokio::time::timeout(quiet, socket.next()).await {}
