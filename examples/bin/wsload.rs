@@ -116,6 +116,18 @@ fn memory_of(pid: u32) -> Option<(f64, f64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// CPU time (user + system) a process has used, in seconds, from /proc: robust to
+/// other load on the machine, unlike wall-clock rates.
+fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and
+    // 15th fields of the whole line, in clock ticks (100 a second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -180,6 +192,7 @@ async fn main() {
         "x".repeat(options.size.saturating_sub(28))
     );
     let messages = options.messages;
+    let cpu_before = options.pid.and_then(cpu_seconds_of);
     let started = Instant::now();
     let tasks: Vec<_> = clients
         .into_iter()
@@ -221,6 +234,13 @@ async fn main() {
         percentile(&rtts, 0.50),
         percentile(&rtts, 0.99),
     );
+    if let (Some(before), Some(after)) = (cpu_before, options.pid.and_then(cpu_seconds_of)) {
+        println!(
+            "server CPU: {:.2} s, {:.1} µs per round trip",
+            after - before,
+            (after - before) * 1e6 / rtts.len().max(1) as f64
+        );
+    }
     if let Some((rss, peak)) = options.pid.and_then(memory_of) {
         println!("server memory: {rss:.1} MiB resident, peak {peak:.1} MiB");
     }
