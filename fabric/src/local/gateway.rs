@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -21,12 +22,12 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
@@ -136,14 +137,9 @@ impl Shared {
             tracing::info!(target: "fabric::local", "{} {} event\n{json}", meta.route_key, meta.connection_id);
         }
         let adapter = self.adapter.clone();
-        // The adapter's future is large: boxed once here rather than copied through
-        // the spawn.
-        let task = tokio::spawn(async move { Box::pin(adapter.handle(*event)).await });
         Invocation {
-            task: Box::pin(tokio::time::timeout(
-                self.settings.integration_timeout,
-                task,
-            )),
+            handler: Some(Box::pin(async move { adapter.handle(*event).await })),
+            deadline: Box::pin(tokio::time::sleep(self.settings.integration_timeout)),
             meta: Some(meta),
             log: self.log,
         }
@@ -170,9 +166,11 @@ struct EventMeta {
     started: Instant,
 }
 
-/// One adapter call in flight; logs its line when it completes.
+/// One adapter call in flight, polled by the task that awaits it (a connection's
+/// session): no task spawn per message. Logs its line when it completes.
 struct Invocation {
-    task: Pin<Box<tokio::time::Timeout<JoinHandle<ApiGatewayProxyResponse>>>>,
+    handler: Option<BoxFuture<'static, ApiGatewayProxyResponse>>,
+    deadline: Pin<Box<tokio::time::Sleep>>,
     meta: Option<EventMeta>,
     log: EventLog,
 }
@@ -186,20 +184,38 @@ impl Future for Invocation {
     type Output = Finished;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Finished> {
-        let outcome = match self.task.as_mut().poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(Ok(response))) => Outcome::Answered(response),
-            Poll::Ready(Ok(Err(join_error))) => {
-                tracing::error!(target: "fabric::local", error = %join_error, "the handler failed");
+        let this = &mut *self;
+        let handler = this
+            .handler
+            .as_mut()
+            .expect("Invocation polled after completion");
+        // A panic that escapes the adapter is a failed invocation (API Gateway's
+        // "Internal server error"), not a dead connection.
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx)))
+        {
+            Ok(Poll::Ready(response)) => Outcome::Answered(response),
+            Err(_panic) => {
+                tracing::error!(target: "fabric::local", "the handler failed: it panicked");
                 Outcome::Failed
             }
-            Poll::Ready(Err(_elapsed)) => Outcome::TimedOut,
+            Ok(Poll::Pending) => match this.deadline.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    // Over the integration timeout: the client hears so, and the
+                    // handler finishes on its own, as a Lambda would.
+                    if let Some(handler) = this.handler.take() {
+                        tokio::spawn(AssertUnwindSafe(handler).catch_unwind());
+                    }
+                    Outcome::TimedOut
+                }
+            },
         };
-        let meta = self
+        this.handler = None;
+        let meta = this
             .meta
             .take()
             .expect("Invocation polled after completion");
-        self.log.line(&meta, &outcome);
+        this.log.line(&meta, &outcome);
         Poll::Ready(Finished {
             outcome,
             request_id: meta.request_id,
