@@ -157,4 +157,8 @@ pub fn adapter() -> WebSocketAdapter {
         .on_connect(check_token)
         .on_disconnect(forget_connection)
         .state(Rooms::default())
+        .local_page(PAGE)
 }
+
+/// The chat page the local gateway serves at `http://127.0.0.1:3001/`.
+pub const PAGE: &str = include_str!("chat.html");

@@ -100,11 +100,12 @@ pub async fn run<A: Adapter>(adapter: A) -> Result<(), BoxError> {
 /// fabric::runtime::init_logging(); // a second call changes nothing
 /// ```
 pub fn init_logging() {
-    install_logging("info");
+    init_logging_with("info");
 }
 
-/// [`init_logging`] with another filter for when `RUST_LOG` is not set.
-fn install_logging(default_filter: &str) {
+/// [`init_logging`] with `default_filter` when `RUST_LOG` is not set: the local
+/// gateway uses it to keep to its own one line per event.
+pub(crate) fn init_logging_with(default_filter: &str) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
 
@@ -213,7 +214,7 @@ impl LocalArgs {
 
     /// Installs logging as [`init_logging`] does, at debug level with `--verbose`.
     pub fn init_logging(&self) {
-        install_logging(if self.verbose { "debug" } else { "info" });
+        init_logging_with(if self.verbose { "debug" } else { "info" });
     }
 
     /// Binds `127.0.0.1:{port}`. A port in use is a one-line error that says what to

@@ -28,7 +28,10 @@
 //! ```
 
 // Without a transport there is nothing to deploy; the builders stay for the API.
-#![cfg_attr(not(any(feature = "websocket", feature = "http")), allow(dead_code, unused_imports))]
+#![cfg_attr(
+    not(any(feature = "websocket", feature = "http")),
+    allow(dead_code, unused_imports)
+)]
 
 mod function;
 mod template;
