@@ -2,6 +2,8 @@
 //! that stand in for AWS endpoints (the Management API, the Lambda Runtime API).
 #![allow(dead_code)]
 
+pub mod dynamodb;
+pub mod events;
 pub mod http_server;
 pub mod lambda_runtime;
 
