@@ -91,8 +91,10 @@ pub async fn check_token(ctx: Context) -> Result<Accept, Error> {
 
 /// The chat adapter the `chat` binary serves: rooms in DynamoDB when
 /// `FABRIC_CONNECTIONS_TABLE` names a table, in memory otherwise.
-pub fn adapter() -> Result<WebSocketAdapter, Error> {
-    Ok(with_store(store::from_env()?))
+pub fn adapter() -> WebSocketAdapter {
+    // from_env fails only when the table is named and fabric lacks its `dynamodb`
+    // feature, which this package turns on.
+    with_store(store::from_env().expect("fabric is built with its dynamodb feature"))
 }
 
 /// The chat adapter, keeping connections and rooms in `store`.
@@ -100,4 +102,8 @@ pub fn with_store(store: SharedStore) -> WebSocketAdapter {
     fabric_websocket(chat)
         .on_connect(check_token)
         .shared_store(store)
+        .local_page(PAGE)
 }
+
+/// The chat page the local gateway serves at `http://127.0.0.1:3001/`.
+pub const PAGE: &str = include_str!("chat.html");

@@ -5,5 +5,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), fabric::BoxError> {
-    fabric::run(fabric_examples::chat::adapter()?).await
+    fabric::run(fabric_examples::chat::adapter()).await
 }

@@ -80,10 +80,17 @@ pub async fn run<A: Adapter>(adapter: A) -> Result<(), BoxError> {
 /// fabric::runtime::init_logging(); // a second call changes nothing
 /// ```
 pub fn init_logging() {
+    init_logging_with("info");
+}
+
+/// [`init_logging`] with `default_filter` when `RUST_LOG` is not set: the local
+/// gateway uses it to keep to its own one line per event.
+pub(crate) fn init_logging_with(default_filter: &str) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -65,6 +65,7 @@ pub fn fabric_websocket(routes: impl Into<WebSocketRouter>) -> WebSocketAdapter 
         broadcast_concurrency: 64,
         route_selection: RouteSelection::default(),
         connection_ttl: store::DEFAULT_TTL,
+        page: None,
     }
 }
 
@@ -156,6 +157,7 @@ pub struct WebSocketAdapter {
     broadcast_concurrency: usize,
     route_selection: RouteSelection,
     connection_ttl: Duration,
+    page: Option<&'static str>,
 }
 
 impl WebSocketAdapter {
@@ -309,6 +311,25 @@ impl WebSocketAdapter {
         self.route_selection =
             RouteSelection::parse(expression).unwrap_or_else(|err| panic!("{err}"));
         self
+    }
+
+    /// The HTML page the local gateway serves at `/` (default: a WebSocket console).
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric::fabric_websocket(svc).local_page("<h1>Chat</h1>");
+    /// assert_eq!(adapter.page(), Some("<h1>Chat</h1>"));
+    /// ```
+    pub fn local_page(mut self, html: &'static str) -> WebSocketAdapter {
+        self.page = Some(html);
+        self
+    }
+
+    /// The page set with [`local_page`](WebSocketAdapter::local_page).
+    pub fn page(&self) -> Option<&'static str> {
+        self.page
     }
 
     /// The routes.
