@@ -11,12 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use fabric::local::Gateway;
 use fabric::prelude::*;
 use fabric::store::{Connection, ConnectionStore, DynamoDbStore, Member, MemoryStore, SharedStore};
 use fabric::websocket::{Accept, WebSocketAdapter};
 use fabric_examples::chat;
 use support::events::{body_of, connect, disconnect, envelope, message};
 use support::http_server::{RecordingServer, Reply};
+use support::ws_client::WsClient;
 
 macro_rules! conformance {
     ($($behaviour:ident),* $(,)?) => {
@@ -51,6 +53,7 @@ conformance!(
     gone_members_are_pruned_during_a_room_broadcast,
     concurrent_joins_from_100_tasks,
     the_adapter_tracks_connections,
+    rooms_through_the_local_gateway,
 );
 
 fn now() -> chrono::DateTime<Utc> {
@@ -480,6 +483,85 @@ async fn the_adapter_tracks_connections(store: SharedStore) {
         adapter.handle(disconnect("conn-a")).await.status_code,
         200,
         "a second $disconnect is harmless"
+    );
+}
+
+/// Polls `check` until it holds, for what the gateway does after a socket closes.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The whole path: real clients, the local gateway, its `$connect` and
+/// `$disconnect` events, and broadcasts posted back to it through the AWS SDK.
+async fn rooms_through_the_local_gateway(store: SharedStore) {
+    let adapter = fabric_websocket(WebSocketRouter::new().service(enter).service(announce))
+        .shared_store(store.clone())
+        .reply(true);
+    let gateway = Gateway::new(adapter).bind("127.0.0.1:0").await.unwrap();
+    let url = format!("{}/local", gateway.ws_url());
+    let mut ann = WsClient::connect(&url).await;
+    let mut ben = WsClient::connect(&url).await;
+    for client in [&mut ann, &mut ben] {
+        client
+            .send_json(json!({"action": "enter", "room": "lobby"}))
+            .await;
+        assert_eq!(
+            client.next_json().await,
+            json!({"data": {"rooms": ["lobby"]}})
+        );
+    }
+    let members = store.members("lobby").await.unwrap();
+    assert_eq!(members.len(), 2);
+
+    // Ben's client crashes: no close frame. The gateway's $disconnect takes him
+    // out of the store, so the next broadcast meets no gone connection.
+    ben.vanish();
+    eventually("ben's $disconnect", || async {
+        store.members("lobby").await.unwrap().len() == 1
+    })
+    .await;
+    let ann_id = store.members("lobby").await.unwrap()[0]
+        .connection_id
+        .clone();
+    ann.send_json(json!({"action": "announce", "room": "lobby"}))
+        .await;
+    assert_eq!(ann.next_json().await, json!({"news": "lobby"}));
+    assert_eq!(
+        ann.next_json().await,
+        json!({"data": {"delivered": [ann_id], "gone": []}})
+    );
+
+    // API Gateway delivers $disconnect on a best-effort basis: a connection whose
+    // $disconnect never came stays in the store. This one the gateway never saw;
+    // the broadcast's 410 from the gateway prunes it.
+    store
+        .save(&Connection::new("lost-disconnect", now()))
+        .await
+        .unwrap();
+    store.join("lobby", "lost-disconnect").await.unwrap();
+    ann.send_json(json!({"action": "announce", "room": "lobby"}))
+        .await;
+    assert_eq!(ann.next_json().await, json!({"news": "lobby"}));
+    assert_eq!(
+        ann.next_json().await,
+        json!({"data": {"delivered": [ann_id], "gone": ["lost-disconnect"]}})
+    );
+    assert_eq!(store.get("lost-disconnect").await.unwrap(), None);
+    assert_eq!(
+        ids(&store.members("lobby").await.unwrap()),
+        [ann_id.as_str()]
+    );
+    gateway.shutdown().await;
+    assert!(
+        store.members("lobby").await.unwrap().is_empty(),
+        "shutting down closes every connection, and $disconnect forgets it"
     );
 }
 

@@ -3,6 +3,11 @@
 //! Set `FABRIC_CONNECTIONS_TABLE` to keep connections and rooms in DynamoDB
 //! (create the tables with `cargo run --bin create-tables`).
 
+/// A broadcast's SDK calls allocate on every worker thread; mimalloc keeps that
+/// cheap where glibc's allocator contends (see `roomload`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), fabric::BoxError> {
     fabric::run(fabric_examples::chat::adapter()).await

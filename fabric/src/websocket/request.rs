@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
-use crate::store::SharedStore;
+use crate::store::{ConnectionStore, SharedStore};
 use crate::{Context, Error, MessageSink};
 
 /// The kind of a WebSocket event.
@@ -191,44 +191,53 @@ impl WebSocket {
             .map(|id| id.as_ref().to_owned())
             .filter(|id| seen.insert(id.clone()))
             .collect();
-        let data = text.as_bytes();
-        let mut outcomes: Vec<(usize, String, Delivery)> =
-            stream::iter(ids.into_iter().enumerate())
-                .map(|(index, id)| async move {
-                    let delivery = match self.post(&id, data).await {
-                        Ok(()) => Delivery::Delivered,
-                        Err(ManagementError::Gone) => Delivery::Gone,
-                        Err(err) => Delivery::Failed(err.to_string()),
-                    };
-                    (index, id, delivery)
+        let data: Arc<[u8]> = text.into_bytes().into();
+        // Each post is its own task, so a broadcast's SDK work (signing, request
+        // building) spreads over every worker thread instead of the caller's one.
+        let mut deliveries: Vec<(usize, Delivery)> =
+            stream::iter(ids.clone().into_iter().enumerate())
+                .map(|(index, id)| {
+                    let (management, store) = (self.management.clone(), self.store.clone());
+                    let data = data.clone();
+                    let post = tokio::spawn(async move {
+                        post_pruning(management.as_ref(), store.as_deref(), &id, &data).await
+                    });
+                    async move {
+                        let delivery = match post.await {
+                            Ok(Ok(())) => Delivery::Delivered,
+                            Ok(Err(ManagementError::Gone)) => Delivery::Gone,
+                            Ok(Err(err)) => Delivery::Failed(err.to_string()),
+                            Err(err) => Delivery::Failed(format!("the post failed: {err}")),
+                        };
+                        (index, delivery)
+                    }
                 })
                 .buffer_unordered(self.broadcast_concurrency.max(1))
                 .collect()
                 .await;
-        outcomes.sort_unstable_by_key(|(index, _, _)| *index);
+        deliveries.sort_unstable_by_key(|(index, _)| *index);
         Ok(BroadcastReport {
-            outcomes: outcomes
+            outcomes: ids
                 .into_iter()
-                .map(|(_, id, delivery)| (id, delivery))
+                .zip(deliveries)
+                .map(|(id, (_, delivery))| (id, delivery))
                 .collect(),
         })
     }
 
-    /// One post; a gone connection is deleted from the store on the way. A store
-    /// failure is logged, not raised: the post's own outcome is what the caller
-    /// asked about.
+    /// One post, pruning a gone connection (see [`post_pruning`]).
     pub(crate) async fn post(
         &self,
         connection_id: &str,
         data: &[u8],
     ) -> Result<(), ManagementError> {
-        let posted = self.management.post(connection_id, data).await;
-        if let (Err(ManagementError::Gone), Some(store)) = (&posted, &self.store) {
-            if let Err(err) = store.delete(connection_id).await {
-                tracing::warn!(connection_id, error = %err, "could not forget a gone connection");
-            }
-        }
-        posted
+        post_pruning(
+            self.management.as_ref(),
+            self.store.as_deref(),
+            connection_id,
+            data,
+        )
+        .await
     }
 
     /// Closes the connection `connection_id`.
@@ -263,6 +272,24 @@ impl MessageSink for WebSocket {
                 .map_err(Error::from)
         })
     }
+}
+
+/// One post; a gone connection is deleted from the store on the way. A store
+/// failure is logged, not raised: the post's own outcome is what the caller asked
+/// about.
+async fn post_pruning(
+    management: &dyn ManagementApi,
+    store: Option<&dyn ConnectionStore>,
+    connection_id: &str,
+    data: &[u8],
+) -> Result<(), ManagementError> {
+    let posted = management.post(connection_id, data).await;
+    if let (Err(ManagementError::Gone), Some(store)) = (&posted, store) {
+        if let Err(err) = store.delete(connection_id).await {
+            tracing::warn!(connection_id, error = %err, "could not forget a gone connection");
+        }
+    }
+    posted
 }
 
 /// A message as JSON text, refused before calling AWS when over 128 KB.
