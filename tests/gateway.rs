@@ -115,6 +115,20 @@ async fn close_of(client: &mut Client) -> (u16, String) {
     }
 }
 
+/// One plain HTTP/1.1 request; the whole response as text.
+async fn raw_http(gateway: &RunningGateway, method: &str, path: &str, body: &str) -> String {
+    let addr = gateway.local_addr();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
 /// Polls `check` until it holds.
 async fn eventually(what: &str, check: impl Fn() -> bool) {
     let deadline = Instant::now() + WAIT;
@@ -162,6 +176,12 @@ impl Seen {
             .into_iter()
             .find(|(seen, _)| seen == id)
             .map(|(_, info)| info)
+    }
+
+    /// The `$disconnect` of `id`, once it has run.
+    async fn disconnected(&self, id: &str) -> Disconnect {
+        eventually("$disconnect", || self.disconnect_of(id).is_some()).await;
+        self.disconnect_of(id).unwrap()
     }
 }
 
@@ -292,8 +312,7 @@ async fn binary_frames_close_with_1003_and_run_disconnect() {
     let id = id_of(&mut client).await;
     client.send(Message::binary(vec![1, 2, 3])).await.unwrap();
     assert_eq!(close_of(&mut client).await.0, 1003);
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    assert_eq!(seen.disconnect_of(&id).unwrap().status_code, Some(1003));
+    assert_eq!(seen.disconnected(&id).await.status_code, Some(1003));
     gateway.shutdown().await;
 }
 
@@ -311,8 +330,7 @@ async fn frames_over_32_kb_and_messages_over_128_kb_close_with_1009() {
         close_of(&mut client).await,
         (1009, "Message too big".to_owned())
     );
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    assert_eq!(seen.disconnect_of(&id).unwrap().status_code, Some(1009));
+    assert_eq!(seen.disconnected(&id).await.status_code, Some(1009));
 
     // A message of 30 KB frames: fine up to 128 KB, closed past it.
     let mut client = connect(&gateway, "/").await;
@@ -372,8 +390,7 @@ async fn idle_connections_close_with_1001_and_run_disconnect() {
         (1001, "Idle timeout".to_owned())
     );
     assert!(idle_since.elapsed() >= Duration::from_millis(1000));
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    let info = seen.disconnect_of(&id).unwrap();
+    let info = seen.disconnected(&id).await;
     assert_eq!(info.status_code, Some(1001));
     assert_eq!(info.reason.as_deref(), Some("Idle timeout"));
     gateway.shutdown().await;
@@ -402,7 +419,8 @@ async fn connections_end_at_their_max_lifetime_however_busy() {
     };
     assert_eq!(ending, (1001, "Max connection duration".to_owned()));
     assert!(started.elapsed() < Duration::from_secs(5));
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
+    let info = seen.disconnected(&id).await;
+    assert_eq!(info.reason.as_deref(), Some("Max connection duration"));
     gateway.shutdown().await;
 }
 
@@ -419,19 +437,55 @@ async fn a_client_close_reaches_disconnect_with_its_code_and_reason() {
         }))
         .await
         .unwrap();
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    let info = seen.disconnect_of(&id).unwrap();
+    assert_eq!(
+        close_of(&mut client).await,
+        (4000, "done here".to_owned()),
+        "the server completes the closing handshake"
+    );
+    let info = seen.disconnected(&id).await;
     assert_eq!(
         (info.status_code, info.reason.as_deref()),
         (Some(4000), Some("done here"))
     );
 
+    // Messages sent just before the close are still handled, before `$disconnect`.
+    let record = Arc::new(Seen::default());
+    let closing = start(chat::adapter().on_disconnect({
+        let record = record.clone();
+        move |ctx: Context, info: Disconnect| {
+            let record = record.clone();
+            async move {
+                let id = ctx.connection_id().unwrap_or_default().to_owned();
+                record.disconnects.lock().unwrap().push((id, info));
+            }
+        }
+    }))
+    .await;
+    let mut listener = connect(&closing, "/?token=dev-token").await;
+    send(
+        &mut listener,
+        json!({"action": "join", "room": "last-words"}),
+    )
+    .await;
+    let listener_id = next_json(&mut listener).await;
+    assert_eq!(listener_id, json!({"joined": "last-words"}));
+    let mut leaver = connect(&closing, "/?token=dev-token").await;
+    send(&mut leaver, json!({"action": "join", "room": "last-words"})).await;
+    send(
+        &mut leaver,
+        json!({"action": "message", "room": "last-words", "content": "bye"}),
+    )
+    .await;
+    leaver.close(None).await.unwrap();
+    assert_eq!(next_json(&mut listener).await["content"], "bye");
+    eventually("$disconnect", || record.disconnects().len() == 1).await;
+    closing.shutdown().await;
+
     // A client that vanishes without a close frame: 1006.
     let mut client = connect(&gateway, "/").await;
     let id = id_of(&mut client).await;
     drop(client);
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    assert_eq!(seen.disconnect_of(&id).unwrap().status_code, Some(1006));
+    assert_eq!(seen.disconnected(&id).await.status_code, Some(1006));
     eventually("unregistered", || gateway.connection_count() == 0).await;
     gateway.shutdown().await;
 }
@@ -671,18 +725,7 @@ async fn shutdown_closes_every_connection_with_1001_and_runs_disconnect() {
 #[tokio::test]
 async fn the_page_and_unknown_paths_answer_plain_http() {
     let gateway = start(chat::adapter()).await;
-    let get = |path: &'static str| {
-        let addr = gateway.local_addr();
-        async move {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            let request =
-                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-            stream.write_all(request.as_bytes()).await.unwrap();
-            let mut response = String::new();
-            stream.read_to_string(&mut response).await.unwrap();
-            response
-        }
-    };
+    let get = |path: &'static str| raw_http(&gateway, "GET", path, "");
     let page = get("/").await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("text/html"));
@@ -695,16 +738,7 @@ async fn the_page_and_unknown_paths_answer_plain_http() {
     assert_eq!(refused_status(&gateway, "/prod?token=dev-token").await, 403);
 
     let console = start(fabric_websocket(echo::echo)).await;
-    let addr = console.local_addr();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let response = raw_http(&console, "GET", "/", "").await;
     assert!(response.contains("WebSocket console"), "the default page");
     gateway.shutdown().await;
     console.shutdown().await;
@@ -776,17 +810,8 @@ async fn get_connection_gives_identity_and_moving_iso_timestamps() {
     );
 
     // The raw answer: ISO-8601 strings, as the SDKs parse them.
-    let addr = gateway.local_addr();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
     let path = format!("/local/@connections/{}", percent_encode(&id));
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
+    let raw = raw_http(&gateway, "GET", &path, "").await;
     let body: Value = serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     let connected_at = body["connectedAt"].as_str().unwrap();
     assert!(
@@ -812,8 +837,7 @@ async fn delete_closes_the_socket_and_runs_disconnect() {
     assert_eq!(close_of(&mut client).await.0, 1000);
     assert_eq!(api.get(&id).await, Err(ManagementError::Gone));
     assert_eq!(api.delete(&id).await, Err(ManagementError::Gone));
-    eventually("$disconnect", || seen.disconnect_of(&id).is_some()).await;
-    assert_eq!(seen.disconnect_of(&id).unwrap().status_code, Some(1000));
+    assert_eq!(seen.disconnected(&id).await.status_code, Some(1000));
     gateway.shutdown().await;
 }
 
@@ -849,16 +873,7 @@ async fn unknown_ids_and_oversized_posts_get_the_sdks_errors() {
     ));
 
     // The raw answer names the exception as API Gateway does.
-    let addr = gateway.local_addr();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("POST /local/@connections/nope HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
+    let raw = raw_http(&gateway, "POST", "/local/@connections/nope", "{}").await;
     assert!(raw.starts_with("HTTP/1.1 410"), "{raw}");
     assert!(
         raw.to_lowercase()
@@ -926,11 +941,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the chat binary on `port`; gives back the child and its output lines.
-fn spawn_chat(port: u16) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+/// Starts the chat binary on `port` with `args` and `env`; gives back the child and
+/// its output lines.
+fn spawn_chat(
+    port: u16,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chat"))
+        .args(args)
         .env("FABRIC_PORT", port.to_string())
+        .envs(env.iter().copied())
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
@@ -955,10 +977,26 @@ fn spawn_chat(port: u16) -> (std::process::Child, std::sync::mpsc::Receiver<Stri
     (child, receiver)
 }
 
+/// Ctrl-C, as a terminal sends it.
+fn interrupt(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Waits for the child to exit.
+async fn exit_of(mut child: std::process::Child) -> std::process::ExitStatus {
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     let port = free_port();
-    let (mut child, lines) = spawn_chat(port);
+    let (child, lines) = spawn_chat(port, &["--verbose"], &[("FABRIC_STAGE", "dev")]);
     let ready = tokio::task::spawn_blocking(move || {
         let line = lines
             .recv_timeout(Duration::from_secs(30))
@@ -968,11 +1006,11 @@ async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     let (line, lines) = ready.await.unwrap();
     assert!(line.contains(&format!("ws://127.0.0.1:{port}")), "{line}");
     assert!(
-        line.contains(&format!("http://127.0.0.1:{port}/local")),
+        line.contains(&format!("http://127.0.0.1:{port}/dev")),
         "{line}"
     );
 
-    let url = format!("ws://127.0.0.1:{port}/?token=dev-token");
+    let url = format!("ws://127.0.0.1:{port}/dev?token=dev-token");
     let (mut client, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     send(&mut client, json!({"action": "join", "room": "general"})).await;
     assert_eq!(next_json(&mut client).await, json!({"joined": "general"}));
@@ -983,15 +1021,9 @@ async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     .await;
     assert_eq!(next_json(&mut client).await["content"], "hello");
 
-    let interrupted = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
+    interrupt(&child);
     assert_eq!(close_of(&mut client).await.0, 1001);
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = exit_of(child).await;
     assert!(status.success(), "exit status {status:?}");
     std::thread::sleep(Duration::from_millis(200));
     let logs: Vec<String> = lines.try_iter().collect();
@@ -999,16 +1031,19 @@ async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     assert!(logs.contains("$connect"), "one line per event: {logs}");
     assert!(logs.contains("$disconnect"), "{logs}");
     assert!(logs.contains("200"), "{logs}");
+    assert!(
+        logs.contains(r#""eventType": "CONNECT""#),
+        "--verbose prints events: {logs}"
+    );
+    assert!(logs.contains(r#""stage": "dev""#), "{logs}");
 }
 
 #[tokio::test]
 async fn a_taken_port_is_a_clear_message_and_a_failed_exit() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let (mut child, lines) = spawn_chat(port);
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let (child, lines) = spawn_chat(port, &[], &[]);
+    let status = exit_of(child).await;
     assert!(!status.success());
     std::thread::sleep(Duration::from_millis(100));
     let output: Vec<String> = lines.try_iter().collect();
@@ -1018,4 +1053,88 @@ async fn a_taken_port_is_a_clear_message_and_a_failed_exit() {
             "fabric: port {port} is in use: stop the other process or pass --port / FABRIC_PORT"
         )]
     );
+}
+
+#[tokio::test]
+async fn bad_settings_are_a_clear_message_and_a_failed_exit() {
+    for (name, value, message) in [
+        (
+            "FABRIC_IDLE_TIMEOUT",
+            "soon",
+            "fabric: FABRIC_IDLE_TIMEOUT must be a number of seconds, got `soon`",
+        ),
+        (
+            "FABRIC_STAGE",
+            "my stage",
+            "fabric: the stage `my stage` must be letters, digits, `-` and `_`",
+        ),
+    ] {
+        let (child, lines) = spawn_chat(free_port(), &[], &[(name, value)]);
+        let status = exit_of(child).await;
+        assert_eq!(status.code(), Some(1), "{name}");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            lines.try_iter().collect::<Vec<_>>(),
+            vec![message.to_owned()]
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_endpoint_variable_that_takes_posts_elsewhere_is_pointed_out() {
+    let (child, lines) = spawn_chat(
+        free_port(),
+        &[],
+        &[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")],
+    );
+    let first_two = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            seen.push(lines.recv_timeout(Duration::from_secs(30)).unwrap());
+        }
+        seen.join("\n")
+    })
+    .await
+    .unwrap();
+    assert!(
+        first_two.contains("the service posts to http://127.0.0.1:4566"),
+        "{first_two}"
+    );
+    assert!(
+        first_two.contains("Fabric local gateway ready"),
+        "{first_two}"
+    );
+    interrupt(&child);
+    assert!(exit_of(child).await.success());
+}
+
+#[tokio::test]
+async fn a_client_that_gives_up_during_connect_still_gets_its_disconnect() {
+    let seen = Arc::new(Seen::default());
+    let connecting = Arc::new(Mutex::new(Vec::<String>::new()));
+    let record = connecting.clone();
+    let adapter = probe(&seen).on_connect(move |ctx: Context| {
+        let record = record.clone();
+        async move {
+            record
+                .lock()
+                .unwrap()
+                .push(ctx.connection_id().unwrap().to_owned());
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Ok(fabric::websocket::Accept::new())
+        }
+    });
+    let gateway = start(adapter).await;
+    let impatient = tokio::time::timeout(
+        Duration::from_millis(100),
+        tokio_tungstenite::connect_async(gateway.ws_url()),
+    )
+    .await;
+    assert!(impatient.is_err(), "the client gave up first");
+    eventually("$connect ran", || connecting.lock().unwrap().len() == 1).await;
+    let id = connecting.lock().unwrap()[0].clone();
+    let info = seen.disconnected(&id).await;
+    assert_eq!(info.status_code, Some(1006));
+    eventually("unregistered", || gateway.connection_count() == 0).await;
+    gateway.shutdown().await;
 }

@@ -163,15 +163,13 @@ async fn main() {
 
     if !options.echo {
         tokio::time::sleep(options.hold).await;
-        if let Some(pid) = options.pid {
-            if let Some((rss, peak)) = memory_of(pid) {
-                let base = before.map_or(0.0, |(b, _)| b);
-                println!(
-                    "server memory with {} idle connections: {rss:.1} MiB resident (peak {peak:.1} MiB), {:.1} KiB per connection",
-                    clients.len(),
-                    (rss - base) * 1024.0 / clients.len().max(1) as f64
-                );
-            }
+        if let Some((rss, peak)) = options.pid.and_then(memory_of) {
+            let base = before.map_or(0.0, |(b, _)| b);
+            println!(
+                "server memory with {} idle connections: {rss:.1} MiB resident (peak {peak:.1} MiB), {:.1} KiB per connection",
+                clients.len(),
+                (rss - base) * 1024.0 / clients.len().max(1) as f64
+            );
         }
         drop(clients);
         return;

@@ -155,14 +155,32 @@ impl Registry {
 /// standard base64, so ids contain `+`, `/` and `=` and exercise the percent-encoding
 /// of `@connections/{id}` paths as the real ones do.
 pub(crate) fn new_id() -> String {
-    static KEYS: OnceLock<RandomState> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let keys = KEYS.get_or_init(RandomState::new);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(seed());
+    }
+    // wyrand: a few instructions per id (every event takes one or two), seeded per
+    // thread from the process' random keys. Ids only need to be unique and unguessable
+    // enough for a development gateway; the registry checks uniqueness.
+    let next = || {
+        STATE.with(|state| {
+            let s = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+            state.set(s);
+            let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+            ((t >> 64) ^ t) as u64
+        })
+    };
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&keys.hash_one(n).to_le_bytes());
-    bytes[8..].copy_from_slice(&keys.hash_one(!n).to_le_bytes());
+    bytes[..8].copy_from_slice(&next().to_le_bytes());
+    bytes[8..].copy_from_slice(&next().to_le_bytes());
     base64::engine::general_purpose::STANDARD.encode(&bytes[..11])
+}
+
+/// A distinct seed for each thread.
+fn seed() -> u64 {
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    static THREADS: AtomicU64 = AtomicU64::new(0);
+    let keys = KEYS.get_or_init(RandomState::new);
+    keys.hash_one(THREADS.fetch_add(1, Ordering::Relaxed))
 }
 
 pub(crate) fn now_millis() -> i64 {
@@ -202,6 +220,6 @@ mod tests {
         assert!(registry.remove(&first));
         assert!(!registry.remove(&first));
         assert!(registry.get(&first.id).is_none());
-        assert_eq!(iso8601(1_795_310_400_000), "2026-11-22T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_310_400_000), "2026-11-22T01:20:00.000Z");
     }
 }

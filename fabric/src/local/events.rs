@@ -25,14 +25,16 @@ impl Api {
         connection: &Connection,
         route_key: &str,
         event_type: &str,
-    ) -> ApiGatewayWebsocketProxyRequest {
+    ) -> Box<ApiGatewayWebsocketProxyRequest> {
         let now = now_millis();
         let request_id = new_id();
         let mut identity = ApiGatewayRequestIdentity::default();
         identity.source_ip = Some(connection.source_ip.clone());
         identity.user_agent = connection.user_agent.clone();
 
-        let mut event = ApiGatewayWebsocketProxyRequest::default();
+        // Boxed from the start: the event is over a kilobyte, and it travels through
+        // a task spawn and the adapter's futures.
+        let mut event = Box::<ApiGatewayWebsocketProxyRequest>::default();
         let context = &mut event.request_context;
         context.route_key = Some(route_key.to_owned());
         context.event_type = Some(event_type.to_owned());
@@ -59,7 +61,7 @@ impl Api {
         mut headers: HeaderMap,
         query: Option<&str>,
         port: u16,
-    ) -> ApiGatewayWebsocketProxyRequest {
+    ) -> Box<ApiGatewayWebsocketProxyRequest> {
         let mut event = self.event(connection, "$connect", "CONNECT");
         headers.remove(CONNECTION);
         headers.remove(UPGRADE);
@@ -96,7 +98,7 @@ impl Api {
         connection: &Connection,
         route_key: &str,
         body: String,
-    ) -> ApiGatewayWebsocketProxyRequest {
+    ) -> Box<ApiGatewayWebsocketProxyRequest> {
         let mut event = self.event(connection, route_key, "MESSAGE");
         event.request_context.message_id = Some(new_id());
         event.body = Some(body);
@@ -110,7 +112,7 @@ impl Api {
         connection: &Connection,
         status_code: u16,
         reason: &str,
-    ) -> ApiGatewayWebsocketProxyRequest {
+    ) -> Box<ApiGatewayWebsocketProxyRequest> {
         let mut event = self.event(connection, "$disconnect", "DISCONNECT");
         event.request_context.disconnect_status_code = Some(i64::from(status_code));
         event.request_context.disconnect_reason = Some(reason.to_owned());
@@ -134,12 +136,44 @@ impl Api {
     }
 }
 
-/// `22/Nov/2026:01:20:00 +0000`, API Gateway's `requestTime`.
+/// An event as API Gateway's JSON, for `--verbose`. `aws_lambda_events` writes
+/// `queryStringParameters` as lists and always writes the query maps; API Gateway
+/// writes single values, and no query maps without a query.
+pub(crate) fn to_json(event: &ApiGatewayWebsocketProxyRequest) -> String {
+    let mut json = serde_json::to_value(event).unwrap_or_default();
+    if let Some(object) = json.as_object_mut() {
+        if event.query_string_parameters.is_empty() {
+            object.remove("queryStringParameters");
+            object.remove("multiValueQueryStringParameters");
+        } else {
+            let single: serde_json::Map<String, serde_json::Value> = event
+                .query_string_parameters
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.into()))
+                .collect();
+            object.insert("queryStringParameters".into(), single.into());
+        }
+    }
+    serde_json::to_string_pretty(&json).unwrap_or_default()
+}
+
+/// `22/Nov/2026:01:20:00 +0000`, API Gateway's `requestTime`. Formatted once a
+/// second per thread: every event needs it.
 fn request_time(millis: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(millis)
-        .unwrap_or_default()
-        .format("%d/%b/%Y:%H:%M:%S +0000")
-        .to_string()
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let second = millis.div_euclid(1000);
+    LAST.with_borrow_mut(|(cached, text)| {
+        if *cached != second {
+            *cached = second;
+            *text = DateTime::<Utc>::from_timestamp_millis(millis)
+                .unwrap_or_default()
+                .format("%d/%b/%Y:%H:%M:%S +0000")
+                .to_string();
+        }
+        text.clone()
+    })
 }
 
 #[cfg(test)]
@@ -165,7 +199,7 @@ mod tests {
         headers.insert("upgrade", HeaderValue::from_static("websocket"));
         headers.insert("user-agent", HeaderValue::from_static("wscat"));
         let event = api().connect(&connection, headers, Some("token=a%20b&x=1&x=2"), 3001);
-        let json: Value = serde_json::to_value(&event).unwrap();
+        let json: Value = serde_json::from_str(&to_json(&event)).unwrap();
         let context = &json["requestContext"];
         assert_eq!(context["routeKey"], "$connect");
         assert_eq!(context["eventType"], "CONNECT");
@@ -185,8 +219,8 @@ mod tests {
         assert!(json["headers"].get("upgrade").is_none());
 
         let no_query = api().connect(&connection, HeaderMap::new(), None, 3001);
-        let json: Value = serde_json::to_value(&no_query).unwrap();
-        assert!(json.get("queryStringParameters").is_none_or(Value::is_null));
+        let json: Value = serde_json::from_str(&to_json(&no_query)).unwrap();
+        assert!(json.get("queryStringParameters").is_none());
     }
 
     #[test]
@@ -206,7 +240,7 @@ mod tests {
         assert_eq!(gone["headers"]["host"], "127.0.0.1:3001");
         assert_eq!(
             request_time(1_795_310_400_000),
-            "22/Nov/2026:00:00:00 +0000"
+            "22/Nov/2026:01:20:00 +0000"
         );
     }
 }

@@ -39,9 +39,18 @@ use super::connections::{Connection, Outbound, Registry};
 use super::events::Api;
 use crate::websocket::WebSocketAdapter;
 
-/// API Gateway's frame limit: 32 KB.
+/// API Gateway's frame limit: 32 KB; a larger frame closes the connection with 1009.
+///
+/// ```
+/// assert_eq!(fabric::local::MAX_FRAME_BYTES, 32_768);
+/// ```
 pub const MAX_FRAME_BYTES: usize = 32 * 1024;
-/// API Gateway's message limit: 128 KB.
+/// API Gateway's message limit: 128 KB, for a message of several frames and for a
+/// Management API post.
+///
+/// ```
+/// assert_eq!(fabric::local::MAX_MESSAGE_BYTES, 131_072);
+/// ```
 pub const MAX_MESSAGE_BYTES: usize = crate::websocket::MAX_MESSAGE_BYTES;
 /// How many complete messages of one connection may wait for the one being handled
 /// before the gateway stops reading from that client.
@@ -114,7 +123,7 @@ impl Shared {
     /// Starts the adapter on `event`, on its own task: a panic that escapes the
     /// adapter is a failed invocation (API Gateway's "Internal server error"), not a
     /// dead connection.
-    fn invoke(&self, event: ApiGatewayWebsocketProxyRequest) -> Invocation {
+    fn invoke(&self, event: Box<ApiGatewayWebsocketProxyRequest>) -> Invocation {
         let context = &event.request_context;
         let meta = EventMeta {
             route_key: context.route_key.clone().unwrap_or_default(),
@@ -123,11 +132,13 @@ impl Shared {
             started: Instant::now(),
         };
         if self.settings.verbose {
-            let json = serde_json::to_string_pretty(&event).unwrap_or_default();
+            let json = super::events::to_json(&event);
             tracing::info!(target: "fabric::local", "{} {} event\n{json}", meta.route_key, meta.connection_id);
         }
         let adapter = self.adapter.clone();
-        let task = tokio::spawn(async move { adapter.handle(event).await });
+        // The adapter's future is large: boxed once here rather than copied through
+        // the spawn.
+        let task = tokio::spawn(async move { Box::pin(adapter.handle(*event)).await });
         Invocation {
             task: Box::pin(tokio::time::timeout(
                 self.settings.integration_timeout,
@@ -140,6 +151,8 @@ impl Shared {
 }
 
 /// What API Gateway's integration gave back.
+// Made once per event and moved once; boxing the response would cost more.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Outcome {
     Answered(ApiGatewayProxyResponse),
@@ -237,10 +250,26 @@ impl EventLog {
         };
         let route = &meta.route_key;
         let id = &meta.connection_id;
+        let latency = Latency(latency);
         if self.colour {
-            tracing::info!(target: "fabric::local", "\x1b[1m{route}\x1b[0m {id} \x1b[{colour}m{status}\x1b[0m {latency:.1?}{detail}");
+            tracing::info!(target: "fabric::local", "\x1b[1m{route}\x1b[0m {id} \x1b[{colour}m{status}\x1b[0m {latency}{detail}");
         } else {
-            tracing::info!(target: "fabric::local", "{route} {id} {status} {latency:.1?}{detail}");
+            tracing::info!(target: "fabric::local", "{route} {id} {status} {latency}{detail}");
+        }
+    }
+}
+
+/// A latency as people read it: `850µs`, `12.3ms`, `1.20s`. Cheaper than
+/// `Duration`'s `Debug`, and this runs once per event.
+struct Latency(Duration);
+
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let micros = self.0.as_micros();
+        match micros {
+            0..1_000 => write!(f, "{micros}µs"),
+            1_000..1_000_000 => write!(f, "{}.{}ms", micros / 1_000, micros % 1_000 / 100),
+            _ => write!(f, "{:.2}s", self.0.as_secs_f64()),
         }
     }
 }
@@ -350,28 +379,38 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
         .map(str::to_owned);
     let (connection, outbound) = shared.registry.register(peer.ip().to_string(), user_agent);
 
-    let mut protocol = None;
-    if shared.has_connect_route {
-        let event = shared
-            .api
-            .connect(&connection, parts.headers, parts.uri.query(), shared.port);
-        let finished = shared.invoke(event).await;
-        match finished.outcome {
-            Outcome::Answered(response) if (200..300).contains(&response.status_code) => {
-                protocol = response.headers.get(SEC_WEBSOCKET_PROTOCOL).cloned();
-            }
-            outcome => {
-                shared.registry.remove(&connection);
-                return rejection(outcome);
-            }
-        }
-    }
-
+    // The connection's life runs on its own task from here, so that it completes
+    // even if this request is dropped (the client gave up during `$connect`): an
+    // accepted `$connect` is then always followed by a `$disconnect`.
+    let (decided, decision) = tokio::sync::oneshot::channel::<Result<_, Response>>();
     let task_shared = shared.clone();
     shared.sessions.spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            // The client left between its 101 and the first frame.
-            Session::disconnected(&task_shared, &connection, 1006, ABNORMAL).await;
+        let shared = task_shared;
+        let mut protocol = None;
+        if shared.has_connect_route {
+            let event =
+                shared
+                    .api
+                    .connect(&connection, parts.headers, parts.uri.query(), shared.port);
+            match shared.invoke(event).await.outcome {
+                Outcome::Answered(response) if (200..300).contains(&response.status_code) => {
+                    protocol = response.headers.get(SEC_WEBSOCKET_PROTOCOL).cloned();
+                }
+                outcome => {
+                    shared.registry.remove(&connection);
+                    let _ = decided.send(Err(rejection(outcome)));
+                    return;
+                }
+            }
+        }
+        let _ = decided.send(Ok(protocol));
+        let upgraded = on_upgrade.await;
+        if let Err(err) = &upgraded {
+            tracing::debug!(target: "fabric::local", error = %err, "the upgrade failed");
+        }
+        let Ok(upgraded) = upgraded else {
+            // The client left before its 101 arrived.
+            Session::disconnected(&shared, &connection, 1006, ABNORMAL).await;
             return;
         };
         let config = WebSocketConfig::default()
@@ -383,7 +422,7 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
                 .await;
         connection.mark_open();
         Session {
-            shared: task_shared,
+            shared,
             connection,
             socket,
             outbound,
@@ -391,6 +430,11 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
         .run()
         .await;
     });
+    let protocol = match decision.await {
+        Ok(Ok(protocol)) => protocol,
+        Ok(Err(rejection)) => return rejection,
+        Err(_) => return rejection(Outcome::Failed),
+    };
 
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let mut response = Response::builder()
@@ -512,7 +556,9 @@ impl Session {
                         break close(&mut socket, 1003, "Binary frames are not supported").await;
                     }
                     Some(Ok(Message::Close(frame))) => {
-                        let _ = socket.close(None).await;
+                        // Tungstenite queued the echo of the client's close frame on
+                        // reading it; flushing sends it and completes the handshake.
+                        let _ = socket.flush().await;
                         break match frame {
                             Some(frame) => (u16::from(frame.code), frame.reason.as_str().to_owned().into()),
                             None => (1005, "Client-side close frame status not set".into()),
@@ -531,7 +577,11 @@ impl Session {
                     Some(Err(WsError::Protocol(_))) => {
                         break close(&mut socket, 1002, "Protocol error").await;
                     }
-                    Some(Err(_)) | None => break (1006, ABNORMAL.into()),
+                    Some(Err(err)) => {
+                        tracing::debug!(target: "fabric::local", error = %err, "the connection failed");
+                        break (1006, ABNORMAL.into());
+                    }
+                    None => break (1006, ABNORMAL.into()),
                 },
                 () = &mut idle => break close(&mut socket, 1001, "Idle timeout").await,
                 () = &mut lifetime => break close(&mut socket, 1001, "Max connection duration").await,
@@ -597,21 +647,25 @@ fn frame_of(data: Vec<u8>) -> Message {
 
 /// Sends a close frame and lets the client answer it before the socket is dropped:
 /// closing a socket with unread input resets it, and the client would never see
-/// the code.
+/// the code. After a frame the protocol cannot parse (1002, 1007, 1009) the rest of
+/// the input is discarded unread; otherwise the client's own close frame ends the
+/// wait at once.
 async fn close(socket: &mut Socket, code: u16, reason: &'static str) -> Ending {
     let frame = CloseFrame {
         code: code.into(),
         reason: reason.into(),
     };
     let _ = socket.send(Message::Close(Some(frame))).await;
+    let unparsable = matches!(code, 1002 | 1007 | 1009);
     let drain = async {
-        let io = socket.get_mut();
-        let mut scratch = [0u8; 4096];
-        loop {
-            match tokio::time::timeout(Duration::from_millis(200), io.read(&mut scratch)).await {
-                Ok(Ok(n)) if n > 0 => continue,
-                _ => break,
-            }
+        // A client that stays silent for this long is not going to answer.
+        let quiet = Duration::from_millis(200);
+        if unparsable {
+            let io = socket.get_mut();
+            let mut scratch = [0u8; 4096];
+            while let Ok(Ok(1..)) = tokio::time::timeout(quiet, io.read(&mut scratch)).await {}
+        } else {
+            while let Ok(Some(Ok(_))) = tokio::time::timeout(quiet, socket.next()).await {}
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;

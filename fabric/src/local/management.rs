@@ -24,7 +24,7 @@ pub(crate) async fn post(
 ) -> Response {
     let connection = match target(&shared, &params) {
         Ok(connection) => connection,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let body = match body {
         Ok(body) if body.len() <= MAX_MESSAGE_BYTES => body,
@@ -57,7 +57,7 @@ pub(crate) async fn get(State(shared): State<Arc<Shared>>, Path(params): PathPar
             "lastActiveAt": iso8601(connection.last_active_at()),
         }))
         .into_response(),
-        Err(response) => response,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -68,7 +68,7 @@ pub(crate) async fn delete(
 ) -> Response {
     let connection = match target(&shared, &params) {
         Ok(connection) => connection,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     // Gone for the Management API at once, as on AWS, while the close goes out.
     shared.registry.remove(&connection);
@@ -80,18 +80,33 @@ pub(crate) async fn delete(
 
 /// The open connection a request names, or the error API Gateway answers: 403 for
 /// another stage, 410 for an unknown id or one still inside `$connect`.
-fn target(shared: &Shared, params: &[(String, String)]) -> Result<Arc<Connection>, Response> {
+fn target(shared: &Shared, params: &[(String, String)]) -> Result<Arc<Connection>, Refusal> {
     let mut id = None;
     for (name, value) in params {
         match name.as_str() {
-            "stage" if *value != shared.api.stage => return Err(forbidden()),
+            "stage" if *value != shared.api.stage => return Err(Refusal::OtherStage),
             "id" => id = Some(value.as_str()),
             _ => {}
         }
     }
     id.and_then(|id| shared.registry.get(id))
         .filter(|connection| connection.is_open())
-        .ok_or_else(gone)
+        .ok_or(Refusal::Gone)
+}
+
+/// Why a request names no open connection.
+enum Refusal {
+    OtherStage,
+    Gone,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::OtherStage => forbidden(),
+            Refusal::Gone => gone(),
+        }
+    }
 }
 
 fn gone() -> Response {

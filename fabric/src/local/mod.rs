@@ -47,9 +47,17 @@ use crate::websocket::WebSocketAdapter;
 pub use gateway::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 
 /// The page served at `/` when the adapter sets none: a WebSocket console.
+///
+/// ```
+/// assert!(fabric::local::CONSOLE_PAGE.contains("WebSocket console"));
+/// ```
 pub const CONSOLE_PAGE: &str = include_str!("page.html");
 
 /// The default port of the local gateway.
+///
+/// ```
+/// assert_eq!(fabric::local::DEFAULT_PORT, 3001);
+/// ```
 pub const DEFAULT_PORT: u16 = 3001;
 
 /// A local gateway for one WebSocket adapter, before it listens.
@@ -248,6 +256,23 @@ impl Gateway {
 
 /// A gateway that is listening. Dropping it leaves it running until the runtime
 /// ends; [`shutdown`](RunningGateway::shutdown) closes every connection first.
+///
+/// ```
+/// use fabric::local::Gateway;
+/// use fabric::prelude::*;
+/// use fabric::websocket::{ManagementApi, ManagementError, SdkManagementApi};
+///
+/// # #[derive(Deserialize, Input)] struct In {}
+/// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let gateway = Gateway::new(fabric_websocket(svc)).bind("127.0.0.1:0").await.unwrap();
+/// // The real SDK client talks to it as to API Gateway.
+/// let api = SdkManagementApi::new(&gateway.management_url());
+/// assert_eq!(api.get("Bq7ZkfvLIAMCLbQ=").await, Err(ManagementError::Gone));
+/// assert_eq!(gateway.connection_count(), 0);
+/// gateway.shutdown().await;
+/// # })
+/// ```
 pub struct RunningGateway {
     addr: SocketAddr,
     shared: Arc<gateway::Shared>,
@@ -315,7 +340,20 @@ impl RunningGateway {
 }
 
 /// Serves a WebSocket adapter on the local gateway until Ctrl-C: what
-/// [`fabric::run`](crate::run) does off Lambda.
+/// [`fabric::run`](crate::run) does off Lambda. Reads `--port`/`--verbose` from the
+/// command line and the `FABRIC_*` settings from the environment; a port in use or
+/// a bad setting is one line on stderr and exit status 1.
+///
+/// ```no_run
+/// # use fabric::prelude::*;
+/// # #[derive(Deserialize, Input)] struct In {}
+/// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+/// #[tokio::main]
+/// async fn main() -> Result<(), fabric::BoxError> {
+///     // The same as `fabric::run(fabric_websocket(svc))` off Lambda.
+///     fabric::local::serve_websocket(fabric_websocket(svc)).await
+/// }
+/// ```
 pub async fn serve_websocket(adapter: WebSocketAdapter) -> Result<(), BoxError> {
     let args = LocalArgs::parse(DEFAULT_PORT);
     crate::runtime::init_logging_with("info,fabric::websocket::adapter=warn");
@@ -332,6 +370,7 @@ pub async fn serve_websocket(adapter: WebSocketAdapter) -> Result<(), BoxError> 
         )),
         Err(err) => exit_with(&format!("cannot listen on port {}: {err}", args.port)),
     };
+    warn_if_posts_go_elsewhere(&running);
     println!(
         "Fabric local gateway ready: {} (management API {}, page {}); Ctrl-C stops it",
         running.ws_url(),
@@ -344,8 +383,26 @@ pub async fn serve_websocket(adapter: WebSocketAdapter) -> Result<(), BoxError> 
         "stopping: closing {} connection(s)",
         running.connection_count()
     );
-    running.shutdown().await;
-    Ok(())
+    tokio::select! {
+        () = running.shutdown() => Ok(()),
+        () = stop_signal() => exit_with("stopped at a second Ctrl-C, without waiting for $disconnect"),
+    }
+}
+
+/// The environment can send the service's posts past this gateway (a Management
+/// API endpoint variable set for another tool); say so, since nothing would reach
+/// the clients.
+fn warn_if_posts_go_elsewhere(running: &RunningGateway) {
+    let rules = crate::websocket::EndpointRules::from_env();
+    let api = &running.shared.api;
+    if let Ok(endpoint) = rules.resolve(&api.domain_name, &api.stage, &api.api_id) {
+        if endpoint != running.management_url() {
+            tracing::warn!(
+                target: "fabric::local",
+                "the service posts to {endpoint} (FABRIC_MANAGEMENT_ENDPOINT or AWS_ENDPOINT_URL*), not to this gateway"
+            );
+        }
+    }
 }
 
 /// Ctrl-C, or SIGTERM where there is one.
