@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::Builder;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
@@ -332,21 +333,42 @@ impl DynamoDbStore {
         Ok(())
     }
 
-    /// The keys of every membership of `connection_id`, expired ones included.
-    async fn membership_keys(&self, connection_id: &str) -> Result<Vec<Item>, Error> {
+    /// Puts `item` into `table`.
+    async fn put(&self, table: &str, item: &impl Serialize) -> Result<(), Error> {
         self.client
-            .query()
-            .table_name(&self.rooms_table)
-            .index_name(CONNECTION_INDEX)
-            .key_condition_expression("#c = :c")
-            .expression_attribute_names("#c", ATTR_CONNECTION_ID)
-            .expression_attribute_values(":c", s(connection_id))
+            .put_item()
+            .table_name(table)
+            .set_item(Some(to_item(item)?))
+            .send()
+            .await
+            .map_err(|err| failed("PutItem", table, err))?;
+        Ok(())
+    }
+
+    /// Every item `query` finds, page after page.
+    async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, Error> {
+        let table = query.get_table_name().clone().unwrap_or_default();
+        query
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .map_err(|err| failed("Query", &self.rooms_table, err))
+            .map_err(|err| failed("Query", &table, err))
+    }
+
+    /// The keys of every membership of `connection_id`, expired ones included.
+    async fn membership_keys(&self, connection_id: &str) -> Result<Vec<Item>, Error> {
+        Self::query_all(
+            self.client
+                .query()
+                .table_name(&self.rooms_table)
+                .index_name(CONNECTION_INDEX)
+                .key_condition_expression("#c = :c")
+                .expression_attribute_names("#c", ATTR_CONNECTION_ID)
+                .expression_attribute_values(":c", s(connection_id)),
+        )
+        .await
     }
 
     /// Deletes `keys` from the rooms table, 25 per call, resending what DynamoDB
@@ -413,14 +435,7 @@ impl ConnectionStore for DynamoDbStore {
             user_id: connection.user_id().map(str::to_owned),
             metadata: connection.metadata_map().clone(),
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&item)?))
-            .send()
-            .await
-            .map_err(|err| failed("PutItem", &self.table, err))?;
-        Ok(())
+        self.put(&self.table, &item).await
     }
 
     async fn get(&self, connection_id: &str) -> Result<Option<Connection>, Error> {
@@ -462,23 +477,19 @@ impl ConnectionStore for DynamoDbStore {
         if user_id.is_empty() {
             return Ok(Vec::new());
         }
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(USER_INDEX)
-            .key_condition_expression("#u = :u")
-            .filter_expression("#e > :now")
-            .expression_attribute_names("#u", ATTR_USER_ID)
-            .expression_attribute_names("#e", ATTR_EXPIRES_AT)
-            .expression_attribute_values(":u", s(user_id))
-            .expression_attribute_values(":now", now_seconds())
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| failed("Query", &self.table, err))?;
+        let items: Vec<Item> = Self::query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(USER_INDEX)
+                .key_condition_expression("#u = :u")
+                .filter_expression("#e > :now")
+                .expression_attribute_names("#u", ATTR_USER_ID)
+                .expression_attribute_names("#e", ATTR_EXPIRES_AT)
+                .expression_attribute_values(":u", s(user_id))
+                .expression_attribute_values(":now", now_seconds()),
+        )
+        .await?;
         let mut connections = items
             .into_iter()
             .map(|item| from_item::<ConnectionItem>(item)?.into_connection())
@@ -501,14 +512,7 @@ impl ConnectionStore for DynamoDbStore {
             user_id: connection.user_id().map(str::to_owned),
             expires_at: connection.expires_at().timestamp(),
         };
-        self.client
-            .put_item()
-            .table_name(&self.rooms_table)
-            .set_item(Some(to_item(&item)?))
-            .send()
-            .await
-            .map_err(|err| failed("PutItem", &self.rooms_table, err))?;
-        Ok(())
+        self.put(&self.rooms_table, &item).await
     }
 
     async fn leave(&self, room: &str, connection_id: &str) -> Result<(), Error> {
@@ -550,23 +554,19 @@ impl ConnectionStore for DynamoDbStore {
 
     async fn members(&self, room: &str) -> Result<Vec<Member>, Error> {
         check_room(room)?;
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.rooms_table)
-            .key_condition_expression("#r = :r")
-            .filter_expression("#e > :now")
-            .expression_attribute_names("#r", ATTR_ROOM)
-            .expression_attribute_names("#e", ATTR_EXPIRES_AT)
-            .expression_attribute_values(":r", s(room))
-            .expression_attribute_values(":now", now_seconds())
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| failed("Query", &self.rooms_table, err))?;
+        let items: Vec<Item> = Self::query_all(
+            self.client
+                .query()
+                .table_name(&self.rooms_table)
+                .key_condition_expression("#r = :r")
+                .filter_expression("#e > :now")
+                .expression_attribute_names("#r", ATTR_ROOM)
+                .expression_attribute_names("#e", ATTR_EXPIRES_AT)
+                .expression_attribute_values(":r", s(room))
+                .expression_attribute_values(":now", now_seconds())
+                .consistent_read(true),
+        )
+        .await?;
         items
             .into_iter()
             .map(|item| {

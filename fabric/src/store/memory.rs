@@ -82,6 +82,19 @@ impl Inner {
             .filter(|c| !c.is_expired_at(now))
     }
 
+    /// The unexpired members of `room`, by connection id.
+    fn live_members(
+        &self,
+        room: &str,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = (&String, &Membership)> {
+        self.rooms
+            .get(room)
+            .into_iter()
+            .flatten()
+            .filter(move |(_, m)| m.expires_at > now)
+    }
+
     fn remove_connection(&mut self, connection_id: &str) {
         if let Some(old) = self.connections.remove(connection_id) {
             self.unindex_user(&old);
@@ -212,25 +225,16 @@ impl ConnectionStore for MemoryStore {
 
     async fn is_member(&self, room: &str, connection_id: &str) -> Result<bool, Error> {
         check_room(room)?;
-        let now = Utc::now();
-        Ok(self
-            .lock()
-            .rooms
-            .get(room)
-            .and_then(|members| members.get(connection_id))
-            .is_some_and(|m| m.expires_at > now))
+        let inner = self.lock();
+        let mut members = inner.live_members(room, Utc::now());
+        Ok(members.any(|(id, _)| id == connection_id))
     }
 
     async fn members(&self, room: &str) -> Result<Vec<Member>, Error> {
         check_room(room)?;
-        let now = Utc::now();
         Ok(self
             .lock()
-            .rooms
-            .get(room)
-            .into_iter()
-            .flatten()
-            .filter(|(_, m)| m.expires_at > now)
+            .live_members(room, Utc::now())
             .map(|(id, m)| Member {
                 connection_id: id.clone(),
                 user_id: m.user_id.clone(),
