@@ -4,12 +4,14 @@
 //! `dev-token`), then send `{"action": "join", "room": "general"}`,
 //! `{"action": "message", "room": "general", "content": "hi"}` and
 //! `{"action": "leave", "room": "general"}`.
-
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+//!
+//! Rooms live in the connection store: in memory on the local gateway, in DynamoDB
+//! when `FABRIC_CONNECTIONS_TABLE` names the connections table (see README,
+//! "Connection tracking and rooms").
 
 use fabric::prelude::*;
-use fabric::websocket::{Accept, Disconnect, WebSocketAdapter, fabric_websocket};
+use fabric::store::{self, SharedStore};
+use fabric::websocket::{Accept, WebSocketAdapter, fabric_websocket};
 
 /// What to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Input)]
@@ -36,78 +38,18 @@ pub struct ChatInput {
     pub content: Option<String>,
 }
 
-/// Who is in which room. Kept in memory: one process serves every connection on the
-/// local gateway; on Lambda, use the connection store.
-#[derive(Debug, Default)]
-pub struct Rooms {
-    members: Mutex<HashMap<String, BTreeSet<String>>>,
-}
-
-impl Rooms {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, BTreeSet<String>>) -> T) -> T {
-        f(&mut self.members.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// Adds a connection to a room.
-    pub fn join(&self, room: &str, connection_id: &str) {
-        self.with(|rooms| {
-            rooms
-                .entry(room.to_owned())
-                .or_default()
-                .insert(connection_id.to_owned())
-        });
-    }
-
-    /// Removes a connection from a room.
-    pub fn leave(&self, room: &str, connection_id: &str) {
-        self.with(|rooms| {
-            if let Some(members) = rooms.get_mut(room) {
-                members.remove(connection_id);
-                if members.is_empty() {
-                    rooms.remove(room);
-                }
-            }
-        });
-    }
-
-    /// Removes a connection from every room.
-    pub fn forget(&self, connection_id: &str) {
-        self.with(|rooms| {
-            rooms.retain(|_, members| {
-                members.remove(connection_id);
-                !members.is_empty()
-            })
-        });
-    }
-
-    /// The connections in a room.
-    pub fn members(&self, room: &str) -> Vec<String> {
-        self.with(|rooms| {
-            rooms
-                .get(room)
-                .map(|m| m.iter().cloned().collect())
-                .unwrap_or_default()
-        })
-    }
-}
-
 /// Join rooms and talk in them.
 #[fabric_service(alias = "chat", description = "Join rooms and talk in them")]
 pub async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {
-    let ws = ctx
-        .websocket()
-        .ok_or_else(|| Error::bad_request("chat needs a WebSocket connection"))?;
-    let rooms = ctx.state::<Rooms>()?;
-    let me = ws.connection_id();
     let room = input.room;
     match input.action {
         Action::Join => {
-            rooms.join(&room, me);
+            ctx.join(&room).await?;
             ctx.send_message(json!({ "joined": room })).await?;
             Ok(json!({ "joined": room }))
         }
         Action::Leave => {
-            rooms.leave(&room, me);
+            ctx.leave(&room).await?;
             ctx.send_message(json!({ "left": room })).await?;
             Ok(json!({ "left": room }))
         }
@@ -116,47 +58,50 @@ pub async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {
                 Error::bad_request(r#"Validation failed for field "content": is required when action is "message""#)
                     .with_pointer("/content")
             })?;
-            let members = rooms.members(&room);
-            if !members.iter().any(|m| m == me) {
+            if !ctx.in_room(&room).await? {
                 return Err(Error::forbidden(format!(
                     "Join the room \"{room}\" before sending messages to it"
                 )));
             }
+            let me = ctx.connection_id().unwrap_or_default();
             let message = json!({ "room": room, "from": me, "content": content });
-            let report = ws.broadcast(&members, &message).await?;
-            for gone in report.gone() {
-                rooms.forget(gone);
-            }
+            let report = ctx.broadcast_room(&room, &message).await?;
             Ok(json!({ "delivered": report.delivered().len() }))
         }
     }
 }
 
 /// Accepts a connection whose `token` query parameter equals `CHAT_TOKEN` (default
-/// `dev-token`); anything else is a 401 and no connection.
+/// `dev-token`); anything else is a 401 and no connection. An optional `user`
+/// parameter ties the connection to that user in the connection store.
 pub async fn check_token(ctx: Context) -> Result<Accept, Error> {
     let expected = std::env::var("CHAT_TOKEN").unwrap_or_else(|_| "dev-token".to_owned());
-    let given = ctx.websocket().and_then(|ws| ws.query_param("token"));
-    match given {
-        Some(token) if token == expected => Ok(Accept::new()),
-        Some(_) => Err(Error::unauthorized("The token is not valid")),
-        None => Err(Error::unauthorized("Connect with ?token=<token>")),
-    }
+    let ws = ctx.websocket();
+    let given = ws.and_then(|ws| ws.query_param("token"));
+    let accept = match given {
+        Some(token) if token == expected => Accept::new(),
+        Some(_) => return Err(Error::unauthorized("The token is not valid")),
+        None => return Err(Error::unauthorized("Connect with ?token=<token>")),
+    };
+    Ok(match ws.and_then(|ws| ws.query_param("user")) {
+        Some(user) if !user.is_empty() => accept.user(user),
+        _ => accept,
+    })
 }
 
-/// Takes a closed connection out of every room.
-pub async fn forget_connection(ctx: Context, _info: Disconnect) {
-    if let (Ok(rooms), Some(id)) = (ctx.state::<Rooms>(), ctx.connection_id()) {
-        rooms.forget(id);
-    }
-}
-
-/// The chat adapter the `chat` binary serves.
+/// The chat adapter the `chat` binary serves: rooms in DynamoDB when
+/// `FABRIC_CONNECTIONS_TABLE` names a table, in memory otherwise.
 pub fn adapter() -> WebSocketAdapter {
+    // from_env fails only when the table is named and fabric lacks its `dynamodb`
+    // feature, which this package turns on.
+    with_store(store::from_env().expect("fabric is built with its dynamodb feature"))
+}
+
+/// The chat adapter, keeping connections and rooms in `store`.
+pub fn with_store(store: SharedStore) -> WebSocketAdapter {
     fabric_websocket(chat)
         .on_connect(check_token)
-        .on_disconnect(forget_connection)
-        .state(Rooms::default())
+        .shared_store(store)
         .local_page(PAGE)
 }
 

@@ -7,49 +7,20 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use fabric::WebSocketRouter;
 use fabric::prelude::*;
+use fabric::store::MemoryStore;
 use fabric::websocket::{
-    Accept, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest, Body, Disconnect,
-    ManagementApi, ManagementError, SdkManagementApi, WebSocketAdapter,
+    Accept, ApiGatewayWebsocketProxyRequest, Disconnect, ManagementApi, ManagementError,
+    SdkManagementApi, WebSocketAdapter,
 };
-use fabric::{ErrorEnvelope, WebSocketRouter};
 use fabric_examples::{chat, echo};
+use support::events::{body_of, connect, envelope, message};
 use support::http_server::{RecordingServer, Reply};
 use support::lambda_runtime::{LambdaRuntime, Outcome};
 
-fn body_of(response: &ApiGatewayProxyResponse) -> Value {
-    match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
-        None => Value::Null,
-        other => panic!("unexpected body {other:?}"),
-    }
-}
-
-fn envelope(text: &str) -> ErrorEnvelope {
-    serde_json::from_str(text).unwrap_or_else(|err| panic!("not an error envelope: {text}: {err}"))
-}
-
-/// A MESSAGE event on `connection` with `body`, from the real message fixture.
-fn message(connection: &str, route_key: &str, body: &str) -> ApiGatewayWebsocketProxyRequest {
-    let mut event: Value =
-        serde_json::from_str(&support::fixture("apigw/websocket-message.json")).unwrap();
-    event["requestContext"]["connectionId"] = json!(connection);
-    event["requestContext"]["routeKey"] = json!(route_key);
-    event["body"] = json!(body);
-    serde_json::from_value(event).unwrap()
-}
-
-/// A CONNECT event on `connection` with `query`, from the real connect fixture.
-fn connect(connection: &str, query: Value) -> ApiGatewayWebsocketProxyRequest {
-    let mut event: Value =
-        serde_json::from_str(&support::fixture("apigw/websocket-connect.json")).unwrap();
-    event["requestContext"]["connectionId"] = json!(connection);
-    event["queryStringParameters"] = query;
-    serde_json::from_value(event).unwrap()
-}
-
 fn chat_on(server: &RecordingServer) -> WebSocketAdapter {
-    chat::adapter().management_endpoint(&server.url)
+    chat::with_store(Arc::new(MemoryStore::new())).management_endpoint(&server.url)
 }
 
 #[tokio::test]

@@ -11,8 +11,11 @@ use std::sync::OnceLock;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, future};
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_types::SdkConfig;
 use aws_types::region::Region;
+use aws_types::sdk_config::SharedCredentialsProvider;
 
 /// Credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
 /// `AWS_SESSION_TOKEN`; off Lambda, dummy credentials when those are not set.
@@ -73,4 +76,30 @@ pub fn http_client() -> SharedHttpClient {
                 .build_https()
         })
         .clone()
+}
+
+/// What every Fabric SDK client starts from: the shared HTTP client, credentials and
+/// region from the environment, the latest behaviour version. Each client adds its
+/// endpoint and retry rules (`aws_sdk_x::config::Builder::from(&sdk_config())`).
+pub fn sdk_config() -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client())
+        .credentials_provider(SharedCredentialsProvider::new(EnvCredentials))
+        .region(region())
+        .build()
+}
+
+/// The endpoint the standard variables set for a service: `AWS_ENDPOINT_URL_{SERVICE}`
+/// (e.g. `AWS_ENDPOINT_URL_DYNAMODB`), then `AWS_ENDPOINT_URL`. Empty values count
+/// as unset.
+///
+/// ```
+/// // Unset in tests, unless the environment points at a local emulator.
+/// let endpoint = fabric::aws::endpoint_from_env("DYNAMODB");
+/// # let _ = endpoint;
+/// ```
+pub fn endpoint_from_env(service: &str) -> Option<String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    var(&format!("AWS_ENDPOINT_URL_{service}")).or_else(|| var("AWS_ENDPOINT_URL"))
 }

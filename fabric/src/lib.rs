@@ -68,6 +68,8 @@ pub mod local;
 pub mod runtime;
 pub mod service;
 #[cfg(feature = "websocket")]
+pub mod store;
+#[cfg(feature = "websocket")]
 pub mod websocket;
 
 #[doc(hidden)]

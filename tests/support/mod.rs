@@ -2,8 +2,11 @@
 //! that stand in for AWS endpoints (the Management API, the Lambda Runtime API).
 #![allow(dead_code)]
 
+pub mod dynamodb;
+pub mod events;
 pub mod http_server;
 pub mod lambda_runtime;
+pub mod ws_client;
 
 use std::path::PathBuf;
 

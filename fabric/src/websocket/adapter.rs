@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
@@ -19,6 +19,7 @@ use super::management::{
 use super::request::{EventType, WebSocket};
 use super::router::{RouteSelection, WebSocketRouter};
 use crate::service::catch_panics;
+use crate::store::{self, Connection, ConnectionStore, SharedStore};
 use crate::{BoxError, Context, Error, Output, State, input};
 
 /// Serves `routes` (one service, or a [`WebSocketRouter`]) on API Gateway WebSocket
@@ -63,6 +64,7 @@ pub fn fabric_websocket(routes: impl Into<WebSocketRouter>) -> WebSocketAdapter 
         management: ManagementClients::new(EndpointRules::from_env()),
         broadcast_concurrency: 64,
         route_selection: RouteSelection::default(),
+        connection_ttl: store::DEFAULT_TTL,
         page: None,
     }
 }
@@ -154,6 +156,7 @@ pub struct WebSocketAdapter {
     management: ManagementClients,
     broadcast_concurrency: usize,
     route_selection: RouteSelection,
+    connection_ttl: Duration,
     page: Option<&'static str>,
 }
 
@@ -268,6 +271,38 @@ impl WebSocketAdapter {
         self
     }
 
+    /// Tracks connections and rooms in `store`: each accepted `$connect` is saved
+    /// (with the user id and metadata of the hook's [`Accept`]), each `$disconnect`
+    /// and each post that finds a connection gone (410) deletes it, and services
+    /// get `ctx.join`, `ctx.broadcast_room`, `ctx.send_to_user` and the rest (see
+    /// [`crate::store`]). A store that fails on `$connect` rejects the handshake
+    /// (503 or 500), as an untracked connection would miss its messages.
+    ///
+    /// ```
+    /// use fabric::prelude::*;
+    /// use fabric::store::MemoryStore;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric_websocket(svc).store(MemoryStore::new());
+    /// assert_eq!(adapter.route_keys(), ["$connect", "$disconnect", "$default"]);
+    /// ```
+    pub fn store(self, store: impl ConnectionStore) -> WebSocketAdapter {
+        self.shared_store(Arc::new(store))
+    }
+
+    /// Like [`store`](WebSocketAdapter::store), for a store the caller keeps a
+    /// handle to (to inspect it in tests, or share it between adapters).
+    pub fn shared_store(self, store: SharedStore) -> WebSocketAdapter {
+        self.state(store)
+    }
+
+    /// How long a tracked connection is kept (default 2 hours, API Gateway's
+    /// longest connection): its `expiresAt` is `connectedAt` plus this.
+    pub fn connection_ttl(mut self, ttl: Duration) -> WebSocketAdapter {
+        self.connection_ttl = ttl;
+        self
+    }
+
     /// The route selection expression (default `$request.body.action`).
     ///
     /// # Panics
@@ -308,7 +343,8 @@ impl WebSocketAdapter {
     }
 
     /// The route keys API Gateway needs for this adapter: `$connect` when there is a
-    /// connect hook, `$disconnect`, `$default`, and the router's custom keys.
+    /// connect hook or a connection store, `$disconnect`, `$default`, and the
+    /// router's custom keys.
     ///
     /// ```
     /// use fabric::prelude::*;
@@ -322,7 +358,7 @@ impl WebSocketAdapter {
     /// ```
     pub fn route_keys(&self) -> Vec<String> {
         let mut keys = Vec::new();
-        if self.on_connect.is_some() {
+        if self.on_connect.is_some() || self.state.get::<SharedStore>().is_some() {
             keys.push("$connect".to_owned());
         }
         keys.push("$disconnect".to_owned());
@@ -407,7 +443,7 @@ impl WebSocketAdapter {
                 return response(500, Some(error.envelope_json(self.scrub_errors)), None);
             }
         };
-        let (ws, body, disconnect) = self.split(event);
+        let (ws, body, disconnect) = self.split(event, &state);
         match ws.event_type {
             EventType::Connect => self.connect(ws, state).await,
             EventType::Disconnect => self.disconnect(ws, state, disconnect).await,
@@ -419,6 +455,7 @@ impl WebSocketAdapter {
     fn split(
         &self,
         mut event: Box<ApiGatewayWebsocketProxyRequest>,
+        state: &State,
     ) -> (Arc<WebSocket>, Frame, Disconnect) {
         let context = &mut event.request_context;
         let route_key = context.route_key.take().unwrap_or_default();
@@ -461,6 +498,7 @@ impl WebSocketAdapter {
             authorizer,
             management,
             broadcast_concurrency: self.broadcast_concurrency,
+            store: state.get::<SharedStore>().cloned(),
         };
         let body = Frame {
             text: event.body.take(),
@@ -482,13 +520,36 @@ impl WebSocketAdapter {
         if self.unavailable {
             return self.rejection(&Error::unavailable("The service is switched off"));
         }
-        let Some(hook) = &self.on_connect else {
-            return response(200, None, None);
+        let accepted = match &self.on_connect {
+            Some(hook) => catch_panics(hook(Self::context(&ws, state))).await,
+            None => Ok(Accept::new()),
         };
-        match catch_panics(hook(Self::context(&ws, state))).await {
+        let tracked = match accepted {
+            Ok(accept) => self.track(&ws, accept).await,
+            Err(err) => Err(err),
+        };
+        match tracked {
             Ok(accept) => response(200, None, accept.chosen_protocol()),
             Err(err) => self.rejection(&err),
         }
+    }
+
+    /// Saves an accepted connection in the store, if there is one.
+    async fn track(&self, ws: &WebSocket, accept: Accept) -> Result<Accept, Error> {
+        let Some(store) = &ws.store else {
+            return Ok(accept);
+        };
+        let connected_at = chrono::DateTime::from_timestamp_millis(ws.connected_at)
+            .filter(|_| ws.connected_at > 0)
+            .unwrap_or_else(chrono::Utc::now);
+        let mut connection = Connection::new(ws.connection_id.clone(), connected_at)
+            .ttl(self.connection_ttl)
+            .with_metadata_map(accept.metadata.clone());
+        if let Some(user) = &accept.user_id {
+            connection = connection.user(user.clone());
+        }
+        store.save(&connection).await?;
+        Ok(accept)
     }
 
     fn rejection(&self, err: &Error) -> ApiGatewayProxyResponse {
@@ -513,6 +574,11 @@ impl WebSocketAdapter {
                 Ok(())
             };
             if let Err(err) = catch_panics(run).await {
+                log_error(&err);
+            }
+        }
+        if let Some(store) = &ws.store {
+            if let Err(err) = store.delete(&ws.connection_id).await {
                 log_error(&err);
             }
         }
@@ -595,7 +661,7 @@ impl Frame {
 /// Posts to the caller; a failure (usually a client that already left) is logged,
 /// not raised: the event itself was handled.
 async fn post_to_caller(ws: &WebSocket, body: &str) {
-    if let Err(err) = ws.management.post(&ws.connection_id, body.as_bytes()).await {
+    if let Err(err) = ws.post(&ws.connection_id, body.as_bytes()).await {
         if err.is_gone() {
             tracing::debug!("caller left before the reply");
         } else {

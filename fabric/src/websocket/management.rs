@@ -156,8 +156,7 @@ impl EndpointRules {
         let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
         EndpointRules {
             explicit: var("FABRIC_MANAGEMENT_ENDPOINT"),
-            standard_env: var("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI")
-                .or_else(|| var("AWS_ENDPOINT_URL")),
+            standard_env: crate::aws::endpoint_from_env("APIGATEWAYMANAGEMENTAPI"),
             region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
         }
     }

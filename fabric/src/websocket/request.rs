@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
+use crate::store::{ConnectionStore, SharedStore};
 use crate::{Context, Error, MessageSink};
 
 /// The kind of a WebSocket event.
@@ -69,6 +70,7 @@ pub struct WebSocket {
     pub(crate) authorizer: Value,
     pub(crate) management: Arc<dyn ManagementApi>,
     pub(crate) broadcast_concurrency: usize,
+    pub(crate) store: Option<SharedStore>,
 }
 
 impl WebSocket {
@@ -159,19 +161,20 @@ impl WebSocket {
         &self.authorizer
     }
 
-    /// Sends `message` as JSON to the connection `connection_id`.
+    /// Sends `message` as JSON to the connection `connection_id`. A gone
+    /// connection (410) is also deleted from the connection store.
     pub async fn send_to(&self, connection_id: &str, message: impl Serialize) -> Result<(), Error> {
         let text = encode(&message)?;
-        self.management
-            .post(connection_id, text.as_bytes())
+        self.post(connection_id, text.as_bytes())
             .await
             .map_err(Error::from)
     }
 
     /// Sends `message` to every connection in `connection_ids` (each once), at most
     /// [`broadcast_concurrency`](super::WebSocketAdapter::broadcast_concurrency) at a
-    /// time, and reports what happened to each. Fails only when the message cannot
-    /// be sent at all (not JSON, over 128 KB).
+    /// time, and reports what happened to each. Connections found gone are deleted
+    /// from the connection store. Fails only when the message cannot be sent at all
+    /// (not JSON, over 128 KB).
     pub async fn broadcast<I>(
         &self,
         connection_ids: I,
@@ -182,13 +185,59 @@ impl WebSocket {
         I::Item: AsRef<str>,
     {
         let text = encode(&message)?;
-        Ok(broadcast(
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<String> = connection_ids
+            .into_iter()
+            .map(|id| id.as_ref().to_owned())
+            .filter(|id| seen.insert(id.clone()))
+            .collect();
+        let data: Arc<[u8]> = text.into_bytes().into();
+        // Each post is its own task, so a broadcast's SDK work (signing, request
+        // building) spreads over every worker thread instead of the caller's one.
+        let mut deliveries: Vec<(usize, Delivery)> =
+            stream::iter(ids.clone().into_iter().enumerate())
+                .map(|(index, id)| {
+                    let (management, store) = (self.management.clone(), self.store.clone());
+                    let data = data.clone();
+                    let post = tokio::spawn(async move {
+                        post_pruning(management.as_ref(), store.as_deref(), &id, &data).await
+                    });
+                    async move {
+                        let delivery = match post.await {
+                            Ok(Ok(())) => Delivery::Delivered,
+                            Ok(Err(ManagementError::Gone)) => Delivery::Gone,
+                            Ok(Err(err)) => Delivery::Failed(err.to_string()),
+                            Err(err) => Delivery::Failed(format!("the post failed: {err}")),
+                        };
+                        (index, delivery)
+                    }
+                })
+                .buffer_unordered(self.broadcast_concurrency.max(1))
+                .collect()
+                .await;
+        deliveries.sort_unstable_by_key(|(index, _)| *index);
+        Ok(BroadcastReport {
+            outcomes: ids
+                .into_iter()
+                .zip(deliveries)
+                .map(|(id, (_, delivery))| (id, delivery))
+                .collect(),
+        })
+    }
+
+    /// One post, pruning a gone connection (see [`post_pruning`]).
+    pub(crate) async fn post(
+        &self,
+        connection_id: &str,
+        data: &[u8],
+    ) -> Result<(), ManagementError> {
+        post_pruning(
             self.management.as_ref(),
-            connection_ids,
-            text.as_bytes(),
-            self.broadcast_concurrency,
+            self.store.as_deref(),
+            connection_id,
+            data,
         )
-        .await)
+        .await
     }
 
     /// Closes the connection `connection_id`.
@@ -218,12 +267,29 @@ impl MessageSink for WebSocket {
     fn send(&self, message: String) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
             check_size(message.len())?;
-            self.management
-                .post(&self.connection_id, message.as_bytes())
+            self.post(&self.connection_id, message.as_bytes())
                 .await
                 .map_err(Error::from)
         })
     }
+}
+
+/// One post; a gone connection is deleted from the store on the way. A store
+/// failure is logged, not raised: the post's own outcome is what the caller asked
+/// about.
+async fn post_pruning(
+    management: &dyn ManagementApi,
+    store: Option<&dyn ConnectionStore>,
+    connection_id: &str,
+    data: &[u8],
+) -> Result<(), ManagementError> {
+    let posted = management.post(connection_id, data).await;
+    if let (Err(ManagementError::Gone), Some(store)) = (&posted, store) {
+        if let Err(err) = store.delete(connection_id).await {
+            tracing::warn!(connection_id, error = %err, "could not forget a gone connection");
+        }
+    }
+    posted
 }
 
 /// A message as JSON text, refused before calling AWS when over 128 KB.
@@ -299,43 +365,5 @@ impl BroadcastReport {
             .filter(|(_, d)| wanted(d))
             .map(|(id, _)| id.as_str())
             .collect()
-    }
-}
-
-/// Posts `data` to each distinct id, `concurrency` at a time.
-pub(crate) async fn broadcast<I>(
-    management: &dyn ManagementApi,
-    ids: I,
-    data: &[u8],
-    concurrency: usize,
-) -> BroadcastReport
-where
-    I: IntoIterator,
-    I::Item: AsRef<str>,
-{
-    let mut seen = std::collections::HashSet::new();
-    let ids: Vec<String> = ids
-        .into_iter()
-        .map(|id| id.as_ref().to_owned())
-        .filter(|id| seen.insert(id.clone()))
-        .collect();
-    let mut outcomes: Vec<(usize, String, Delivery)> = stream::iter(ids.into_iter().enumerate())
-        .map(|(index, id)| async move {
-            let delivery = match management.post(&id, data).await {
-                Ok(()) => Delivery::Delivered,
-                Err(ManagementError::Gone) => Delivery::Gone,
-                Err(err) => Delivery::Failed(err.to_string()),
-            };
-            (index, id, delivery)
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    outcomes.sort_unstable_by_key(|(index, _, _)| *index);
-    BroadcastReport {
-        outcomes: outcomes
-            .into_iter()
-            .map(|(_, id, delivery)| (id, delivery))
-            .collect(),
     }
 }

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_apigatewaymanagement::Client;
+use aws_sdk_apigatewaymanagement::config::Builder;
 use aws_sdk_apigatewaymanagement::config::retry::{ClassifyRetry, RetryAction, RetryConfig};
-use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, SharedCredentialsProvider};
 use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_apigatewaymanagement::primitives::{Blob, DateTime as AwsDateTime};
-use aws_sdk_apigatewaymanagement::{Client, Config};
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chrono::{DateTime, Utc};
@@ -39,11 +39,7 @@ impl SdkManagementApi {
             .with_max_attempts(4)
             .with_initial_backoff(Duration::from_millis(50))
             .with_max_backoff(Duration::from_secs(1));
-        let config = Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(aws::http_client())
-            .credentials_provider(SharedCredentialsProvider::new(aws::EnvCredentials))
-            .region(aws::region())
+        let config = Builder::from(&aws::sdk_config())
             .endpoint_url(endpoint)
             .retry_config(retry)
             .retry_classifier(ThrottledStatus)

@@ -1,0 +1,58 @@
+//! The DynamoDB-compatible server the store tests run against (moto, started by
+//! `.ci/run`): found at `FABRIC_TEST_DYNAMODB_ENDPOINT`, default
+//! `http://127.0.0.1:8000`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use fabric::store::DynamoDbStore;
+
+/// The endpoint the tests use.
+pub fn endpoint() -> String {
+    std::env::var("FABRIC_TEST_DYNAMODB_ENDPOINT")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "http://127.0.0.1:8000".to_owned())
+}
+
+/// A store on two new tables named after `test`, created on the local server.
+/// `None`, with a message saying why, when no server answers and `CI` is unset; on
+/// CI a missing server fails the test.
+pub async fn store(test: &str) -> Option<DynamoDbStore> {
+    let endpoint = endpoint();
+    let address = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let reachable = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(&address),
+    )
+    .await
+    .is_ok_and(|connected| connected.is_ok());
+    if !reachable {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "no DynamoDB-compatible server at {endpoint}: on CI the DynamoDB store tests must run (.ci/run starts moto)"
+            );
+        }
+        eprintln!(
+            "SKIPPED {test}: no DynamoDB-compatible server at {endpoint} (start one with `moto_server -p 8000`, or set FABRIC_TEST_DYNAMODB_ENDPOINT)"
+        );
+        return None;
+    }
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let table = format!(
+        "fabric-{test}-{}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let client = DynamoDbStore::sdk_client(Some(&endpoint));
+    let store = DynamoDbStore::new(client, &table, format!("{table}-rooms"));
+    store
+        .create_tables()
+        .await
+        .unwrap_or_else(|err| panic!("create the tables at {endpoint}: {err}"));
+    Some(store)
+}
