@@ -1,6 +1,8 @@
 //! SAM templates written from the adapters: what cfn-lint checks, and what it cannot
 //! (that the template matches the code).
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::process::Command;
 
@@ -354,4 +356,185 @@ fn every_lambda_binary_prints_its_template_and_a_cli_refuses() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn a_store_gives_the_stack_its_tables_and_the_function_their_names_and_access() {
+    let template = websocket_template(&chat::adapter());
+    let variables =
+        &template["Resources"]["ChatFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        variables["FABRIC_CONNECTIONS_TABLE"],
+        json!({"Ref": "ChatConnectionsTable"})
+    );
+    assert_eq!(
+        variables["FABRIC_ROOMS_TABLE"],
+        json!({"Ref": "ChatRoomsTable"})
+    );
+    let policies = template["Resources"]["ChatFunction"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap();
+    assert!(
+        policies.contains(
+            &json!({"DynamoDBCrudPolicy": {"TableName": {"Ref": "ChatConnectionsTable"}}})
+        )
+    );
+    assert!(
+        policies.contains(&json!({"DynamoDBCrudPolicy": {"TableName": {"Ref": "ChatRoomsTable"}}}))
+    );
+    for table in ["ChatConnectionsTable", "ChatRoomsTable"] {
+        let properties = &template["Resources"][table]["Properties"];
+        assert_eq!(
+            properties["TimeToLiveSpecification"],
+            json!({"AttributeName": "expiresAt", "Enabled": true})
+        );
+        assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
+    }
+    let connections = &template["Resources"]["ChatConnectionsTable"]["Properties"];
+    assert_eq!(
+        connections["KeySchema"],
+        json!([{"AttributeName": "connectionId", "KeyType": "HASH"}])
+    );
+    assert_eq!(
+        connections["GlobalSecondaryIndexes"][0]["IndexName"],
+        "userId-index"
+    );
+
+    let without_store = websocket_template(&fabric_websocket(echo::echo));
+    assert!(resources(&without_store, "AWS::DynamoDB::Table").is_empty());
+}
+
+/// Creates a table on the local DynamoDB exactly as the template declares it.
+async fn create_table_from_template(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    properties: &Value,
+) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let keys = |schema: &Value| -> Vec<KeySchemaElement> {
+        schema
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|key| {
+                KeySchemaElement::builder()
+                    .attribute_name(key["AttributeName"].as_str().unwrap())
+                    .key_type(KeyType::from(key["KeyType"].as_str().unwrap()))
+                    .build()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(keys(&properties["KeySchema"])));
+    for attribute in properties["AttributeDefinitions"].as_array().unwrap() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attribute["AttributeName"].as_str().unwrap())
+                .attribute_type(ScalarAttributeType::from(
+                    attribute["AttributeType"].as_str().unwrap(),
+                ))
+                .build()
+                .unwrap(),
+        );
+    }
+    for index in properties["GlobalSecondaryIndexes"].as_array().unwrap() {
+        let mut projection = Projection::builder().projection_type(ProjectionType::from(
+            index["Projection"]["ProjectionType"].as_str().unwrap(),
+        ));
+        for attribute in index["Projection"]["NonKeyAttributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            projection = projection.non_key_attributes(attribute.as_str().unwrap());
+        }
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index["IndexName"].as_str().unwrap())
+                .set_key_schema(Some(keys(&index["KeySchema"])))
+                .projection(projection.build())
+                .build()
+                .unwrap(),
+        );
+    }
+    request
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("create {name}: {err:?}"));
+}
+
+#[tokio::test]
+async fn the_store_works_on_the_tables_the_template_declares() {
+    use fabric::store::{Connection, ConnectionStore, DynamoDbStore};
+
+    let Some(endpoint) = support::dynamodb::server("template_tables").await else {
+        return;
+    };
+    let template = websocket_template(&chat::adapter());
+    let client = DynamoDbStore::sdk_client(Some(&endpoint));
+    let table = support::dynamodb::unique_table("template");
+    let rooms = format!("{table}-rooms");
+    create_table_from_template(
+        &client,
+        &table,
+        &template["Resources"]["ChatConnectionsTable"]["Properties"],
+    )
+    .await;
+    create_table_from_template(
+        &client,
+        &rooms,
+        &template["Resources"]["ChatRoomsTable"]["Properties"],
+    )
+    .await;
+
+    // Every query path of the store: key lookups, the room partition, both indexes.
+    let store = DynamoDbStore::new(client, &table, &rooms);
+    let now = chrono::Utc::now();
+    for (second, (id, user)) in [("c1", "ada"), ("c2", "ada"), ("c3", "bob")]
+        .into_iter()
+        .enumerate()
+    {
+        let connected_at = now + chrono::TimeDelta::seconds(second as i64);
+        store
+            .save(&Connection::new(id, connected_at).user(user))
+            .await
+            .unwrap();
+        store.join("general", id).await.unwrap();
+    }
+    assert_eq!(
+        store.get("c3").await.unwrap().unwrap().user_id(),
+        Some("bob")
+    );
+    let members: Vec<String> = store
+        .members("general")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.connection_id)
+        .collect();
+    assert_eq!(members, ["c1", "c2", "c3"]);
+    let ada: Vec<String> = store
+        .user_connections("ada")
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.connection_id().to_owned())
+        .collect();
+    assert_eq!(ada, ["c1", "c2"]);
+    store.delete("c1").await.unwrap();
+    let members: Vec<String> = store
+        .members("general")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.connection_id)
+        .collect();
+    assert_eq!(members, ["c2", "c3"]);
 }

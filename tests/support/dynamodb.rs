@@ -15,10 +15,9 @@ pub fn endpoint() -> String {
         .unwrap_or_else(|| "http://127.0.0.1:8000".to_owned())
 }
 
-/// A store on two new tables named after `test`, created on the local server.
-/// `None`, with a message saying why, when no server answers and `CI` is unset; on
-/// CI a missing server fails the test.
-pub async fn store(test: &str) -> Option<DynamoDbStore> {
+/// The endpoint of the local server, or `None`, with a message saying why, when no
+/// server answers and `CI` is unset; on CI a missing server fails the test.
+pub async fn server(test: &str) -> Option<String> {
     let endpoint = endpoint();
     let address = endpoint
         .trim_start_matches("http://")
@@ -41,13 +40,25 @@ pub async fn store(test: &str) -> Option<DynamoDbStore> {
         );
         return None;
     }
+    Some(endpoint)
+}
+
+/// A table name no other test uses.
+pub fn unique_table(test: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let table = format!(
+    format!(
         "fabric-{test}-{}-{}-{}",
         std::process::id(),
         chrono::Utc::now().timestamp_micros(),
         NEXT.fetch_add(1, Ordering::SeqCst)
-    );
+    )
+}
+
+/// A store on two new tables named after `test`, created on the local server
+/// (`None` when [`server`] is).
+pub async fn store(test: &str) -> Option<DynamoDbStore> {
+    let endpoint = server(test).await?;
+    let table = unique_table(test);
     let client = DynamoDbStore::sdk_client(Some(&endpoint));
     let store = DynamoDbStore::new(client, &table, format!("{table}-rooms"));
     store

@@ -151,6 +151,10 @@ impl Template {
     /// auto-deploy, the invoke permission, `execute-api:ManageConnections` on this
     /// API's `@connections` (POST, GET, DELETE), the Management API endpoint in
     /// `FABRIC_MANAGEMENT_ENDPOINT`, an optional custom domain, and the outputs.
+    /// When the adapter has a connection store, the stack also gets the two
+    /// DynamoDB tables of [`DynamoDbStore`](crate::store) (named to the function in
+    /// `FABRIC_CONNECTIONS_TABLE` and `FABRIC_ROOMS_TABLE`, with read/write access),
+    /// which `store::from_env()` picks on Lambda.
     #[cfg(feature = "websocket")]
     pub fn websocket(
         mut self,
@@ -254,8 +258,14 @@ impl Template {
         );
         let mut environment = IndexMap::new();
         environment.insert("FABRIC_MANAGEMENT_ENDPOINT".to_owned(), sub(&endpoint));
-        let function_resource =
-            function.resource(environment, vec![manage_connections], IndexMap::new());
+        let mut policies = vec![manage_connections];
+        if adapter.tracks_connections() {
+            for (variable, table) in self.connection_tables(name) {
+                environment.insert(variable.to_owned(), reference(&table));
+                policies.push(json!({ "DynamoDBCrudPolicy": { "TableName": reference(&table) } }));
+            }
+        }
+        let function_resource = function.resource(environment, policies, IndexMap::new());
         self.resource(function_id, function_resource);
 
         self.custom_domain(name, &api, &stage);
@@ -274,6 +284,54 @@ impl Template {
             None,
         );
         self
+    }
+
+    /// The DynamoDB tables of `DynamoDbStore`, from the same layout its
+    /// `create_tables` uses; returns each table's environment variable and id.
+    #[cfg(feature = "websocket")]
+    fn connection_tables(&mut self, name: &str) -> [(&'static str, String); 2] {
+        use crate::store::layout::{CONNECTIONS, ROOMS, TableLayout};
+
+        let key_schema = |keys: &[(&str, crate::store::layout::KeyRole)]| -> Vec<Value> {
+            keys.iter()
+                .map(|(attribute, role)| json!({ "AttributeName": attribute, "KeyType": role.as_str() }))
+                .collect()
+        };
+        let table = |layout: &TableLayout| {
+            let projection = match layout.index.includes {
+                None => json!({ "ProjectionType": "ALL" }),
+                Some(attributes) => {
+                    json!({ "ProjectionType": "INCLUDE", "NonKeyAttributes": attributes })
+                }
+            };
+            let attributes: Vec<Value> = layout
+                .attributes
+                .iter()
+                .map(|(attribute, kind)| json!({ "AttributeName": attribute, "AttributeType": kind.as_str() }))
+                .collect();
+            Resource::new(
+                "AWS::DynamoDB::Table",
+                json!({
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": attributes,
+                    "KeySchema": key_schema(layout.keys),
+                    "GlobalSecondaryIndexes": [{
+                        "IndexName": layout.index.name,
+                        "KeySchema": key_schema(layout.index.keys),
+                        "Projection": projection,
+                    }],
+                    "TimeToLiveSpecification": { "AttributeName": layout.ttl_attribute, "Enabled": true },
+                }),
+            )
+        };
+        let connections = format!("{name}ConnectionsTable");
+        let rooms = format!("{name}RoomsTable");
+        self.resource(connections.clone(), table(&CONNECTIONS));
+        self.resource(rooms.clone(), table(&ROOMS));
+        [
+            ("FABRIC_CONNECTIONS_TABLE", connections),
+            ("FABRIC_ROOMS_TABLE", rooms),
+        ]
     }
 
     /// A custom domain for a WebSocket API, created only when its domain parameter is

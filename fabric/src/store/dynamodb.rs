@@ -18,13 +18,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::layout::{
+    ATTR_CONNECTED_AT, ATTR_CONNECTION_ID, ATTR_EXPIRES_AT, ATTR_ROOM, ATTR_USER_ID, AttributeKind,
+    CONNECTION_INDEX, CONNECTIONS, KeyRole, ROOMS, TableLayout, USER_INDEX,
+};
 use super::{Connection, ConnectionStore, Member, check_room, not_connected};
 use crate::{Error, aws};
-
-/// The connections table's index of connections by user.
-pub const USER_INDEX: &str = "userId-index";
-/// The rooms table's index of memberships by connection.
-pub const CONNECTION_INDEX: &str = "connectionId-index";
 
 /// Most items one `BatchWriteItem` call takes.
 const BATCH_LIMIT: usize = 25;
@@ -219,45 +218,10 @@ impl DynamoDbStore {
     /// # Ok(()) }
     /// ```
     pub async fn create_tables(&self) -> Result<(), Error> {
-        let string = |name: &str| attribute(name, ScalarAttributeType::S);
-        self.create_table(
-            &self.table,
-            vec![
-                string(ATTR_CONNECTION_ID)?,
-                string(ATTR_USER_ID)?,
-                attribute(ATTR_CONNECTED_AT, ScalarAttributeType::N)?,
-            ],
-            vec![key(ATTR_CONNECTION_ID, KeyType::Hash)?],
-            index(
-                USER_INDEX,
-                vec![
-                    key(ATTR_USER_ID, KeyType::Hash)?,
-                    key(ATTR_CONNECTED_AT, KeyType::Range)?,
-                ],
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )?,
-        )
-        .await?;
-        self.create_table(
-            &self.rooms_table,
-            vec![string(ATTR_ROOM)?, string(ATTR_CONNECTION_ID)?],
-            vec![
-                key(ATTR_ROOM, KeyType::Hash)?,
-                key(ATTR_CONNECTION_ID, KeyType::Range)?,
-            ],
-            index(
-                CONNECTION_INDEX,
-                vec![key(ATTR_CONNECTION_ID, KeyType::Hash)?],
-                Projection::builder()
-                    .projection_type(ProjectionType::Include)
-                    .non_key_attributes(ATTR_EXPIRES_AT)
-                    .build(),
-            )?,
-        )
-        .await?;
-        for table in [&self.table, &self.rooms_table] {
+        for (table, layout) in [(&self.table, &CONNECTIONS), (&self.rooms_table, &ROOMS)] {
+            self.create_table(table, layout).await?;
+        }
+        for (table, layout) in [(&self.table, &CONNECTIONS), (&self.rooms_table, &ROOMS)] {
             self.client
                 .wait_until_table_exists()
                 .table_name(table)
@@ -269,24 +233,46 @@ impl DynamoDbStore {
                         DisplayErrorContext(&err)
                     ))
                 })?;
-            self.enable_ttl(table).await?;
+            self.enable_ttl(table, layout.ttl_attribute).await?;
         }
         Ok(())
     }
 
-    async fn create_table(
-        &self,
-        table: &str,
-        attributes: Vec<AttributeDefinition>,
-        keys: Vec<KeySchemaElement>,
-        index: GlobalSecondaryIndex,
-    ) -> Result<(), Error> {
+    async fn create_table(&self, table: &str, layout: &TableLayout) -> Result<(), Error> {
+        let attributes = layout
+            .attributes
+            .iter()
+            .map(|(name, kind)| {
+                let kind = match kind {
+                    AttributeKind::String => ScalarAttributeType::S,
+                    AttributeKind::Number => ScalarAttributeType::N,
+                };
+                AttributeDefinition::builder()
+                    .attribute_name(*name)
+                    .attribute_type(kind)
+                    .build()
+                    .map_err(Error::internal)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let projection = match layout.index.includes {
+            None => Projection::builder().projection_type(ProjectionType::All),
+            Some(attributes) => attributes.iter().fold(
+                Projection::builder().projection_type(ProjectionType::Include),
+                |projection, attribute| projection.non_key_attributes(*attribute),
+            ),
+        };
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(layout.index.name)
+            .set_key_schema(Some(keys(layout.index.keys)?))
+            .projection(projection.build())
+            .build()
+            .map_err(Error::internal)?;
         let created = self
             .client
             .create_table()
             .table_name(table)
             .set_attribute_definitions(Some(attributes))
-            .set_key_schema(Some(keys))
+            .set_key_schema(Some(keys(layout.keys)?))
             .global_secondary_indexes(index)
             .billing_mode(BillingMode::PayPerRequest)
             .send()
@@ -301,7 +287,7 @@ impl DynamoDbStore {
         }
     }
 
-    async fn enable_ttl(&self, table: &str) -> Result<(), Error> {
+    async fn enable_ttl(&self, table: &str, attribute: &str) -> Result<(), Error> {
         let current = self
             .client
             .describe_time_to_live()
@@ -320,7 +306,7 @@ impl DynamoDbStore {
         }
         let spec = TimeToLiveSpecification::builder()
             .enabled(true)
-            .attribute_name(ATTR_EXPIRES_AT)
+            .attribute_name(attribute)
             .build()
             .map_err(Error::internal)?;
         self.client
@@ -417,12 +403,6 @@ impl DynamoDbStore {
         Ok(())
     }
 }
-
-const ATTR_CONNECTION_ID: &str = "connectionId";
-const ATTR_CONNECTED_AT: &str = "connectedAt";
-const ATTR_EXPIRES_AT: &str = "expiresAt";
-const ATTR_USER_ID: &str = "userId";
-const ATTR_ROOM: &str = "room";
 
 #[async_trait]
 impl ConnectionStore for DynamoDbStore {
@@ -641,33 +621,21 @@ fn now_seconds() -> AttributeValue {
     AttributeValue::N(Utc::now().timestamp().to_string())
 }
 
-fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinition, Error> {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(kind)
-        .build()
-        .map_err(Error::internal)
-}
-
-fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, Error> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .map_err(Error::internal)
-}
-
-fn index(
-    name: &str,
-    keys: Vec<KeySchemaElement>,
-    projection: Projection,
-) -> Result<GlobalSecondaryIndex, Error> {
-    GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .set_key_schema(Some(keys))
-        .projection(projection)
-        .build()
-        .map_err(Error::internal)
+/// A layout's keys as the SDK takes them.
+fn keys(keys: &[(&str, KeyRole)]) -> Result<Vec<KeySchemaElement>, Error> {
+    keys.iter()
+        .map(|(name, role)| {
+            let kind = match role {
+                KeyRole::Partition => KeyType::Hash,
+                KeyRole::Sort => KeyType::Range,
+            };
+            KeySchemaElement::builder()
+                .attribute_name(*name)
+                .key_type(kind)
+                .build()
+                .map_err(Error::internal)
+        })
+        .collect()
 }
 
 fn to_item<T: Serialize>(value: &T) -> Result<Item, Error> {

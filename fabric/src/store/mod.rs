@@ -43,6 +43,7 @@
 mod context;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
+pub mod layout;
 mod memory;
 
 use std::sync::Arc;

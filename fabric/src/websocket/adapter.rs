@@ -296,6 +296,20 @@ impl WebSocketAdapter {
         self.state(store)
     }
 
+    /// Whether a connection store tracks this adapter's connections; the deploy
+    /// template then gives the function its DynamoDB tables.
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// assert!(!fabric_websocket(svc).tracks_connections());
+    /// assert!(fabric_websocket(svc).store(fabric::store::MemoryStore::new()).tracks_connections());
+    /// ```
+    pub fn tracks_connections(&self) -> bool {
+        self.state.get::<SharedStore>().is_some()
+    }
+
     /// How long a tracked connection is kept (default 2 hours, API Gateway's
     /// longest connection): its `expiresAt` is `connectedAt` plus this.
     pub fn connection_ttl(mut self, ttl: Duration) -> WebSocketAdapter {
