@@ -948,8 +948,19 @@ fn spawn_chat(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    spawn_binary(env!("CARGO_BIN_EXE_chat"), port, args, env)
+}
+
+/// Starts an example binary off Lambda on `port`; gives back the child and its
+/// output lines.
+fn spawn_binary(
+    binary: &str,
+    port: u16,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chat"))
+    let mut child = std::process::Command::new(binary)
         .args(args)
         .env("FABRIC_PORT", port.to_string())
         .envs(env.iter().copied())
@@ -1036,6 +1047,29 @@ async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
         "--verbose prints events: {logs}"
     );
     assert!(logs.contains(r#""stage": "dev""#), "{logs}");
+}
+
+#[tokio::test]
+async fn the_division_ws_binary_posts_results_and_errors_back() {
+    let port = free_port();
+    let (child, lines) = spawn_binary(env!("CARGO_BIN_EXE_division-ws"), port, &[], &[]);
+    let ready = tokio::task::spawn_blocking(move || lines.recv_timeout(Duration::from_secs(30)));
+    let line = ready.await.unwrap().expect("a ready line");
+    assert!(line.contains(&format!("ws://127.0.0.1:{port}")), "{line}");
+
+    let url = format!("ws://127.0.0.1:{port}/");
+    let (mut client, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    send(&mut client, json!({"numerator": "14", "denominator": "7"})).await;
+    assert_eq!(next_json(&mut client).await, json!({"data": 2.0}));
+    send(&mut client, json!({})).await;
+    assert_eq!(next_json(&mut client).await, json!({"data": 4.0}));
+    send(&mut client, json!({"denominator": 0})).await;
+    let frame = next_json(&mut client).await;
+    assert_eq!(frame["errors"][0]["status"], 400);
+    assert_eq!(frame["errors"][0]["source"]["pointer"], "/denominator");
+
+    interrupt(&child);
+    assert!(exit_of(child).await.success());
 }
 
 #[tokio::test]

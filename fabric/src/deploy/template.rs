@@ -391,6 +391,12 @@ impl Template {
             sub(&format!("wss://${{{domain_parameter}}}")),
             Some(&condition),
         );
+        self.output(
+            format!("{name}CustomDomainTarget"),
+            "Where the custom domain's DNS record (CNAME or alias) must point",
+            json!({ "Fn::GetAtt": [domain, "RegionalDomainName"] }),
+            Some(&condition),
+        );
     }
 
     /// Adds a function serving an HTTP router behind an HTTP API: one route per path
