@@ -1,4 +1,4 @@
-//! The DynamoDB tables behind [`DynamoDbStore`](super::DynamoDbStore), as data:
+//! The DynamoDB tables behind `DynamoDbStore` (feature `dynamodb`), as data:
 //! `create_tables` creates them from it and the deploy template declares them from
 //! it, so the tables a stack gets are the tables the store queries.
 
