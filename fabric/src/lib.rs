@@ -63,6 +63,8 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod input;
+#[cfg(any(feature = "websocket", feature = "http"))]
+mod lambda_json;
 #[cfg(feature = "websocket")]
 pub mod local;
 pub mod runtime;

@@ -13,6 +13,7 @@ use http::header::HeaderName;
 use serde_json::Value;
 use tracing::Instrument;
 
+use super::event::IncomingEvent;
 use super::management::{
     EndpointRules, MAX_MESSAGE_BYTES, ManagementApi, ManagementClients, ManagementError,
 };
@@ -404,15 +405,13 @@ impl WebSocketAdapter {
     /// Handles one event: the whole path from event to response, the same on Lambda
     /// and on the local gateway.
     pub async fn handle(&self, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-        self.handle_boxed(Box::new(event)).await
+        self.handle_incoming(Box::new(IncomingEvent::from(event)))
+            .await
     }
 
-    /// The event stays boxed from here on: it is over a kilobyte, and moving it
-    /// through nested futures would copy it at every step.
-    async fn handle_boxed(
-        &self,
-        event: Box<ApiGatewayWebsocketProxyRequest>,
-    ) -> ApiGatewayProxyResponse {
+    /// The event stays boxed from here on: moving it through nested futures would
+    /// copy it at every step.
+    async fn handle_incoming(&self, event: Box<IncomingEvent>) -> ApiGatewayProxyResponse {
         let started = Instant::now();
         let context = &event.request_context;
         let span = tracing::info_span!(
@@ -435,8 +434,8 @@ impl WebSocketAdapter {
     /// Handles an event given as JSON text, as Lambda delivers it. Text that is not
     /// a WebSocket event gets a 400 response, never a crash.
     pub async fn handle_json(&self, event: &str) -> ApiGatewayProxyResponse {
-        match serde_json::from_str::<Box<ApiGatewayWebsocketProxyRequest>>(event) {
-            Ok(event) => self.handle_boxed(event).await,
+        match serde_json::from_str::<Box<IncomingEvent>>(event) {
+            Ok(event) => self.handle_incoming(event).await,
             Err(err) => {
                 tracing::warn!(error = %err, "not an API Gateway WebSocket event");
                 let error = Error::bad_request(format!("Invalid WebSocket event: {err}"));
@@ -445,10 +444,7 @@ impl WebSocketAdapter {
         }
     }
 
-    async fn dispatch(
-        &self,
-        event: Box<ApiGatewayWebsocketProxyRequest>,
-    ) -> ApiGatewayProxyResponse {
+    async fn dispatch(&self, event: Box<IncomingEvent>) -> ApiGatewayProxyResponse {
         let state = match self.ready().await {
             Ok(state) => state,
             Err(err) => {
@@ -468,55 +464,50 @@ impl WebSocketAdapter {
     /// The event as the service's view of it, the body, and the close details.
     fn split(
         &self,
-        mut event: Box<ApiGatewayWebsocketProxyRequest>,
+        event: Box<IncomingEvent>,
         state: &State,
     ) -> (Arc<WebSocket>, Frame, Disconnect) {
-        let context = &mut event.request_context;
-        let route_key = context.route_key.take().unwrap_or_default();
-        let event_type = match (route_key.as_str(), context.event_type.as_deref()) {
-            ("$connect", _) | (_, Some("CONNECT")) => EventType::Connect,
-            ("$disconnect", _) | (_, Some("DISCONNECT")) => EventType::Disconnect,
-            _ => EventType::Message,
-        };
-        let domain_name = context.domain_name.take().unwrap_or_default();
-        let stage = context.stage.take().unwrap_or_default();
-        let api_id = context.apiid.take().unwrap_or_default();
+        let IncomingEvent {
+            headers,
+            query_string_parameters,
+            request_context: context,
+            body,
+            is_base64_encoded,
+        } = *event;
+        let event_type = context.kind();
+        let domain_name = context.domain_name.unwrap_or_default();
+        let stage = context.stage.unwrap_or_default();
+        let api_id = context.api_id.unwrap_or_default();
         let management = self
             .management
             .for_event(&domain_name, &stage, &api_id)
             .unwrap_or_else(|err| Arc::new(Unconfigured(err.detail().to_owned())));
-        // A WebSocket authorizer's context arrives as flat fields.
-        let fields = std::mem::take(&mut context.authorizer.fields);
-        let authorizer = if fields.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(fields.into_iter().collect())
-        };
+        let identity = context.identity.unwrap_or_default();
         let disconnect = Disconnect {
             status_code: context.disconnect_status_code,
-            reason: context.disconnect_reason.take(),
+            reason: context.disconnect_reason,
         };
         let ws = WebSocket {
             event_type,
-            route_key,
-            connection_id: context.connection_id.take().unwrap_or_default(),
-            request_id: context.request_id.take().unwrap_or_default(),
+            route_key: context.route_key.unwrap_or_default(),
+            connection_id: context.connection_id.unwrap_or_default(),
+            request_id: context.request_id.unwrap_or_default(),
             stage,
             domain_name,
             api_id,
-            source_ip: context.identity.source_ip.take(),
-            user_agent: context.identity.user_agent.take(),
+            source_ip: identity.source_ip,
+            user_agent: identity.user_agent,
             connected_at: context.connected_at,
-            headers: std::mem::take(&mut event.headers),
-            query: std::mem::take(&mut event.query_string_parameters),
-            authorizer,
+            headers,
+            query: query_string_parameters,
+            authorizer: context.authorizer.map_or(Value::Null, Value::Object),
             management,
             broadcast_concurrency: self.broadcast_concurrency,
             store: state.get::<SharedStore>().cloned(),
         };
         let body = Frame {
-            text: event.body.take(),
-            base64: event.is_base64_encoded,
+            text: body,
+            base64: is_base64_encoded,
         };
         (Arc::new(ws), body, disconnect)
     }

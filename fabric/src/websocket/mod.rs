@@ -18,6 +18,7 @@
 //!   stale ids can be forgotten.
 
 mod adapter;
+mod event;
 mod lambda;
 mod management;
 mod request;
