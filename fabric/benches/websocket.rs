@@ -14,21 +14,13 @@ use fabric::prelude::*;
 use fabric::websocket::{ConnectionInfo, ManagementApi, ManagementError};
 use futures_util::FutureExt;
 
-#[derive(Debug, Deserialize, Input)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Join,
-    Leave,
-    Message,
-}
+// The chat example's own input; the bench's service skips the rooms, which need a
+// store, and measures the pipeline around them.
+#[path = "../../examples/chat.rs"]
+#[allow(dead_code, reason = "only the input type is used here")]
+mod example;
 
-#[derive(Debug, Deserialize, Validate, Input)]
-pub struct ChatInput {
-    pub action: Action,
-    #[validate(length(min = 1, max = 64))]
-    pub room: String,
-    pub content: Option<String>,
-}
+use example::ChatInput;
 
 #[fabric_service(alias = "chat")]
 async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {

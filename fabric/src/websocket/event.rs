@@ -32,42 +32,29 @@ pub(super) struct IncomingEvent {
     pub is_base64_encoded: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Every field may be missing; the optional ones may also be null.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
 pub(super) struct IncomingContext {
-    #[serde(default)]
     pub route_key: Option<String>,
-    #[serde(default)]
     pub event_type: Option<WireEventType>,
-    #[serde(default)]
     pub connection_id: Option<String>,
-    #[serde(default)]
     pub request_id: Option<String>,
-    #[serde(default)]
     pub stage: Option<String>,
-    #[serde(default)]
     pub domain_name: Option<String>,
-    #[serde(default)]
     pub api_id: Option<String>,
-    #[serde(default)]
     pub connected_at: i64,
-    #[serde(default)]
     pub identity: Option<Identity>,
     /// A WebSocket authorizer's context arrives as flat fields.
-    #[serde(default)]
     pub authorizer: Option<Map<String, Value>>,
-    #[serde(default)]
     pub disconnect_status_code: Option<i64>,
-    #[serde(default)]
     pub disconnect_reason: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub(super) struct Identity {
-    #[serde(default)]
     pub source_ip: Option<String>,
-    #[serde(default)]
     pub user_agent: Option<String>,
 }
 
