@@ -41,7 +41,7 @@ pub(crate) fn header_map<'de, D: Deserializer<'de>>(
             let mut names = Vec::with_capacity(16);
             let mut values = Vec::with_capacity(512);
             while let Some((Text(name), Text(value))) = map.next_entry()? {
-                if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                if let Some(name) = header_name(&name) {
                     let start = values.len();
                     values.extend_from_slice(value.as_bytes());
                     names.push((name, start..values.len()));
@@ -61,11 +61,49 @@ pub(crate) fn header_map<'de, D: Deserializer<'de>>(
     deserializer.deserialize_option(Headers)
 }
 
-/// A string borrowed from the event text when it has no escapes (serde's own
-/// `Cow<str>` always copies).
-struct Text<'a>(Cow<'a, str>);
+/// Names API Gateway adds to every request. `HeaderName::from_bytes` copies a name
+/// that is not a standard one into its own allocation; these are shared instead.
+static GATEWAY_HEADERS: [HeaderName; 4] = [
+    HeaderName::from_static("x-amzn-trace-id"),
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-port"),
+    HeaderName::from_static("x-forwarded-proto"),
+];
 
-impl<'de> Deserialize<'de> for Text<'de> {
+/// A header name in any case, or `None` when it is not a valid one.
+fn header_name(name: &str) -> Option<HeaderName> {
+    let gateway = name.len() > 2 && name.as_bytes()[..2].eq_ignore_ascii_case(b"x-");
+    if gateway {
+        if let Some(known) = GATEWAY_HEADERS
+            .iter()
+            .find(|known| known.as_str().eq_ignore_ascii_case(name))
+        {
+            return Some(known.clone());
+        }
+    }
+    HeaderName::from_bytes(name.as_bytes()).ok()
+}
+
+/// A string borrowed from the event text when it has no escapes (serde's own
+/// `Cow<str>`, also under `#[serde(borrow)]` inside an `Option`, copies).
+#[derive(Debug)]
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
+
+#[cfg_attr(
+    not(feature = "http"),
+    allow(dead_code, reason = "the WebSocket event reads owned strings")
+)]
+impl Text<'_> {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn into_owned(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct TextVisitor;
 
@@ -90,5 +128,35 @@ impl<'de> Deserialize<'de> for Text<'de> {
         }
 
         deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(json: &str) -> HeaderMap {
+        #[derive(Deserialize)]
+        struct Event {
+            #[serde(deserialize_with = "header_map")]
+            headers: HeaderMap,
+        }
+        serde_json::from_str::<Event>(json).unwrap().headers
+    }
+
+    #[test]
+    fn header_names_in_any_case_are_read_and_bad_ones_left_out() {
+        let map = headers(
+            r#"{"headers": {"X-Forwarded-For": "1.2.3.4", "x-amzn-trace-id": "Root=1",
+                "Content-Type": "application/json", "X-Custom": "a\"b", "bad name": "x",
+                "x-forwarded-protocol": "https"}}"#,
+        );
+        assert_eq!(map["x-forwarded-for"], "1.2.3.4");
+        assert_eq!(map["x-amzn-trace-id"], "Root=1");
+        assert_eq!(map["content-type"], "application/json");
+        assert_eq!(map["x-custom"], "a\"b");
+        assert_eq!(map["x-forwarded-protocol"], "https");
+        assert_eq!(map.len(), 5);
+        assert!(headers(r#"{"headers": null}"#).is_empty());
     }
 }

@@ -63,6 +63,16 @@ impl HttpBody {
     }
 }
 
+impl HttpBody {
+    /// The body's bytes when it was made whole; a stream is given back.
+    pub(super) fn into_full(self) -> Result<Bytes, HttpBody> {
+        match self.inner {
+            Inner::Full(bytes) => Ok(bytes.unwrap_or_default()),
+            inner => Err(HttpBody { inner }),
+        }
+    }
+}
+
 impl std::fmt::Debug for HttpBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.inner {

@@ -4,7 +4,6 @@
 //! API, then ALB, into fully owned structures) costs several times the whole rest of
 //! a call. Every other event goes through `lambda_http`.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -19,6 +18,8 @@ use serde::de::{Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
+
+use crate::lambda_json::Text;
 
 /// What the event says about a request beyond method, URI, headers and body.
 #[derive(Clone, Debug, Default)]
@@ -38,8 +39,9 @@ pub(super) struct LambdaDetails {
     reason = "lives once per invocation, on the stack; boxing would cost an allocation"
 )]
 pub(super) enum HttpEvent {
-    /// An HTTP API or function URL event, read directly.
-    HttpApi(Request<Full<Bytes>>),
+    /// An HTTP API or function URL event, read directly, with what it says beyond
+    /// the request.
+    HttpApi(Request<Full<Bytes>>, LambdaDetails),
     /// Any other event `lambda_http` knows: REST API, ALB.
     Other(LambdaRequest),
 }
@@ -61,19 +63,19 @@ impl<'de> Visitor<'de> for EventVisitor {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<HttpEvent, M::Error> {
         // API Gateway writes `"version": "2.0"` first: then the rest is read in the
-        // same pass, straight into a request.
-        let mut fields: Vec<(String, Box<RawValue>)> = Vec::new();
-        if let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let value: Box<RawValue> = map.next_value()?;
-            if key == "version" && value.get() == "\"2.0\"" {
+        // same pass, straight into a request. Values are borrowed from the event's
+        // text, which Lambda's runtime and `invoke_lambda` both hold whole.
+        let mut fields: Vec<(Text<'de>, &'de RawValue)> = Vec::new();
+        if let Some(key) = map.next_key::<Text<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            if key.as_str() == "version" && value.get() == "\"2.0\"" {
                 return HttpApiEvent::deserialize(MapAccessDeserializer::new(map))?
                     .into_request()
-                    .map(HttpEvent::HttpApi)
                     .ok_or_else(|| M::Error::custom(INVALID_HTTP_API_EVENT));
             }
-            fields.push((key.into_owned(), value));
+            fields.push((key, value));
         }
-        while let Some(field) = map.next_entry::<String, Box<RawValue>>()? {
+        while let Some(field) = map.next_entry::<Text<'de>, &'de RawValue>()? {
             fields.push(field);
         }
         let mut text = String::from("{");
@@ -100,7 +102,6 @@ impl HttpEvent {
             if let Ok(event) = serde_json::from_str::<HttpApiEvent<'_>>(text) {
                 return event
                     .into_request()
-                    .map(HttpEvent::HttpApi)
                     .ok_or_else(|| serde::de::Error::custom(INVALID_HTTP_API_EVENT));
             }
         }
@@ -199,17 +200,17 @@ fn without_stage<'p>(path: &'p str, stage: Option<&str>) -> &'p str {
 #[serde(rename_all = "camelCase")]
 struct HttpApiEvent<'a> {
     #[serde(borrow, default)]
-    raw_path: Option<Cow<'a, str>>,
+    raw_path: Option<Text<'a>>,
     #[serde(borrow, default)]
-    raw_query_string: Option<Cow<'a, str>>,
+    raw_query_string: Option<Text<'a>>,
     #[serde(borrow, default)]
-    cookies: Option<Vec<Cow<'a, str>>>,
+    cookies: Option<Vec<Text<'a>>>,
     #[serde(default, deserialize_with = "crate::lambda_json::header_map")]
     headers: HeaderMap,
     #[serde(borrow)]
     request_context: HttpApiContext<'a>,
     #[serde(borrow, default)]
-    body: Option<Cow<'a, str>>,
+    body: Option<Text<'a>>,
     #[serde(default)]
     is_base64_encoded: bool,
 }
@@ -218,9 +219,9 @@ struct HttpApiEvent<'a> {
 #[serde(rename_all = "camelCase")]
 struct HttpApiContext<'a> {
     #[serde(borrow, default)]
-    request_id: Option<Cow<'a, str>>,
+    request_id: Option<Text<'a>>,
     #[serde(borrow, default)]
-    stage: Option<Cow<'a, str>>,
+    stage: Option<Text<'a>>,
     #[serde(default)]
     authorizer: Option<Value>,
     #[serde(borrow)]
@@ -231,60 +232,72 @@ struct HttpApiContext<'a> {
 #[serde(rename_all = "camelCase")]
 struct HttpApiHttp<'a> {
     #[serde(borrow)]
-    method: Cow<'a, str>,
+    method: Text<'a>,
     #[serde(borrow, default)]
-    source_ip: Option<Cow<'a, str>>,
+    source_ip: Option<Text<'a>>,
 }
 
 impl HttpApiEvent<'_> {
     /// The request, or `None` when something does not fit an `http::Request` (the
     /// generic path then decides).
-    fn into_request(self) -> Option<Request<Full<Bytes>>> {
+    fn into_request(self) -> Option<HttpEvent> {
         let raw_path = self
             .raw_path
-            .as_deref()
+            .as_ref()
+            .map(Text::as_str)
             .filter(|p| !p.is_empty())
             .unwrap_or("/");
-        let query = self.raw_query_string.as_deref().unwrap_or_default();
+        let query = self
+            .raw_query_string
+            .as_ref()
+            .map(Text::as_str)
+            .unwrap_or_default();
         let uri = if query.is_empty() {
             Uri::try_from(raw_path).ok()?
         } else {
-            Uri::try_from(format!("{raw_path}?{query}")).ok()?
+            let mut text = String::with_capacity(raw_path.len() + 1 + query.len());
+            text.push_str(raw_path);
+            text.push('?');
+            text.push_str(query);
+            Uri::try_from(text).ok()?
         };
         let body = match self.body {
             None => Bytes::new(),
             Some(text) if self.is_base64_encoded => Bytes::from(
                 base64::engine::general_purpose::STANDARD
-                    .decode(text.as_bytes())
+                    .decode(text.as_str())
                     .ok()?,
             ),
             Some(text) => Bytes::from(text.into_owned()),
         };
         let mut request = Request::new(Full::new(body));
         *request.method_mut() =
-            Method::from_bytes(self.request_context.http.method.as_bytes()).ok()?;
+            Method::from_bytes(self.request_context.http.method.as_str().as_bytes()).ok()?;
         *request.uri_mut() = uri;
         let mut headers = self.headers;
         if let Some(cookies) = self.cookies.filter(|c| !c.is_empty()) {
+            let cookies: Vec<&str> = cookies.iter().map(Text::as_str).collect();
             if let Ok(value) = HeaderValue::from_str(&cookies.join("; ")) {
                 headers.insert(COOKIE, value);
             }
         }
         *request.headers_mut() = headers;
         let context = self.request_context;
-        let path = without_stage(raw_path, context.stage.as_deref()).to_owned();
-        request.extensions_mut().insert(LambdaDetails {
-            request_id: context.request_id.map(Cow::into_owned),
-            source_ip: context.http.source_ip.map(Cow::into_owned),
-            path: Some(path),
+        let stage = context.stage.as_ref().map(Text::as_str);
+        let details = LambdaDetails {
+            request_id: context.request_id.map(Text::into_owned),
+            source_ip: context.http.source_ip.map(Text::into_owned),
+            path: Some(without_stage(raw_path, stage).to_owned()),
             authorizer: context.authorizer.filter(has_fields),
-        });
-        Some(request)
+        };
+        Some(HttpEvent::HttpApi(request, details))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use http_body_util::BodyExt;
+
     use super::*;
 
     #[test]
@@ -293,6 +306,43 @@ mod tests {
         assert!(is_version_2("{\n  \"version\" :  \"2.0\", \"a\": 1}"));
         assert!(!is_version_2(r#"{"version":"1.0"}"#));
         assert!(!is_version_2(r#"{"body":"{\"version\":\"2.0\"}"}"#));
+    }
+
+    /// Reads an event the way Lambda's runtime does: from bytes, through
+    /// `serde_path_to_error`, which must pass borrowed text through.
+    fn as_the_runtime_reads(event: &str) -> HttpEvent {
+        let mut json = serde_json::Deserializer::from_slice(event.as_bytes());
+        serde_path_to_error::deserialize(&mut json).unwrap()
+    }
+
+    #[test]
+    fn events_read_as_the_lambda_runtime_reads_them() {
+        let http_api = r#"{"version": "2.0", "rawPath": "/prod/a%20b", "rawQueryString": "x=1",
+            "cookies": ["a=1", "b=2"], "headers": {"X-Forwarded-For": "1.2.3.4"},
+            "requestContext": {"requestId": "id-\u0031", "stage": "prod",
+                "http": {"method": "POST", "sourceIp": "1.2.3.4"}},
+            "body": "eyJhIjoxfQ==", "isBase64Encoded": true}"#;
+        let HttpEvent::HttpApi(request, details) = as_the_runtime_reads(http_api) else {
+            panic!("an HTTP API event takes the direct path");
+        };
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(request.uri(), "/prod/a%20b?x=1");
+        assert_eq!(request.headers()["x-forwarded-for"], "1.2.3.4");
+        assert_eq!(request.headers()[COOKIE], "a=1; b=2");
+        let body = futures_util::FutureExt::now_or_never(request.into_body().collect());
+        assert_eq!(body.unwrap().unwrap().to_bytes(), r#"{"a":1}"#);
+        assert_eq!(details.request_id.as_deref(), Some("id-1"));
+        assert_eq!(details.path.as_deref(), Some("/a%20b"));
+        assert_eq!(details.source_ip.as_deref(), Some("1.2.3.4"));
+
+        // A REST API event: the generic path, with `version` not first.
+        let rest = r#"{"resource": "/a", "path": "/a", "httpMethod": "GET",
+            "headers": {}, "requestContext": {"requestId": "r", "stage": "prod",
+            "identity": {"sourceIp": "5.6.7.8"}, "httpMethod": "GET"}, "version": "1.0"}"#;
+        assert!(matches!(
+            as_the_runtime_reads(rest),
+            HttpEvent::Other(LambdaRequest::ApiGatewayV1(_))
+        ));
     }
 
     #[test]

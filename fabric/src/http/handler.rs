@@ -58,16 +58,21 @@ pub(super) struct PeerAddr(pub(super) SocketAddr);
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub(super) async fn handle<B>(config: &Config, request: Request<B>) -> Response<HttpBody>
+/// Serves one request. `details` are what a Lambda event said beyond the request;
+/// without them they are looked for in the request's extensions, where
+/// `lambda_http` puts its request context.
+pub(super) async fn handle<B>(
+    config: &Config,
+    request: Request<B>,
+    details: Option<LambdaDetails>,
+) -> Response<HttpBody>
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let (mut parts, body) = request.into_parts();
-    let from_lambda = parts
-        .extensions
-        .remove::<LambdaDetails>()
+    let (parts, body) = request.into_parts();
+    let from_lambda = details
         .or_else(|| details_of(&parts.extensions))
         .unwrap_or_default();
     let request_id = from_lambda.request_id.unwrap_or_else(generate_request_id);
@@ -93,7 +98,7 @@ where
             source_ip,
             authorizer: from_lambda.authorizer,
         };
-        let mut response = serve(config, parts, body, &path, from).await;
+        let mut response = serve(config, parts, body, path, from).await;
         if let Some(cors) = &config.cors {
             cors.apply(origin.as_ref(), response.headers_mut());
         }
@@ -138,7 +143,7 @@ async fn serve<B>(
     config: &Config,
     parts: http::request::Parts,
     body: B,
-    path: &str,
+    path: String,
     from: Caller<'_>,
 ) -> Response<HttpBody>
 where
@@ -147,9 +152,9 @@ where
     B::Error: Into<BoxError>,
 {
     let scrub = config.scrub;
-    let (route, params): (&RouteEntry, _) = match config.find(&parts.method, path) {
+    let (route, params): (&RouteEntry, _) = match config.find(&parts.method, &path) {
         Matched::Route(route, params) => (route, params),
-        Matched::Nothing => return error_response(&not_found(&parts.method, path), scrub),
+        Matched::Nothing => return error_response(&not_found(&parts.method, &path), scrub),
         Matched::OtherMethods(mut methods) => {
             let allow = method_list(&methods);
             methods.push(&Method::OPTIONS);
@@ -192,7 +197,7 @@ where
     let ctx = ctx
         .extension(HttpRequest {
             method: parts.method,
-            path: path.to_owned(),
+            path,
             query: parts.uri.query().map(str::to_owned),
             headers: parts.headers,
             source_ip: from.source_ip,

@@ -1,6 +1,8 @@
 //! A request's raw input: query parameters, then path parameters, then the body's
 //! fields, each level overriding the one before.
 
+use std::borrow::Cow;
+
 use http::HeaderValue;
 use serde_json::{Map, Value};
 
@@ -15,7 +17,13 @@ pub(super) fn raw_input(
 ) -> Result<Value, Error> {
     let mut input = Map::new();
     if let Some(query) = query {
-        add_pairs(&mut input, form_urlencoded::parse(query.as_bytes()));
+        if query.contains(['%', '+']) {
+            add_pairs(&mut input, form_urlencoded::parse(query.as_bytes()));
+        } else {
+            // Nothing to decode: the pairs are slices of the query, as
+            // `form_urlencoded` would give them, without its copying decoder.
+            add_pairs(&mut input, plain_pairs(query));
+        }
     }
     for (name, value) in params {
         let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
@@ -30,7 +38,7 @@ pub(super) fn raw_input(
 /// Adds `key=value` pairs; a key given twice becomes a list.
 fn add_pairs<'a>(
     input: &mut Map<String, Value>,
-    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+    pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
 ) {
     for (key, value) in pairs {
         let value = Value::String(value.into_owned());
@@ -45,6 +53,18 @@ fn add_pairs<'a>(
             }
         }
     }
+}
+
+/// `key=value` pairs of a query with no escapes; empty pairs are skipped and a key
+/// without `=` has an empty value.
+fn plain_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (Cow::Borrowed(key), Cow::Borrowed(value))
+        })
 }
 
 enum BodyFormat {
@@ -161,6 +181,24 @@ mod tests {
             got,
             json!({"tag": ["a", "b c", "d,e"], "x": "é", "id": "a b"})
         );
+    }
+
+    #[test]
+    fn plain_queries_read_as_form_urlencoded_reads_them() {
+        for query in [
+            "a=1&b=2",
+            "&&a=1&&",
+            "a&b=",
+            "a=1=2&=x",
+            "",
+            "é=ü&tag=a&tag=b",
+        ] {
+            let mut plain = Map::new();
+            add_pairs(&mut plain, plain_pairs(query));
+            let mut decoded = Map::new();
+            add_pairs(&mut decoded, form_urlencoded::parse(query.as_bytes()));
+            assert_eq!(plain, decoded, "{query}");
+        }
     }
 
     #[test]

@@ -63,10 +63,12 @@ impl HttpRouter {
             .as_deref()
             .and_then(|id| HeaderValue::from_str(id).ok());
         let response = match payload {
-            HttpEvent::HttpApi(mut request) => {
+            HttpEvent::HttpApi(mut request, mut details) => {
                 add_trace(request.headers_mut(), trace);
-                request.extensions_mut().insert(context);
-                let response = super::handler::handle(&self.config, request).await;
+                if details.request_id.is_none() && !context.request_id.is_empty() {
+                    details.request_id = Some(context.request_id);
+                }
+                let response = super::handler::handle(&self.config, request, Some(details)).await;
                 Origin::HttpApi.response(response).await
             }
             HttpEvent::Other(event) => {
@@ -78,7 +80,7 @@ impl HttpRouter {
                 let mut request: lambda_http::Request = event.into();
                 add_trace(request.headers_mut(), trace);
                 request.extensions_mut().insert(context);
-                let response = super::handler::handle(&self.config, request).await;
+                let response = super::handler::handle(&self.config, request, None).await;
                 origin.response(response).await
             }
         };
@@ -127,9 +129,12 @@ impl Origin {
     /// body Fabric writes is text, so none needs base64.
     async fn response(self, response: Response<HttpBody>) -> LambdaResponse {
         let (parts, body) = response.into_parts();
-        let bytes = match body.collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(never) => match never {},
+        let bytes = match body.into_full() {
+            Ok(bytes) => bytes,
+            Err(stream) => match stream.collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(never) => match never {},
+            },
         };
         let body = (!bytes.is_empty()).then(|| {
             Body::Text(
@@ -180,6 +185,9 @@ impl Origin {
 
 /// HTTP APIs take cookies apart from the headers.
 fn take_cookies(headers: &mut HeaderMap) -> Vec<String> {
+    if !headers.contains_key(SET_COOKIE) {
+        return Vec::new();
+    }
     let cookies = headers
         .get_all(SET_COOKIE)
         .iter()
@@ -219,14 +227,19 @@ struct JoinedHeaders<'a>(&'a HeaderMap);
 impl Serialize for JoinedHeaders<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.keys_len()))?;
-        for name in self.0.keys() {
-            let mut values = self.0.get_all(name).iter().filter_map(|v| v.to_str().ok());
-            let first = values.next().unwrap_or_default();
-            match values.next() {
+        // `iter` yields a name's values one after another: join each run, without
+        // looking names up again.
+        let mut values = self
+            .0
+            .iter()
+            .filter_map(|(name, value)| Some((name, value.to_str().ok()?)))
+            .peekable();
+        while let Some((name, first)) = values.next() {
+            match values.next_if(|(next, _)| *next == name) {
                 None => map.serialize_entry(name.as_str(), first)?,
-                Some(second) => {
+                Some((_, second)) => {
                     let mut joined = format!("{first}, {second}");
-                    for more in values {
+                    while let Some((_, more)) = values.next_if(|(next, _)| *next == name) {
                         joined.push_str(", ");
                         joined.push_str(more);
                     }

@@ -460,7 +460,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let config = self.config.clone();
-        Box::pin(async move { Ok(super::handler::handle(&config, request).await) })
+        Box::pin(async move { Ok(super::handler::handle(&config, request, None).await) })
     }
 }
 
