@@ -525,6 +525,34 @@ async fn the_sdk_client_posts_exact_bytes_to_the_encoded_connection_path() {
 }
 
 #[tokio::test]
+async fn a_management_endpoint_that_never_answers_is_given_up_on() {
+    // A real listener that accepts and then says nothing: a stalled endpoint.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let api = SdkManagementApi::new(&url).timeouts(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_millis(700),
+    );
+    let started = std::time::Instant::now();
+    let result = api.post("c1", b"{}").await;
+    let waited = started.elapsed();
+    match result {
+        Err(ManagementError::Other(detail)) => {
+            assert!(detail.contains("timeout"), "{detail}")
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(waited < std::time::Duration::from_secs(3), "{waited:?}");
+    held.abort();
+}
+
+#[tokio::test]
 async fn gone_is_recognised_by_header_by_json_type_and_by_bare_status() {
     let server = RecordingServer::start(|request, _| match request.last_segment().as_str() {
         "header" => Reply::aws_error(410, "GoneException"),

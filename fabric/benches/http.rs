@@ -30,7 +30,7 @@ fn compact(json: &str) -> String {
     let (mut in_string, mut escaped) = (false, false);
     for c in json.chars() {
         if in_string {
-            (escaped, in_string) = (c == '\\' && !escaped, !(c == '"' && !escaped));
+            (escaped, in_string) = (c == '\\' && !escaped, c != '"' || escaped);
         } else if c == '"' {
             in_string = true;
         } else if c.is_ascii_whitespace() {

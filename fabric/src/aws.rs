@@ -7,6 +7,7 @@
 //! in the environment, dummy ones are used: local emulators do not check them.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
@@ -16,6 +17,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::sdk_config::SharedCredentialsProvider;
+use aws_types::sdk_config::TimeoutConfig;
 
 /// Credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
 /// `AWS_SESSION_TOKEN`; off Lambda, dummy credentials when those are not set.
@@ -79,14 +81,37 @@ pub fn http_client() -> SharedHttpClient {
 }
 
 /// What every Fabric SDK client starts from: the shared HTTP client, credentials and
-/// region from the environment, the latest behaviour version. Each client adds its
-/// endpoint and retry rules (`aws_sdk_x::config::Builder::from(&sdk_config())`).
+/// region from the environment, the latest behaviour version, and time limits: an
+/// attempt that gets no answer in 5 seconds fails, and a call with its retries in 10,
+/// so a stalled endpoint cannot hold a Lambda invocation until its own timeout. Each
+/// client adds its endpoint and retry rules
+/// (`aws_sdk_x::config::Builder::from(&sdk_config())`).
 pub fn sdk_config() -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .http_client(http_client())
         .credentials_provider(SharedCredentialsProvider::new(EnvCredentials))
         .region(region())
+        .timeout_config(timeouts(ATTEMPT_TIMEOUT, CALL_TIMEOUT))
+        .build()
+}
+
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time limits for one attempt and for a whole call, retries included; connecting
+/// gets at most 3 seconds of the attempt.
+///
+/// ```
+/// use std::time::Duration;
+/// let limits = fabric::aws::timeouts(Duration::from_secs(1), Duration::from_secs(3));
+/// assert_eq!(limits.operation_timeout(), Some(Duration::from_secs(3)));
+/// ```
+pub fn timeouts(attempt: Duration, call: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(attempt.min(Duration::from_secs(3)))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(call)
         .build()
 }
 

@@ -18,8 +18,10 @@ use crate::aws;
 /// The Management API of one endpoint, through the AWS SDK.
 ///
 /// Throttling (429, `LimitExceededException`) is retried with backoff; a gone
-/// connection (410) is not. The client is cheap to clone and shares the process'
-/// connection pool.
+/// connection (410) is not. A call that gets no answer gives up: each attempt after
+/// 5 seconds, the whole call (retries included) after 10, so a stalled endpoint
+/// cannot hold a Lambda invocation until its own timeout. The client is cheap to
+/// clone and shares the process' connection pool.
 ///
 /// ```
 /// use fabric::websocket::SdkManagementApi;
@@ -43,6 +45,28 @@ impl SdkManagementApi {
             .endpoint_url(endpoint)
             .retry_config(retry)
             .retry_classifier(ThrottledStatus)
+            .build();
+        SdkManagementApi {
+            client: Client::from_conf(config),
+        }
+    }
+
+    /// Sets how long one attempt may wait for an answer, and one call with its
+    /// retries (defaults 5 and 10 seconds).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fabric::websocket::SdkManagementApi;
+    /// let api = SdkManagementApi::new("http://127.0.0.1:3001/local")
+    ///     .timeouts(Duration::from_secs(1), Duration::from_secs(3));
+    /// # let _ = api;
+    /// ```
+    pub fn timeouts(self, attempt: Duration, call: Duration) -> SdkManagementApi {
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .timeout_config(aws::timeouts(attempt, call))
             .build();
         SdkManagementApi {
             client: Client::from_conf(config),
