@@ -408,13 +408,34 @@ async fn unknown_paths_are_404_and_wrong_methods_405_envelopes() {
 
     let reply = send(client().delete(format!("{base}/division"))).await;
     assert_eq!(reply.status, 405);
-    assert_eq!(reply.header("allow"), Some("GET, POST, OPTIONS"));
+    assert_eq!(reply.header("allow"), Some("GET, POST, HEAD, OPTIONS"));
     let envelope: ErrorEnvelope = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(envelope.errors[0].title, "Method Not Allowed");
     assert_eq!(
         envelope.errors[0].detail,
         "Method DELETE is not allowed on /division; allowed: GET, POST"
     );
+}
+
+#[tokio::test]
+async fn head_answers_like_get_without_the_body() {
+    let base = serve(fabric_http(division).route(Route::new(forget).methods([Method::POST]))).await;
+    let get = send(client().get(format!("{base}/division?numerator=14&denominator=7"))).await;
+    let head = send(client().head(format!("{base}/division?numerator=14&denominator=7"))).await;
+    assert_eq!(get.body, r#"{"data":2.0}"#);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.body, "");
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    assert_eq!(head.header("content-length"), Some("12"));
+
+    let head = send(client().head(format!("{base}/division?numerator=1&denominator=0"))).await;
+    assert_eq!(head.status, 400);
+    assert_eq!(head.body, "");
+
+    // A route without GET has no HEAD either.
+    let head = send(client().head(format!("{base}/forget"))).await;
+    assert_eq!(head.status, 405);
+    assert_eq!(head.header("allow"), Some("POST, OPTIONS"));
 }
 
 #[tokio::test]

@@ -114,7 +114,7 @@ where
 
 /// An `OPTIONS` request: 204 with the path's methods, and the CORS preflight headers.
 fn preflight(config: &Config, path: &str, origin: Option<&HeaderValue>) -> Response<HttpBody> {
-    let mut methods = config.methods_on(path);
+    let methods = config.methods_on(path);
     if methods.is_empty() {
         return error_response(&not_found(&Method::OPTIONS, path), config.scrub);
     }
@@ -123,9 +123,18 @@ fn preflight(config: &Config, path: &str, origin: Option<&HeaderValue>) -> Respo
     if let Some(cors) = &config.cors {
         cors.apply_preflight(origin, &methods, response.headers_mut());
     }
-    methods.push(&Method::OPTIONS);
-    response.headers_mut().insert(ALLOW, method_list(&methods));
+    response.headers_mut().insert(ALLOW, allow(methods));
     response
+}
+
+/// The `Allow` header for routes taking `methods`: HEAD goes wherever GET does, and
+/// OPTIONS everywhere.
+fn allow(mut methods: Vec<&Method>) -> HeaderValue {
+    if methods.contains(&&Method::GET) && !methods.contains(&&Method::HEAD) {
+        methods.push(&Method::HEAD);
+    }
+    methods.push(&Method::OPTIONS);
+    method_list(&methods)
 }
 
 fn not_found(method: &Method, path: &str) -> Error {
@@ -155,16 +164,15 @@ where
     let (route, params): (&RouteEntry, _) = match config.find(&parts.method, &path) {
         Matched::Route(route, params) => (route, params),
         Matched::Nothing => return error_response(&not_found(&parts.method, &path), scrub),
-        Matched::OtherMethods(mut methods) => {
-            let allow = method_list(&methods);
-            methods.push(&Method::OPTIONS);
+        Matched::OtherMethods(methods) => {
+            let declared = method_list(&methods);
             let err = Error::method_not_allowed(format!(
                 "Method {} is not allowed on {path}; allowed: {}",
                 parts.method,
-                allow.to_str().unwrap_or_default()
+                declared.to_str().unwrap_or_default()
             ));
             let mut response = error_response(&err, scrub);
-            response.headers_mut().insert(ALLOW, method_list(&methods));
+            response.headers_mut().insert(ALLOW, allow(methods));
             return response;
         }
     };

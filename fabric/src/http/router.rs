@@ -67,7 +67,8 @@ impl Route {
         self
     }
 
-    /// Answers these methods instead of GET and POST.
+    /// Answers these methods instead of GET and POST. A route that answers GET also
+    /// answers HEAD, with the same status and headers and no body.
     ///
     /// # Panics
     ///
@@ -212,7 +213,10 @@ impl Config {
             let Some(params) = route.pattern.matches(path) else {
                 continue;
             };
-            if !route.methods.contains(method) {
+            // HEAD is a GET without the body; the server leaves the body out.
+            let takes = route.methods.contains(method)
+                || (*method == Method::HEAD && route.methods.contains(&Method::GET));
+            if !takes {
                 add_unique(&mut others, &route.methods);
                 continue;
             }
