@@ -237,6 +237,38 @@ fn http_routes_follow_the_router() {
     assert!(template["Outputs"]["DivisionHttpHttpUrl"].is_object());
 }
 
+#[test]
+fn a_streaming_router_gets_a_streaming_function_url_and_no_http_api() {
+    let router = fabric::fabric_http(fabric_examples::greet::greet);
+    let streaming = Template::new("url")
+        .http(
+            &Function::new("greet-url"),
+            &router.clone().lambda_streaming(true),
+        )
+        .to_value();
+    let function = &streaming["Resources"]["GreetUrlFunction"]["Properties"];
+    assert_eq!(
+        function["FunctionUrlConfig"],
+        json!({"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"})
+    );
+    assert!(function.get("Events").is_none());
+    assert!(resources(&streaming, "AWS::Serverless::HttpApi").is_empty());
+    assert_eq!(
+        streaming["Outputs"]["GreetUrlFunctionUrl"]["Value"],
+        json!({"Fn::GetAtt": ["GreetUrlFunctionUrl", "FunctionUrl"]})
+    );
+
+    let buffered = Template::new("api")
+        .http(&Function::new("greet-url"), &router)
+        .to_value();
+    assert!(
+        buffered["Resources"]["GreetUrlFunction"]["Properties"]
+            .get("FunctionUrlConfig")
+            .is_none()
+    );
+    assert_eq!(resources(&buffered, "AWS::Serverless::HttpApi").len(), 1);
+}
+
 /// `cfn-lint` from PyPI, which `.ci/run` installs.
 fn cfn_lint() -> Option<Command> {
     match Command::new("cfn-lint").arg("--version").output() {
@@ -274,6 +306,7 @@ fn the_example_templates_pass_cfn_lint() {
     for (name, binary) in [
         ("chat", env!("CARGO_BIN_EXE_chat")),
         ("division-http", env!("CARGO_BIN_EXE_division-http")),
+        ("greet-url", env!("CARGO_BIN_EXE_greet-url")),
     ] {
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, print_template(binary, &[])).unwrap();

@@ -785,7 +785,7 @@ mod binary {
             .collect();
         let response = |outcome: Outcome| match outcome {
             Outcome::Response(response) => response,
-            Outcome::Error(error) => panic!("the invocation failed: {error}"),
+            other => panic!("the invocation failed: {other:?}"),
         };
 
         let answer = response(runtime.outcome(&ids[0]).await);
@@ -808,6 +808,47 @@ mod binary {
         assert!(matches!(runtime.outcome(&ids[3]).await, Outcome::Error(_)));
         let answer = response(runtime.outcome(&ids[4]).await);
         assert_eq!(answer["body"], r#"{"data":2.0}"#);
+        assert!(function.is_running());
+    }
+
+    #[tokio::test]
+    async fn a_streaming_router_answers_lambda_in_streaming_mode() {
+        let mut streamed = super::fixture("example-apigw-v2-request-no-authorizer.json");
+        streamed["rawPath"] = serde_json::json!("/greet");
+        streamed["rawQueryString"] = serde_json::json!("name=Ada&also=Grace");
+        streamed["headers"]["accept"] = serde_json::json!("application/x-ndjson");
+        let mut plain = streamed.clone();
+        plain["headers"]["accept"] = serde_json::json!("application/json");
+        let mut invalid = plain.clone();
+        invalid["rawQueryString"] = serde_json::json!("also=Grace");
+        let runtime = LambdaRuntime::start().await;
+        let mut function = runtime.spawn_function(env!("CARGO_BIN_EXE_greet-url"), &[]);
+        let ids: Vec<String> = [&streamed, &plain, &invalid]
+            .iter()
+            .map(|event| runtime.invoke(&event.to_string()))
+            .collect();
+        let streamed = |outcome: Outcome| match outcome {
+            Outcome::Streamed { prelude, body } => (prelude, body),
+            other => panic!("expected a streamed response, got {other:?}"),
+        };
+
+        let (prelude, body) = streamed(runtime.outcome(&ids[0]).await);
+        assert_eq!(prelude["statusCode"], 200);
+        assert_eq!(prelude["headers"]["content-type"], "application/x-ndjson");
+        assert_eq!(prelude["headers"]["x-request-id"], "LV7fzho-PHcEJPw=");
+        assert_eq!(
+            body,
+            "{\"greeting\":\"Hello, Ada!\"}\n{\"greeting\":\"Hello, Grace!\"}\n{\"data\":[\"Hello, Ada!\",\"Hello, Grace!\"]}\n"
+        );
+
+        let (prelude, body) = streamed(runtime.outcome(&ids[1]).await);
+        assert_eq!(prelude["statusCode"], 200);
+        assert_eq!(body, r#"{"data":["Hello, Ada!","Hello, Grace!"]}"#);
+
+        let (prelude, body) = streamed(runtime.outcome(&ids[2]).await);
+        assert_eq!(prelude["statusCode"], 400);
+        let envelope: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(envelope["errors"][0]["source"]["pointer"], "/name");
         assert!(function.is_running());
     }
 

@@ -22,6 +22,12 @@ pub enum Outcome {
     Response(serde_json::Value),
     /// `POST /invocation/{id}/error`, parsed as JSON.
     Error(serde_json::Value),
+    /// A response in the streaming mode of function URLs: the JSON prelude (status,
+    /// headers, cookies), then the body as streamed.
+    Streamed {
+        prelude: serde_json::Value,
+        body: String,
+    },
 }
 
 #[derive(Default)]
@@ -219,13 +225,26 @@ fn parse(body: &Bytes) -> serde_json::Value {
 async fn response(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    shared
-        .outcomes
-        .lock()
-        .unwrap()
-        .push((id, Outcome::Response(parse(&body))));
+    let streaming = headers
+        .get("lambda-runtime-function-response-mode")
+        .is_some_and(|mode| mode == "streaming");
+    let outcome = if streaming {
+        // Lambda's HTTP integration response: the prelude ends at eight NUL bytes.
+        let split = body
+            .windows(8)
+            .position(|window| window == [0; 8])
+            .expect("a streamed HTTP response has a prelude");
+        Outcome::Streamed {
+            prelude: parse(&body.slice(..split)),
+            body: String::from_utf8_lossy(&body[split + 8..]).into_owned(),
+        }
+    } else {
+        Outcome::Response(parse(&body))
+    };
+    shared.outcomes.lock().unwrap().push((id, outcome));
     StatusCode::ACCEPTED
 }
 

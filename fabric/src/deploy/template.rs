@@ -401,10 +401,26 @@ impl Template {
 
     /// Adds a function serving an HTTP router behind an HTTP API: one route per path
     /// and method the router serves (and `OPTIONS` when it answers CORS), plus a
-    /// catch-all route so unknown paths get Fabric's own 404 and 405 envelopes.
+    /// catch-all route so unknown paths get Fabric's own 404 and 405 envelopes. A
+    /// router that [streams on Lambda](crate::http::HttpRouter::lambda_streaming)
+    /// gets a function URL in `RESPONSE_STREAM` mode instead, open to the internet
+    /// (`AuthType: NONE`): the router's own `authorize` hook guards it.
     #[cfg(feature = "http")]
     pub fn http(mut self, function: &Function, router: &crate::http::HttpRouter) -> Template {
         let name = function.logical_name();
+        if router.streams_on_lambda() {
+            let mut resource = function.resource(IndexMap::new(), Vec::new(), IndexMap::new());
+            resource.properties["FunctionUrlConfig"] =
+                json!({ "AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM" });
+            self.resource(function.id(), resource);
+            self.output(
+                format!("{name}FunctionUrl"),
+                "The function URL, which streams responses",
+                json!({ "Fn::GetAtt": [format!("{}Url", function.id()), "FunctionUrl"] }),
+                None,
+            );
+            return self;
+        }
         let api = format!("{name}HttpApi");
         self.resource(
             api.clone(),

@@ -90,6 +90,11 @@ impl HttpRouter {
     /// Serves Lambda invocations until the process is stopped.
     pub(super) async fn serve_events(self) -> Result<(), BoxError> {
         crate::runtime::init_logging();
+        if self.streams_on_lambda() {
+            // A function URL's events through `lambda_http`, and the body written
+            // to the runtime as the router produces it.
+            return lambda_http::run_with_streaming_response(self).await;
+        }
         let router = self;
         lambda_runtime::run(lambda_runtime::service_fn(move |event| {
             let router = router.clone();

@@ -201,6 +201,8 @@ pub(super) struct Config {
     pub(super) state: State,
     pub(super) scrub: bool,
     pub(super) body_limit: usize,
+    /// On Lambda, answer in the response streaming mode of function URLs.
+    pub(super) lambda_streaming: bool,
 }
 
 impl Config {
@@ -303,6 +305,7 @@ impl HttpRouter {
                 state: State::new(),
                 scrub: true,
                 body_limit: DEFAULT_BODY_LIMIT,
+                lambda_streaming: false,
             }),
         }
     }
@@ -422,6 +425,29 @@ impl HttpRouter {
             .collect()
     }
 
+    /// On Lambda, sends every response in Lambda's response streaming mode, so
+    /// `send_message` reaches clients that ask for NDJSON or server-sent events as it
+    /// is sent, not with the result. For a function URL whose invoke mode is
+    /// `RESPONSE_STREAM` (what the generated template sets up for such a router):
+    /// API Gateway cannot stream, so leave this off behind it. The local server
+    /// streams either way.
+    ///
+    /// ```
+    /// use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn report(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let router = fabric_http(report).lambda_streaming(true);
+    /// assert!(router.streams_on_lambda());
+    /// ```
+    pub fn lambda_streaming(self, stream: bool) -> HttpRouter {
+        self.configure(|config| config.lambda_streaming = stream)
+    }
+
+    /// Whether responses stream on Lambda; see [`HttpRouter::lambda_streaming`].
+    pub fn streams_on_lambda(&self) -> bool {
+        self.config.lambda_streaming
+    }
+
     /// Whether the router answers CORS (preflights included).
     pub fn has_cors(&self) -> bool {
         self.config.cors.is_some()
@@ -444,6 +470,7 @@ impl fmt::Debug for HttpRouter {
             .field("cors", &self.config.cors)
             .field("authorizer", &self.config.authorizer.is_some())
             .field("scrub", &self.config.scrub)
+            .field("lambda_streaming", &self.config.lambda_streaming)
             .finish()
     }
 }
