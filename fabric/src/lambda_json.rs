@@ -86,20 +86,19 @@ fn header_name(name: &str) -> Option<HeaderName> {
 
 /// A string borrowed from the event text when it has no escapes (serde's own
 /// `Cow<str>`, also under `#[serde(borrow)]` inside an `Option`, copies).
-#[derive(Debug)]
 pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
 
-#[cfg_attr(
-    not(feature = "http"),
-    allow(dead_code, reason = "the WebSocket event reads owned strings")
-)]
-impl Text<'_> {
-    pub(crate) fn as_str(&self) -> &str {
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
         &self.0
     }
+}
 
-    pub(crate) fn into_owned(self) -> String {
-        self.0.into_owned()
+impl From<Text<'_>> for String {
+    fn from(text: Text<'_>) -> String {
+        text.0.into_owned()
     }
 }
 

@@ -61,9 +61,7 @@ impl HttpBody {
             inner: Inner::Full((!bytes.is_empty()).then_some(bytes)),
         }
     }
-}
 
-impl HttpBody {
     /// The body's bytes when it was made whole; a stream is given back.
     pub(super) fn into_full(self) -> Result<Bytes, HttpBody> {
         match self.inner {

@@ -68,7 +68,7 @@ impl<'de> Visitor<'de> for EventVisitor {
         let mut fields: Vec<(Text<'de>, &'de RawValue)> = Vec::new();
         if let Some(key) = map.next_key::<Text<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
-            if key.as_str() == "version" && value.get() == "\"2.0\"" {
+            if &*key == "version" && value.get() == "\"2.0\"" {
                 return HttpApiEvent::deserialize(MapAccessDeserializer::new(map))?
                     .into_request()
                     .ok_or_else(|| M::Error::custom(INVALID_HTTP_API_EVENT));
@@ -83,7 +83,7 @@ impl<'de> Visitor<'de> for EventVisitor {
             if i > 0 {
                 text.push(',');
             }
-            text.push_str(&Value::from(key.as_str()).to_string());
+            text.push_str(&Value::from(&**key).to_string());
             text.push(':');
             text.push_str(value.get());
         }
@@ -243,15 +243,10 @@ impl HttpApiEvent<'_> {
     fn into_request(self) -> Option<HttpEvent> {
         let raw_path = self
             .raw_path
-            .as_ref()
-            .map(Text::as_str)
+            .as_deref()
             .filter(|p| !p.is_empty())
             .unwrap_or("/");
-        let query = self
-            .raw_query_string
-            .as_ref()
-            .map(Text::as_str)
-            .unwrap_or_default();
+        let query = self.raw_query_string.as_deref().unwrap_or_default();
         let uri = if query.is_empty() {
             Uri::try_from(raw_path).ok()?
         } else {
@@ -265,29 +260,28 @@ impl HttpApiEvent<'_> {
             None => Bytes::new(),
             Some(text) if self.is_base64_encoded => Bytes::from(
                 base64::engine::general_purpose::STANDARD
-                    .decode(text.as_str())
+                    .decode(text.as_bytes())
                     .ok()?,
             ),
-            Some(text) => Bytes::from(text.into_owned()),
+            Some(text) => Bytes::from(String::from(text)),
         };
         let mut request = Request::new(Full::new(body));
         *request.method_mut() =
-            Method::from_bytes(self.request_context.http.method.as_str().as_bytes()).ok()?;
+            Method::from_bytes(self.request_context.http.method.as_bytes()).ok()?;
         *request.uri_mut() = uri;
         let mut headers = self.headers;
         if let Some(cookies) = self.cookies.filter(|c| !c.is_empty()) {
-            let cookies: Vec<&str> = cookies.iter().map(Text::as_str).collect();
+            let cookies: Vec<&str> = cookies.iter().map(|cookie| &**cookie).collect();
             if let Ok(value) = HeaderValue::from_str(&cookies.join("; ")) {
                 headers.insert(COOKIE, value);
             }
         }
         *request.headers_mut() = headers;
         let context = self.request_context;
-        let stage = context.stage.as_ref().map(Text::as_str);
         let details = LambdaDetails {
-            request_id: context.request_id.map(Text::into_owned),
-            source_ip: context.http.source_ip.map(Text::into_owned),
-            path: Some(without_stage(raw_path, stage).to_owned()),
+            request_id: context.request_id.map(String::from),
+            source_ip: context.http.source_ip.map(String::from),
+            path: Some(without_stage(raw_path, context.stage.as_deref()).to_owned()),
             authorizer: context.authorizer.filter(has_fields),
         };
         Some(HttpEvent::HttpApi(request, details))
