@@ -777,12 +777,24 @@ mod binary {
         let mut alb = super::fixture("example-alb-lambda-target-request-headers-only.json");
         alb["path"] = serde_json::json!("/division");
         let not_http = serde_json::json!({"not": "http"});
+        let mut no_request_id = http_api.clone();
+        no_request_id["requestContext"]
+            .as_object_mut()
+            .unwrap()
+            .remove("requestId");
         let runtime = LambdaRuntime::start().await;
         let mut function = runtime.spawn_function(DIVISION_HTTP, &[]);
-        let ids: Vec<String> = [&http_api, &rest_api, &alb, &not_http, &http_api]
-            .iter()
-            .map(|event| runtime.invoke(&event.to_string()))
-            .collect();
+        let ids: Vec<String> = [
+            &http_api,
+            &rest_api,
+            &alb,
+            &not_http,
+            &http_api,
+            &no_request_id,
+        ]
+        .iter()
+        .map(|event| runtime.invoke(&event.to_string()))
+        .collect();
         let response = |outcome: Outcome| match outcome {
             Outcome::Response(response) => response,
             other => panic!("the invocation failed: {other:?}"),
@@ -808,6 +820,10 @@ mod binary {
         assert!(matches!(runtime.outcome(&ids[3]).await, Outcome::Error(_)));
         let answer = response(runtime.outcome(&ids[4]).await);
         assert_eq!(answer["body"], r#"{"data":2.0}"#);
+        // An HTTP API event without its own request id gets the invocation's.
+        let answer = response(runtime.outcome(&ids[5]).await);
+        assert_eq!(answer["body"], r#"{"data":2.0}"#);
+        assert_eq!(answer["headers"]["x-request-id"], ids[5].as_str());
         assert!(function.is_running());
     }
 

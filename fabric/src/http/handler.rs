@@ -14,7 +14,7 @@ use super::body::{self, HttpBody, Opening, StreamFormat};
 use super::cors::method_list;
 use super::event::{LambdaDetails, details_of};
 use super::input;
-use super::router::{Config, Matched, RouteEntry};
+use super::router::{Config, Matched, RouteEntry, allow_header};
 use crate::{BoxError, Context, Error, Output};
 
 /// What a service learns about the HTTP request it serves:
@@ -123,18 +123,8 @@ fn preflight(config: &Config, path: &str, origin: Option<&HeaderValue>) -> Respo
     if let Some(cors) = &config.cors {
         cors.apply_preflight(origin, &methods, response.headers_mut());
     }
-    response.headers_mut().insert(ALLOW, allow(methods));
+    response.headers_mut().insert(ALLOW, allow_header(methods));
     response
-}
-
-/// The `Allow` header for routes taking `methods`: HEAD goes wherever GET does, and
-/// OPTIONS everywhere.
-fn allow(mut methods: Vec<&Method>) -> HeaderValue {
-    if methods.contains(&&Method::GET) && !methods.contains(&&Method::HEAD) {
-        methods.push(&Method::HEAD);
-    }
-    methods.push(&Method::OPTIONS);
-    method_list(&methods)
 }
 
 fn not_found(method: &Method, path: &str) -> Error {
@@ -172,7 +162,7 @@ where
                 declared.to_str().unwrap_or_default()
             ));
             let mut response = error_response(&err, scrub);
-            response.headers_mut().insert(ALLOW, allow(methods));
+            response.headers_mut().insert(ALLOW, allow_header(methods));
             return response;
         }
     };

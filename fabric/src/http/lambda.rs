@@ -255,3 +255,45 @@ impl Serialize for JoinedHeaders<'_> {
         map.end()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http::header::VARY;
+
+    use super::*;
+
+    #[test]
+    fn repeated_headers_are_joined_and_cookies_go_apart() {
+        let mut headers = HeaderMap::new();
+        headers.append(VARY, HeaderValue::from_static("origin"));
+        headers.insert(SET_COOKIE, HeaderValue::from_static("a=1"));
+        headers.append(VARY, HeaderValue::from_static("accept"));
+        headers.append(SET_COOKIE, HeaderValue::from_static("b=2; Secure"));
+        headers.insert(
+            HeaderName::from_static("x-request-id"),
+            HeaderValue::from_static("r1"),
+        );
+        headers.append(VARY, HeaderValue::from_static("cookie"));
+        let cookies = take_cookies(&mut headers);
+        let response = HttpApiResponse {
+            status_code: 200,
+            headers,
+            cookies,
+            body: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            serde_json::json!({
+                "statusCode": 200,
+                "headers": {"vary": "origin, accept, cookie", "x-request-id": "r1"},
+                "cookies": ["a=1", "b=2; Secure"],
+                "isBase64Encoded": false,
+            })
+        );
+
+        let mut plain = HeaderMap::new();
+        plain.insert(VARY, HeaderValue::from_static("origin"));
+        assert!(take_cookies(&mut plain).is_empty());
+        assert_eq!(plain.len(), 1);
+    }
+}

@@ -215,10 +215,7 @@ impl Config {
             let Some(params) = route.pattern.matches(path) else {
                 continue;
             };
-            // HEAD is a GET without the body; the server leaves the body out.
-            let takes = route.methods.contains(method)
-                || (*method == Method::HEAD && route.methods.contains(&Method::GET));
-            if !takes {
+            if !takes(&route.methods, method) {
                 add_unique(&mut others, &route.methods);
                 continue;
             }
@@ -246,6 +243,22 @@ impl Config {
         }
         methods
     }
+}
+
+/// Whether a route with `methods` answers `method`. HEAD is a GET without the body
+/// (the server leaves the body out), so it goes wherever GET does.
+fn takes(methods: &[Method], method: &Method) -> bool {
+    methods.contains(method) || (*method == Method::HEAD && methods.contains(&Method::GET))
+}
+
+/// The `Allow` header for routes taking `methods`: HEAD wherever GET is, as
+/// [`takes`] answers it, and OPTIONS everywhere.
+pub(super) fn allow_header(mut methods: Vec<&Method>) -> http::HeaderValue {
+    if methods.contains(&&Method::GET) && !methods.contains(&&Method::HEAD) {
+        methods.push(&Method::HEAD);
+    }
+    methods.push(&Method::OPTIONS);
+    super::cors::method_list(&methods)
 }
 
 /// Several services behind one HTTP endpoint: a tower [`Service`](tower_service::Service)
