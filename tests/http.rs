@@ -706,10 +706,14 @@ mod binary {
     }
 
     async fn interrupt(child: &mut Child) -> std::process::ExitStatus {
+        stop_with(child, libc::SIGINT).await
+    }
+
+    async fn stop_with(child: &mut Child, signal: libc::c_int) -> std::process::ExitStatus {
         let pid = child.id().unwrap() as libc::pid_t;
         // SAFETY: signals a child process this test started and still owns.
-        let sent = unsafe { libc::kill(pid, libc::SIGINT) };
-        assert_eq!(sent, 0, "SIGINT was delivered");
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "the signal was delivered");
         tokio::time::timeout(Duration::from_secs(10), child.wait())
             .await
             .expect("Ctrl-C stops the server")
@@ -736,6 +740,16 @@ mod binary {
         assert_eq!(body, r#"{"data":2.0}"#);
         let status = interrupt(&mut child).await;
         assert!(status.success(), "{status:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stop_signal_as_soon_as_the_server_is_ready_stops_it_cleanly() {
+        for signal in [libc::SIGTERM, libc::SIGINT] {
+            let mut child = start(&["--port", &free_port().to_string()], None);
+            ready_line(&mut child).await;
+            let status = stop_with(&mut child, signal).await;
+            assert!(status.success(), "signal {signal}: {status:?}");
+        }
     }
 
     #[tokio::test]

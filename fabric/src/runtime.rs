@@ -257,3 +257,32 @@ impl std::fmt::Display for LocalError {
 
 #[cfg(feature = "local")]
 impl std::error::Error for LocalError {}
+
+/// Ctrl-C, or SIGTERM where there is one: what stops a local server. The handlers
+/// are in place when this returns, so a signal sent as soon as the server says it
+/// is ready is not lost to the default action, which would kill the process without
+/// a clean stop. When signals cannot be listened for, the future never completes
+/// and the server runs until it is killed.
+#[cfg(feature = "local")]
+pub(crate) fn stop_signal() -> impl Future<Output = ()> + Send {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            return futures_util::future::Either::Left(async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            });
+        }
+    }
+    futures_util::future::Either::Right(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+}

@@ -99,15 +99,13 @@ impl Adapter for HttpRouter {
         args.init_logging();
         let listener = args.bind().await?;
         let address = listener.local_addr()?;
+        let stopped = crate::runtime::stop_signal();
         println!("Serving HTTP on http://{address} (Ctrl-C to stop)");
         for route in self.routes() {
             tracing::debug!("route {route}");
         }
         self.serve_on(listener, async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                // No signal handling here: serve until the process is killed.
-                std::future::pending::<()>().await;
-            }
+            stopped.await;
             tracing::info!("shutting down");
         })
         .await

@@ -42,7 +42,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::BoxError;
-use crate::runtime::LocalArgs;
+use crate::runtime::{LocalArgs, stop_signal};
 use crate::websocket::WebSocketAdapter;
 pub use gateway::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 
@@ -371,13 +371,14 @@ pub async fn serve_websocket(adapter: WebSocketAdapter) -> Result<(), BoxError> 
         Err(err) => exit_with(&format!("cannot listen on port {}: {err}", args.port)),
     };
     warn_if_posts_go_elsewhere(&running);
+    let stopped = stop_signal();
     println!(
         "Fabric local gateway ready: {} (management API {}, page {}); Ctrl-C stops it",
         running.ws_url(),
         running.management_url(),
         running.page_url()
     );
-    stop_signal().await;
+    stopped.await;
     tracing::info!(
         target: "fabric::local",
         "stopping: closing {} connection(s)",
@@ -403,22 +404,6 @@ fn warn_if_posts_go_elsewhere(running: &RunningGateway) {
             );
         }
     }
-}
-
-/// Ctrl-C, or SIGTERM where there is one.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// A setup error a person can act on: one line, no backtrace, exit status 1.
