@@ -57,6 +57,7 @@ pub mod aws;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod context;
+pub mod env;
 #[cfg(feature = "deploy")]
 pub mod deploy;
 pub mod error;
@@ -67,6 +68,7 @@ pub mod input;
 mod lambda_json;
 #[cfg(feature = "websocket")]
 pub mod local;
+pub mod names;
 pub mod runtime;
 pub mod service;
 #[cfg(feature = "websocket")]
