@@ -26,7 +26,7 @@ pub struct EnvCredentials;
 
 impl EnvCredentials {
     fn load() -> Result<Credentials, CredentialsError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let var = crate::env::var;
         match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
             (Some(key), Some(secret)) => Ok(Credentials::new(
                 key,
@@ -35,7 +35,7 @@ impl EnvCredentials {
                 None,
                 "environment",
             )),
-            _ if !crate::runtime::on_lambda() => Ok(Credentials::new(
+            _ if !crate::env::on_lambda() => Ok(Credentials::new(
                 "fabric-local",
                 "fabric-local",
                 None,
@@ -60,9 +60,8 @@ impl ProvideCredentials for EnvCredentials {
 
 /// `AWS_REGION`, then `AWS_DEFAULT_REGION`, then `us-east-1`.
 pub fn region() -> Region {
-    let region = std::env::var("AWS_REGION")
-        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|_| "us-east-1".to_owned());
+    let region = crate::env::first(&["AWS_REGION", "AWS_DEFAULT_REGION"])
+        .unwrap_or_else(|| "us-east-1".to_owned());
     Region::new(region)
 }
 
@@ -125,6 +124,5 @@ pub fn timeouts(attempt: Duration, call: Duration) -> TimeoutConfig {
 /// # let _ = endpoint;
 /// ```
 pub fn endpoint_from_env(service: &str) -> Option<String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    var(&format!("AWS_ENDPOINT_URL_{service}")).or_else(|| var("AWS_ENDPOINT_URL"))
+    crate::env::first(&[&format!("AWS_ENDPOINT_URL_{service}"), "AWS_ENDPOINT_URL"])
 }

@@ -57,9 +57,9 @@ pub mod aws;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod context;
-pub mod env;
 #[cfg(feature = "deploy")]
 pub mod deploy;
+pub mod env;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
@@ -69,6 +69,7 @@ mod lambda_json;
 #[cfg(feature = "websocket")]
 pub mod local;
 pub mod names;
+pub mod panic;
 pub mod runtime;
 pub mod service;
 #[cfg(feature = "websocket")]
@@ -87,7 +88,7 @@ pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorObject, ErrorSource, Issue
 pub use http::{HttpRouter, fabric_http};
 pub use input::{Input, InputType};
 pub use runtime::run;
-pub use service::{Call, Output, Service};
+pub use service::{Call, Output, Service, ServiceExt};
 #[cfg(feature = "websocket")]
 pub use websocket::{WebSocketRouter, fabric_websocket};
 
@@ -139,7 +140,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub mod prelude {
     #[cfg(feature = "websocket")]
     pub use crate::websocket::{Accept, WebSocketRouter, fabric_websocket};
-    pub use crate::{Context, Error, ErrorKind, Input, Service, State, fabric_service};
+    pub use crate::{Context, Error, ErrorKind, Input, Service, ServiceExt, State, fabric_service};
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::{Value, json};
     pub use validator::{Validate, ValidationError};

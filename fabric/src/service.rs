@@ -2,17 +2,16 @@
 
 use std::any::TypeId;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use futures_util::FutureExt;
-use futures_util::future::{BoxFuture, CatchUnwind};
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::input::Shape;
+use crate::panic::{CatchPanic, catch_panic};
 use crate::{Context, Error};
 
 /// A service: an alias, a description, an input shape, and a call from raw JSON to
@@ -55,19 +54,42 @@ pub trait Service: Send + Sync + 'static {
     }
 
     /// Runs the pipeline on raw JSON: coerce, deserialize, validate, call, serialize.
-    /// Implementations may panic; [`Service::call`] is the safe entry.
+    /// Implementations may panic; adapters reach it through [`ServiceExt::call`],
+    /// which catches that.
     fn serve(&self, raw: Value, ctx: Context) -> BoxFuture<'static, Result<Output, Error>>;
+}
 
-    /// Serves a call, turning a panic anywhere in the service into a 500 so the
-    /// process keeps serving. This is what adapters call.
+/// How every caller runs a [`Service`]: [`call`](ServiceExt::call) serves it inside
+/// [`catch_panic`], so a panic anywhere in the service is a 500 and the process keeps
+/// serving. Implemented for every service; it cannot be overridden.
+///
+/// ```
+/// use fabric::prelude::*;
+///
+/// #[derive(Deserialize, Input)]
+/// struct Nothing {}
+///
+/// #[fabric_service]
+/// async fn explode(_input: Nothing, _ctx: Context) -> Result<(), Error> {
+///     panic!("boom")
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let (ctx, _) = Context::test();
+/// let err = explode.call(json!({}), ctx).await.unwrap_err();
+/// assert_eq!(err.status(), 500);
+/// # })
+/// ```
+pub trait ServiceExt: Service {
+    /// Serves a call, turning a panic into a 500.
     fn call(&self, raw: Value, ctx: Context) -> Call {
-        let state = match std::panic::catch_unwind(AssertUnwindSafe(|| self.serve(raw, ctx))) {
-            Ok(future) => CallState::Running(AssertUnwindSafe(future).catch_unwind()),
-            Err(payload) => CallState::Panicked(Some(panic_error(payload))),
-        };
-        Call { state }
+        Call {
+            guarded: catch_panic(|| self.serve(raw, ctx)),
+        }
     }
 }
+
+impl<S: Service + ?Sized> ServiceExt for S {}
 
 impl<S: Service + ?Sized> Service for Arc<S> {
     fn alias(&self) -> &str {
@@ -87,53 +109,27 @@ impl<S: Service + ?Sized> Service for Arc<S> {
     }
 }
 
-/// The future of [`Service::call`]: the service's result, or a 500 if it panicked.
+/// The future of [`ServiceExt::call`]: the service's result, or a 500 if it
+/// panicked.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Call {
-    state: CallState,
-}
-
-enum CallState {
-    Running(CatchUnwind<AssertUnwindSafe<BoxFuture<'static, Result<Output, Error>>>>),
-    Panicked(Option<Error>),
+    guarded: CatchPanic<BoxFuture<'static, Result<Output, Error>>>,
 }
 
 impl Future for Call {
     type Output = Result<Output, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        match &mut self.state {
-            CallState::Running(future) => match Pin::new(future).poll(cx) {
-                Poll::Ready(Ok(result)) => Poll::Ready(result),
-                Poll::Ready(Err(payload)) => Poll::Ready(Err(panic_error(payload))),
-                Poll::Pending => Poll::Pending,
-            },
-            CallState::Panicked(error) => {
-                Poll::Ready(Err(error.take().expect("Call polled after completion")))
-            }
-        }
+        Pin::new(&mut self.guarded)
+            .poll(cx)
+            .map(|result| result.unwrap_or_else(|panic| Err(panic.into())))
     }
 }
 
-/// Runs `future`, turning a panic into a 500; for hooks, which are not services.
-#[cfg_attr(not(feature = "websocket"), allow(dead_code))]
-pub(crate) async fn catch_panics<T>(
-    future: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(result) => result,
-        Err(payload) => Err(panic_error(payload)),
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call").finish_non_exhaustive()
     }
-}
-
-fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|text| (*text).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-text panic payload".to_owned());
-    tracing::error!(panic = %message, "service panicked");
-    Error::internal_message(format!("the service panicked: {message}"))
 }
 
 /// What a service returned, serialized: JSON text, or nothing for `()`.

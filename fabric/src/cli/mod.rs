@@ -63,7 +63,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::runtime::Adapter;
-use crate::{BoxError, Context, Error, MessageSink, Output, Service, State};
+use crate::{BoxError, Context, Error, MessageSink, Output, Service, ServiceExt, State};
 
 /// A command line for one service (flags only) or several (one subcommand each).
 ///
@@ -296,7 +296,7 @@ impl Adapter for Cli {
     }
 
     async fn serve_local(self) -> Result<(), BoxError> {
-        if std::env::var_os("RUST_LOG").is_some() {
+        if crate::env::var("RUST_LOG").is_some() {
             crate::runtime::init_logging();
         }
         let code = self.run_from(std::env::args_os()).await;

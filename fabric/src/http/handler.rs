@@ -15,7 +15,7 @@ use super::cors::method_list;
 use super::event::{LambdaDetails, details_of};
 use super::input;
 use super::router::{Config, Matched, RouteEntry, allow_header};
-use crate::{BoxError, Context, Error, Output};
+use crate::{BoxError, Context, Error, Output, ServiceExt};
 
 /// What a service learns about the HTTP request it serves:
 /// `ctx.extension::<HttpRequest>()`.

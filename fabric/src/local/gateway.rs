@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -23,7 +22,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -38,6 +37,7 @@ use tokio_util::task::TaskTracker;
 
 use super::connections::{Connection, Outbound, Registry};
 use super::events::Api;
+use crate::panic::{CatchPanic, catch_panic};
 use crate::websocket::WebSocketAdapter;
 
 /// API Gateway's frame limit: 32 KB; a larger frame closes the connection with 1009.
@@ -138,7 +138,9 @@ impl Shared {
         }
         let adapter = self.adapter.clone();
         Invocation {
-            handler: Some(Box::pin(async move { adapter.handle(*event).await })),
+            handler: Some(catch_panic(|| {
+                Box::pin(async move { adapter.handle(*event).await }) as BoxFuture<'static, _>
+            })),
             deadline: Box::pin(tokio::time::sleep(self.settings.integration_timeout)),
             meta: Some(meta),
             log: self.log,
@@ -169,7 +171,7 @@ struct EventMeta {
 /// One adapter call in flight, polled by the task that awaits it (a connection's
 /// session): no task spawn per message. Logs its line when it completes.
 struct Invocation {
-    handler: Option<BoxFuture<'static, ApiGatewayProxyResponse>>,
+    handler: Option<CatchPanic<BoxFuture<'static, ApiGatewayProxyResponse>>>,
     deadline: Pin<Box<tokio::time::Sleep>>,
     meta: Option<EventMeta>,
     log: EventLog,
@@ -191,20 +193,16 @@ impl Future for Invocation {
             .expect("Invocation polled after completion");
         // A panic that escapes the adapter is a failed invocation (API Gateway's
         // "Internal server error"), not a dead connection.
-        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx)))
-        {
-            Ok(Poll::Ready(response)) => Outcome::Answered(response),
-            Err(_panic) => {
-                tracing::error!(target: "fabric::local", "the handler failed: it panicked");
-                Outcome::Failed
-            }
-            Ok(Poll::Pending) => match this.deadline.as_mut().poll(cx) {
+        let outcome = match Pin::new(handler).poll(cx) {
+            Poll::Ready(Ok(response)) => Outcome::Answered(response),
+            Poll::Ready(Err(_panic)) => Outcome::Failed,
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(()) => {
                     // Over the integration timeout: the client hears so, and the
                     // handler finishes on its own, as a Lambda would.
                     if let Some(handler) = this.handler.take() {
-                        tokio::spawn(AssertUnwindSafe(handler).catch_unwind());
+                        tokio::spawn(handler);
                     }
                     Outcome::TimedOut
                 }

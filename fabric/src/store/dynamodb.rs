@@ -161,12 +161,7 @@ impl DynamoDbStore {
     /// # }
     /// ```
     pub fn from_env() -> Result<DynamoDbStore, Error> {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let var = crate::env::var;
         let table = var("FABRIC_CONNECTIONS_TABLE").ok_or_else(|| {
             Error::internal_message(
                 "FABRIC_CONNECTIONS_TABLE is not set: name the DynamoDB table of connections",

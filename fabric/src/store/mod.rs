@@ -267,9 +267,8 @@ pub type SharedStore = Arc<dyn ConnectionStore>;
 /// # }
 /// ```
 pub fn from_env() -> Result<SharedStore, Error> {
-    let table = std::env::var("FABRIC_CONNECTIONS_TABLE").unwrap_or_default();
-    if table.trim().is_empty() {
-        if crate::runtime::on_lambda() {
+    if crate::env::var("FABRIC_CONNECTIONS_TABLE").is_none() {
+        if crate::env::on_lambda() {
             tracing::warn!(
                 "FABRIC_CONNECTIONS_TABLE is not set: connections are tracked in memory, per Lambda instance"
             );

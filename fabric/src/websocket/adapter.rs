@@ -19,9 +19,9 @@ use super::management::{
 };
 use super::request::{EventType, WebSocket};
 use super::router::{RouteSelection, WebSocketRouter};
-use crate::service::catch_panics;
+use crate::panic::catch_panic;
 use crate::store::{self, Connection, ConnectionStore, SharedStore};
-use crate::{BoxError, Context, Error, Output, State, input};
+use crate::{BoxError, Context, Error, Output, ServiceExt, State, input};
 
 /// Serves `routes` (one service, or a [`WebSocketRouter`]) on API Gateway WebSocket
 /// events: on Lambda with [`fabric::run`](crate::run), and off Lambda on the local
@@ -526,7 +526,9 @@ impl WebSocketAdapter {
             return self.rejection(&Error::unavailable("The service is switched off"));
         }
         let accepted = match &self.on_connect {
-            Some(hook) => catch_panics(hook(Self::context(&ws, state))).await,
+            Some(hook) => catch_panic(|| hook(Self::context(&ws, state)))
+                .await
+                .unwrap_or_else(|panic| Err(panic.into())),
             None => Ok(Accept::new()),
         };
         let tracked = match accepted {
@@ -574,13 +576,9 @@ impl WebSocketAdapter {
     ) -> ApiGatewayProxyResponse {
         if let Some(hook) = &self.on_disconnect {
             let ctx = Self::context(&ws, state);
-            let run = async {
-                hook(ctx, info).await;
-                Ok(())
-            };
-            if let Err(err) = catch_panics(run).await {
-                log_error(&err);
-            }
+            // A panicking hook is logged where it is caught; the store still forgets
+            // the connection.
+            let _ = catch_panic(|| hook(ctx, info)).await;
         }
         if let Some(store) = &ws.store {
             if let Err(err) = store.delete(&ws.connection_id).await {

@@ -153,11 +153,10 @@ pub struct EndpointRules {
 impl EndpointRules {
     /// The rules from the process environment.
     pub fn from_env() -> EndpointRules {
-        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
         EndpointRules {
-            explicit: var("FABRIC_MANAGEMENT_ENDPOINT"),
+            explicit: crate::env::var("FABRIC_MANAGEMENT_ENDPOINT"),
             standard_env: crate::aws::endpoint_from_env("APIGATEWAYMANAGEMENTAPI"),
-            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+            region: crate::env::first(&["AWS_REGION", "AWS_DEFAULT_REGION"]),
         }
     }
 
