@@ -43,7 +43,6 @@ fn pipeline(c: &mut Criterion) {
         b.iter(|| {
             let raw = input::from_json_text(black_box(BODY)).unwrap();
             let ctx = Context::builder("Bq7aLHDcoAMFdHw=")
-                .connection_id("Bq7ZkfvLIAMCLbQ=")
                 .shared_sink(sink.clone())
                 .state(state.clone())
                 .build();

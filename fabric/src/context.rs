@@ -133,7 +133,6 @@ pub struct Context {
 
 struct Inner {
     request_id: String,
-    connection_id: Option<String>,
     sink: Option<Arc<dyn MessageSink>>,
     state: State,
     extensions: Vec<Arc<dyn Any + Send + Sync>>,
@@ -145,7 +144,6 @@ impl Context {
         ContextBuilder {
             inner: Inner {
                 request_id: request_id.into(),
-                connection_id: None,
                 sink: None,
                 state: State::default(),
                 extensions: Vec::new(),
@@ -156,21 +154,13 @@ impl Context {
     /// A context for tests, and the messages sent through it.
     pub fn test() -> (Context, SentMessages) {
         let sent = SentMessages::default();
-        let ctx = Context::builder("test-request")
-            .connection_id("test-connection")
-            .sink(sent.clone())
-            .build();
+        let ctx = Context::builder("test-request").sink(sent.clone()).build();
         (ctx, sent)
     }
 
     /// The id of this request, for logs and correlation.
     pub fn request_id(&self) -> &str {
         &self.inner.request_id
-    }
-
-    /// The WebSocket connection of the caller, when the transport has one.
-    pub fn connection_id(&self) -> Option<&str> {
-        self.inner.connection_id.as_deref()
     }
 
     /// Sends a message to the caller while the service runs: a post to their
@@ -221,7 +211,6 @@ impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("request_id", &self.inner.request_id)
-            .field("connection_id", &self.inner.connection_id)
             .finish_non_exhaustive()
     }
 }
@@ -232,12 +221,6 @@ pub struct ContextBuilder {
 }
 
 impl ContextBuilder {
-    /// Sets the caller's connection id.
-    pub fn connection_id(mut self, id: impl Into<String>) -> ContextBuilder {
-        self.inner.connection_id = Some(id.into());
-        self
-    }
-
     /// Sets where `send_message` delivers.
     pub fn sink(self, sink: impl MessageSink) -> ContextBuilder {
         self.shared_sink(Arc::new(sink))
@@ -340,7 +323,6 @@ mod tests {
         assert_eq!(ctx.extension::<String>().unwrap(), "detail");
         assert!(ctx.extension::<u32>().is_none());
         assert_eq!(ctx.request_id(), "r1");
-        assert_eq!(ctx.connection_id(), None);
         let err = ctx.state::<i64>().unwrap_err();
         assert!(err.detail().contains("i64"), "{}", err.detail());
     }

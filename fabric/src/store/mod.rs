@@ -1,18 +1,19 @@
 //! Connection tracking and rooms: who is connected, which user each connection
 //! belongs to, and who is in which room.
 //!
-//! A [`ConnectionStore`] keeps [`Connection`] records and room memberships. Give one
-//! to the adapter with [`WebSocketAdapter::store`](crate::websocket::WebSocketAdapter::store)
-//! and Fabric keeps it up to date by itself:
+//! This module is the data layer alone: it knows no transport. A [`ConnectionStore`]
+//! keeps [`Connection`] records and room memberships. Give one to a WebSocket
+//! adapter (`fabric_websocket(..).store(..)`, or `.track_connections()` for the one
+//! the environment names) and Fabric keeps it up to date by itself:
 //!
 //! - `$connect`: once the `on_connect` hook accepts (or when there is none), the
-//!   connection is saved, with the user id and metadata of its [`Accept`](crate::websocket::Accept),
-//!   to expire 2 hours later (API Gateway's longest connection);
+//!   connection is saved, with the user id and metadata of its `Accept`, to expire
+//!   2 hours later (API Gateway's longest connection);
 //! - `$disconnect`: the connection and its room memberships are deleted;
 //! - a post that finds a connection gone (410) deletes it, so stale connections never
 //!   pile up and slow broadcasts down.
 //!
-//! Services use it through the [`Context`](crate::Context): `ctx.join(room)`,
+//! Services use it through their `Context`, over a WebSocket: `ctx.join(room)`,
 //! `ctx.leave(room)`, `ctx.broadcast_room(room, message)`,
 //! `ctx.user_connections(user)`, `ctx.send_to_user(user, message)`.
 //!
@@ -40,7 +41,6 @@
 //! # let _ = adapter;
 //! ```
 
-mod context;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
 pub mod layout;

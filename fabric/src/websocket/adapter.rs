@@ -514,7 +514,6 @@ impl WebSocketAdapter {
 
     fn context(ws: &Arc<WebSocket>, state: State) -> Context {
         Context::builder(ws.request_id.clone())
-            .connection_id(ws.connection_id.clone())
             .shared_sink(ws.clone())
             .shared_extension(ws.clone())
             .state(state)

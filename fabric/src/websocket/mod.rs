@@ -22,8 +22,10 @@ mod event;
 mod lambda;
 mod management;
 mod request;
+mod rooms;
 mod router;
 mod sdk;
+mod testing;
 
 pub use adapter::{Accept, Disconnect, WebSocketAdapter, fabric_websocket};
 pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
@@ -35,3 +37,4 @@ pub use management::{
 pub use request::{BroadcastReport, Delivery, EventType, WebSocket};
 pub use router::{RouteSelection, WebSocketRouter};
 pub use sdk::SdkManagementApi;
+pub use testing::{RecordingManagementApi, TestConnection, test_context};

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
 use crate::store::{ConnectionStore, SharedStore};
-use crate::{Context, Error, MessageSink};
+use crate::{Error, MessageSink};
 
 /// The kind of a WebSocket event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -304,18 +304,6 @@ fn check_size(bytes: usize) -> Result<(), Error> {
         return Err(ManagementError::PayloadTooLarge(bytes).into());
     }
     Ok(())
-}
-
-impl Context {
-    /// The WebSocket event and connection tools, when the call came over a WebSocket.
-    ///
-    /// ```
-    /// let (ctx, _) = fabric::Context::test();
-    /// assert!(ctx.websocket().is_none());
-    /// ```
-    pub fn websocket(&self) -> Option<&WebSocket> {
-        self.extension::<WebSocket>()
-    }
 }
 
 /// What happened to one connection in a broadcast.

@@ -1,12 +1,35 @@
-//! Rooms and users on the [`Context`]: the connection store, seen from a service.
+//! The WebSocket side of a [`Context`]: the caller's connection, and rooms and users
+//! in the connection store. The store itself is a plain data layer; what a service
+//! does with it over a WebSocket lives here.
 
 use serde::Serialize;
 
-use super::{Connection, Member, SharedStore};
-use crate::websocket::{BroadcastReport, WebSocket};
+use super::request::{BroadcastReport, WebSocket};
+use crate::store::{Connection, Member, SharedStore};
 use crate::{Context, Error};
 
 impl Context {
+    /// The WebSocket event and connection tools, when the call came over a WebSocket.
+    ///
+    /// ```
+    /// let (ctx, _) = fabric::Context::test();
+    /// assert!(ctx.websocket().is_none());
+    /// ```
+    pub fn websocket(&self) -> Option<&WebSocket> {
+        self.extension::<WebSocket>()
+    }
+
+    /// The caller's WebSocket connection id, when the call came over a WebSocket.
+    ///
+    /// ```
+    /// let (ctx, _) = fabric::websocket::test_context("Bq7ZkfvLIAMCLbQ=");
+    /// assert_eq!(ctx.connection_id(), Some("Bq7ZkfvLIAMCLbQ="));
+    /// assert_eq!(fabric::Context::test().0.connection_id(), None);
+    /// ```
+    pub fn connection_id(&self) -> Option<&str> {
+        self.websocket().map(WebSocket::connection_id)
+    }
+
     /// The adapter's connection store; a 500 when it has none.
     ///
     /// The store is the adapter's shared value of type [`SharedStore`], which
@@ -16,16 +39,16 @@ impl Context {
     /// ```
     /// use std::sync::Arc;
     /// use fabric::store::{Connection, MemoryStore, SharedStore};
-    /// use fabric::{Context, State};
+    /// use fabric::websocket::TestConnection;
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let store: SharedStore = Arc::new(MemoryStore::new());
     /// store.save(&Connection::new("c1", chrono::Utc::now())).await?;
-    /// let ctx = Context::builder("r1").connection_id("c1").state(State::new().with(store)).build();
+    /// let (ctx, _posts) = TestConnection::new("c1").store(store).context();
     /// ctx.join("general").await?;
     /// assert_eq!(ctx.rooms().await?, ["general"]);
     ///
-    /// let bare = Context::builder("r2").connection_id("c1").build();
+    /// let (bare, _posts) = fabric::websocket::test_context("c1");
     /// let err = bare.join("general").await.unwrap_err();
     /// assert_eq!(err.status(), 500);
     /// assert!(err.detail().starts_with("no connection store configured"));
