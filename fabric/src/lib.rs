@@ -57,9 +57,9 @@ pub mod aws;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod context;
-pub mod env;
 #[cfg(feature = "deploy")]
 pub mod deploy;
+pub mod env;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
@@ -99,8 +99,8 @@ pub use fabric_macros::Input;
 /// value named `name`. The typed function stays callable as `name::handle`.
 ///
 /// Attributes: `alias = "..."` (defaults to the function name; letters, digits, `-`
-/// and `_`, starting with a letter) and `description = "..."` (defaults to the doc
-/// comment).
+/// and `_`, starting with a letter or digit, as [`names::check_name`] says) and
+/// `description = "..."` (defaults to the doc comment).
 ///
 /// ```
 /// use fabric::prelude::*;
