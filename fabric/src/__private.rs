@@ -11,6 +11,8 @@ pub use futures_util::future::BoxFuture;
 pub use serde_json;
 pub use validator;
 
+pub use crate::input::names::{field_names, variant_names};
+
 use crate::input::Input;
 use crate::{Context, Error, Output};
 

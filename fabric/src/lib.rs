@@ -100,8 +100,8 @@ pub use fabric_macros::Input;
 /// value named `name`. The typed function stays callable as `name::handle`.
 ///
 /// Attributes: `alias = "..."` (defaults to the function name; letters, digits, `-`
-/// and `_`, starting with a letter) and `description = "..."` (defaults to the doc
-/// comment).
+/// and `_`, starting with a letter or digit, as [`names::check_name`] says) and
+/// `description = "..."` (defaults to the doc comment).
 ///
 /// ```
 /// use fabric::prelude::*;

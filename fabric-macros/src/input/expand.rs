@@ -1,11 +1,13 @@
-//! The code `#[derive(Input)]` generates from its model.
+//! The code `#[derive(Input)]` generates from its model, and the stand-in for an
+//! item it rejects.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::Expr;
 use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Expr};
 
-use super::parse::{DefaultSource, InputEnum, InputField, InputStruct, Model, Rules};
+use super::parse::{DefaultSource, Rules};
+use super::validate::{InputEnum, InputField, InputStruct, Model, Names};
 
 pub fn expand(model: &Model) -> TokenStream {
     match model {
@@ -21,11 +23,36 @@ fn option_str(text: &Option<String>) -> TokenStream {
     }
 }
 
+/// The wire names, at run time: serde's own (see `fabric::__private::field_names`),
+/// or the Rust names.
+fn wire_names<'a>(
+    names: &Names,
+    rust_names: impl Iterator<Item = &'a String>,
+    helper: TokenStream,
+) -> TokenStream {
+    let rust_names: Vec<&String> = rust_names.collect();
+    match names {
+        Names::Serde { aliases } => quote! {
+            ::fabric::__private::#helper::<Self>(&[#(#rust_names),*], &[#(#aliases),*])
+        },
+        Names::Rust => quote!(::std::vec![#(#rust_names),*]),
+    }
+}
+
 fn expand_struct(input: &InputStruct) -> TokenStream {
     let ident = &input.ident;
     let name = ident.to_string();
     let description = option_str(&input.description);
-    let fields = input.fields.iter().map(|field| expand_field(ident, field));
+    let names = wire_names(
+        &input.names,
+        input.fields.iter().map(|field| &field.name),
+        quote!(field_names),
+    );
+    let fields = input
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(index, field)| expand_field(ident, index, field));
     let validate = if input.validates {
         quote!(::fabric::validator::Validate::validate(self))
     } else {
@@ -35,10 +62,13 @@ fn expand_struct(input: &InputStruct) -> TokenStream {
         impl ::fabric::Input for #ident {
             fn shape() -> &'static ::fabric::input::Shape {
                 static SHAPE: ::std::sync::OnceLock<::fabric::input::Shape> = ::std::sync::OnceLock::new();
-                SHAPE.get_or_init(|| ::fabric::input::Shape {
-                    name: #name,
-                    description: #description,
-                    fields: ::std::vec![#(#fields),*],
+                SHAPE.get_or_init(|| {
+                    let names: ::std::vec::Vec<&'static str> = #names;
+                    ::fabric::input::Shape {
+                        name: #name,
+                        description: #description,
+                        fields: ::std::vec![#(#fields),*],
+                    }
                 })
             }
 
@@ -55,10 +85,9 @@ fn expand_struct(input: &InputStruct) -> TokenStream {
     }
 }
 
-fn expand_field(container: &syn::Ident, field: &InputField) -> TokenStream {
+fn expand_field(container: &syn::Ident, index: usize, field: &InputField) -> TokenStream {
     let ty = &field.ty;
     let ident = &field.ident;
-    let wire_name = &field.wire_name;
     let rust_name = ident.to_string();
     let description = option_str(&field.description);
     let kind = quote_spanned!(ty.span()=> <#ty as ::fabric::input::InputType>::kind());
@@ -91,10 +120,7 @@ fn expand_field(container: &syn::Ident, field: &InputField) -> TokenStream {
         }
         _ => quote!(false),
     };
-    let long = match &field.long {
-        Some(lit) => quote!(::core::option::Option::Some(#lit)),
-        None => quote!(::core::option::Option::None),
-    };
+    let long = &field.long;
     let short = match &field.short {
         Some(lit) => quote!(::core::option::Option::Some(#lit)),
         None => quote!(::core::option::Option::None),
@@ -103,12 +129,12 @@ fn expand_field(container: &syn::Ident, field: &InputField) -> TokenStream {
     quote! {{
         let kind = #kind;
         ::fabric::input::Field {
-            name: #wire_name,
+            name: names[#index],
             rust_name: #rust_name,
             required: #required,
             default: #default,
             description: #description,
-            long: #long,
+            long: ::core::option::Option::Some(#long),
             short: #short,
             rules: #rules,
             kind,
@@ -153,16 +179,75 @@ fn expand_rules(rules: &Rules) -> TokenStream {
 
 fn expand_enum(input: &InputEnum) -> TokenStream {
     let ident = &input.ident;
-    let choices = input.choices.iter().map(|(name, description)| {
-        let description = option_str(description);
-        quote!(::fabric::input::Choice { name: #name, description: #description })
-    });
+    let names = wire_names(
+        &input.names,
+        input.choices.iter().map(|choice| &choice.name),
+        quote!(variant_names),
+    );
+    let descriptions = input
+        .choices
+        .iter()
+        .map(|choice| option_str(&choice.description));
     quote! {
         impl ::fabric::input::InputType for #ident {
             fn kind() -> ::fabric::input::Kind {
-                const CHOICES: &[::fabric::input::Choice] = &[#(#choices),*];
-                ::fabric::input::Kind::Choice(CHOICES)
+                static CHOICES: ::std::sync::OnceLock<::std::vec::Vec<::fabric::input::Choice>> =
+                    ::std::sync::OnceLock::new();
+                let choices = CHOICES.get_or_init(|| {
+                    let names: ::std::vec::Vec<&'static str> = #names;
+                    let descriptions: &[::core::option::Option<&'static str>] = &[#(#descriptions),*];
+                    let mut choices = ::std::vec::Vec::with_capacity(names.len());
+                    for (name, description) in ::core::iter::Iterator::zip(
+                        ::core::iter::IntoIterator::into_iter(names),
+                        descriptions,
+                    ) {
+                        choices.push(::fabric::input::Choice { name, description: *description });
+                    }
+                    choices
+                });
+                ::fabric::input::Kind::Choice(choices)
             }
         }
+    }
+}
+
+/// The stand-in for a rejected item, beside its error: the trait impls, with bodies
+/// that never run (the program does not compile), so that the item's uses (as a
+/// service's input, as a field) add no errors of their own. A generic type or a
+/// union gets none: an impl could not be written without errors of its own.
+pub fn fallback(item: &DeriveInput) -> TokenStream {
+    if !item.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let ident = &item.ident;
+    let unreachable = quote!(::core::unreachable!(
+        "a rejected `#[derive(Input)]` does not compile"
+    ));
+    match &item.data {
+        Data::Struct(_) => quote! {
+            impl ::fabric::Input for #ident {
+                fn shape() -> &'static ::fabric::input::Shape {
+                    #unreachable
+                }
+
+                fn validate(&self) -> ::core::result::Result<(), ::fabric::validator::ValidationErrors> {
+                    #unreachable
+                }
+            }
+
+            impl ::fabric::input::InputType for #ident {
+                fn kind() -> ::fabric::input::Kind {
+                    #unreachable
+                }
+            }
+        },
+        Data::Enum(_) => quote! {
+            impl ::fabric::input::InputType for #ident {
+                fn kind() -> ::fabric::input::Kind {
+                    #unreachable
+                }
+            }
+        },
+        Data::Union(_) => TokenStream::new(),
     }
 }

@@ -1,30 +1,55 @@
-//! The model `#[derive(Input)]` works from, read from the item and its attributes,
-//! with every misuse reported at the user's span.
+//! Reading the item and its attributes (`serde`, `input`, `validate`, docs) into
+//! what was written, unchecked. Only malformed attributes fail here; the rules on
+//! what may be written are [`validate`](super::validate)'s.
 
-use syn::ext::IdentExt;
+use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Attribute, Data, DeriveInput, Expr, Fields, Ident, LitChar, LitStr, Type};
+use syn::{Attribute, Data, DeriveInput, Expr, Fields, Generics, Ident, LitChar, LitStr, Type};
 
-use crate::attrs::{self, RenameRule};
+use crate::attrs;
 
-pub enum Model {
-    Struct(InputStruct),
-    Enum(InputEnum),
-}
-
-pub struct InputStruct {
+/// The item as written.
+pub struct Item {
     pub ident: Ident,
+    pub generics: Generics,
     pub description: Option<String>,
-    pub fields: Vec<InputField>,
-    /// Whether any `#[validate]` rule exists, so `Validate` must be called.
+    pub container: Container,
+    /// Whether any `#[validate]` attribute exists, so `Validate` must be called.
     pub validates: bool,
+    pub body: Body,
 }
 
-pub struct InputField {
+pub enum Body {
+    Struct(Vec<ParsedField>),
+    /// A tuple or unit struct.
+    UnnamedStruct,
+    Enum(Vec<ParsedVariant>),
+    Union(Span),
+}
+
+/// serde's container attributes that matter to Fabric.
+#[derive(Default)]
+pub struct Container {
+    /// `#[serde(default)]`.
+    pub default: bool,
+    /// `#[serde(from = ..)]`, `try_from`, `transparent` or `untagged`: the type is
+    /// not deserialized under its own field or variant names.
+    pub foreign: bool,
+}
+
+pub struct ParsedField {
     pub ident: Ident,
-    pub wire_name: String,
     pub ty: Type,
     pub description: Option<String>,
+    /// `#[serde(skip)]` or `skip_deserializing`.
+    pub skipped: bool,
+    /// `#[serde(flatten)]`, which Fabric cannot support.
+    pub flatten: Option<Span>,
+    /// `#[serde(rename = "..")]`'s deserialize name; only the CLI flag reads it, the
+    /// wire name comes from serde itself.
+    pub rename: Option<LitStr>,
+    /// `#[serde(alias = "..")]`.
+    pub aliases: Vec<LitStr>,
     pub default: DefaultSource,
     pub long: Option<LitStr>,
     pub short: Option<LitChar>,
@@ -56,100 +81,47 @@ pub struct Rules {
     pub format: Option<&'static str>,
 }
 
-pub struct InputEnum {
+pub struct ParsedVariant {
     pub ident: Ident,
-    pub choices: Vec<(String, Option<String>)>,
+    pub span: Span,
+    pub unit: bool,
+    pub description: Option<String>,
+    pub skipped: bool,
+    pub aliases: Vec<LitStr>,
 }
 
-pub fn parse(item: DeriveInput) -> syn::Result<Model> {
-    if !item.generics.params.is_empty() {
-        return Err(syn::Error::new(
-            item.generics.span(),
-            "`Input` cannot be derived for a generic type; use a concrete struct",
-        ));
-    }
+pub fn parse(item: &DeriveInput) -> syn::Result<Item> {
     let container = Container::parse(&item.attrs)?;
-    match &item.data {
+    let mut validates = has_validate(&item.attrs);
+    let body = match &item.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(named) => {
                 let mut fields = Vec::new();
-                let mut validates = has_validate(&item.attrs);
                 for field in &named.named {
                     validates |= has_validate(&field.attrs);
-                    if let Some(parsed) = parse_field(field, &container)? {
-                        fields.push(parsed);
-                    }
+                    fields.push(parse_field(field, &container)?);
                 }
-                check_flags(&fields)?;
-                Ok(Model::Struct(InputStruct {
-                    ident: item.ident.clone(),
-                    description: attrs::doc_comment(&item.attrs),
-                    fields,
-                    validates,
-                }))
+                Body::Struct(fields)
             }
-            _ => Err(syn::Error::new(
-                item.ident.span(),
-                "`Input` needs a struct with named fields (write `struct Ping {}` for an input without fields)",
-            )),
+            _ => Body::UnnamedStruct,
         },
         Data::Enum(data) => {
-            let mut choices = Vec::new();
+            let mut variants = Vec::new();
             for variant in &data.variants {
-                if !matches!(variant.fields, Fields::Unit) {
-                    return Err(syn::Error::new(
-                        variant.span(),
-                        "an `Input` enum is a list of choices: every variant must be a unit variant",
-                    ));
-                }
-                let mut name = container
-                    .rename_all
-                    .apply_to_variant(&variant.ident.unraw().to_string());
-                let mut skipped = false;
-                for attr in variant.attrs.iter().filter(|a| a.path().is_ident("serde")) {
-                    attr.parse_nested_meta(|meta| {
-                        if meta.path.is_ident("rename") {
-                            if let Some(lit) = attrs::deserialize_name(&meta)? {
-                                name = lit.value();
-                            }
-                            Ok(())
-                        } else if meta.path.is_ident("skip")
-                            || meta.path.is_ident("skip_deserializing")
-                        {
-                            skipped = true;
-                            Ok(())
-                        } else {
-                            attrs::skip_meta(&meta)
-                        }
-                    })?;
-                }
-                if !skipped {
-                    choices.push((name, attrs::doc_comment(&variant.attrs)));
-                }
+                variants.push(parse_variant(variant)?);
             }
-            if choices.is_empty() {
-                return Err(syn::Error::new(
-                    item.ident.span(),
-                    "an `Input` enum needs at least one variant to choose from",
-                ));
-            }
-            Ok(Model::Enum(InputEnum {
-                ident: item.ident.clone(),
-                choices,
-            }))
+            Body::Enum(variants)
         }
-        Data::Union(data) => Err(syn::Error::new(
-            data.union_token.span,
-            "`Input` cannot be derived for a union",
-        )),
-    }
-}
-
-/// serde's container attributes that change names and defaults.
-#[derive(Default)]
-struct Container {
-    rename_all: RenameRule,
-    default: bool,
+        Data::Union(data) => Body::Union(data.union_token.span),
+    };
+    Ok(Item {
+        ident: item.ident.clone(),
+        generics: item.generics.clone(),
+        description: attrs::doc_comment(&item.attrs),
+        container,
+        validates,
+        body,
+    })
 }
 
 impl Container {
@@ -157,15 +129,15 @@ impl Container {
         let mut container = Container::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
             attr.parse_nested_meta(|meta| {
-                if meta.path.is_ident("rename_all") {
-                    container.rename_all = attrs::rename_rule(&meta)?;
-                    Ok(())
-                } else if meta.path.is_ident("default") {
+                if meta.path.is_ident("default") {
                     container.default = true;
-                    attrs::skip_meta(&meta)
-                } else {
-                    attrs::skip_meta(&meta)
+                } else if ["from", "try_from", "transparent", "untagged"]
+                    .iter()
+                    .any(|key| meta.path.is_ident(key))
+                {
+                    container.foreign = true;
                 }
+                attrs::skip_meta(&meta)
             })?;
         }
         Ok(container)
@@ -176,138 +148,99 @@ fn has_validate(attrs: &[Attribute]) -> bool {
     attrs.iter().any(|a| a.path().is_ident("validate"))
 }
 
-fn parse_field(field: &syn::Field, container: &Container) -> syn::Result<Option<InputField>> {
-    let ident = field.ident.clone().expect("named field");
-    let mut wire_name = container
-        .rename_all
-        .apply_to_field(&ident.unraw().to_string());
-    let mut default = if container.default {
-        DefaultSource::SerdeStruct
-    } else {
-        DefaultSource::None
+fn parse_field(field: &syn::Field, container: &Container) -> syn::Result<ParsedField> {
+    let mut parsed = ParsedField {
+        ident: field.ident.clone().expect("named field"),
+        ty: field.ty.clone(),
+        description: attrs::doc_comment(&field.attrs),
+        skipped: false,
+        flatten: None,
+        rename: None,
+        aliases: Vec::new(),
+        default: if container.default {
+            DefaultSource::SerdeStruct
+        } else {
+            DefaultSource::None
+        },
+        long: None,
+        short: None,
+        rules: parse_rules(&field.attrs)?,
     };
-    let mut skipped = false;
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("serde")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("rename") {
                 if let Some(lit) = attrs::deserialize_name(&meta)? {
-                    wire_name = lit.value();
+                    parsed.rename = Some(lit);
                 }
-                Ok(())
+            } else if meta.path.is_ident("alias") {
+                parsed.aliases.push(meta.value()?.parse()?);
             } else if meta.path.is_ident("default") {
-                default = if meta.input.peek(syn::Token![=]) {
+                parsed.default = if meta.input.peek(syn::Token![=]) {
                     let path: LitStr = meta.value()?.parse()?;
                     DefaultSource::SerdePath(path.parse()?)
                 } else {
                     DefaultSource::SerdeTrait
                 };
-                Ok(())
             } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_deserializing") {
-                skipped = true;
-                Ok(())
+                parsed.skipped = true;
             } else if meta.path.is_ident("flatten") {
-                Err(meta.error(
-                    "`#[serde(flatten)]` is not supported on an `Input` field; declare the fields in the struct, or nest the struct as a field",
-                ))
+                parsed.flatten = Some(meta.path.span());
             } else {
-                attrs::skip_meta(&meta)
+                attrs::skip_meta(&meta)?;
             }
+            Ok(())
         })?;
     }
-    if skipped {
-        return Ok(None);
-    }
-
-    let mut long = None;
-    let mut short = None;
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("input")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("default") {
-                if matches!(default, DefaultSource::Input(_)) {
+                if matches!(parsed.default, DefaultSource::Input(_)) {
                     return Err(meta.error("duplicate `default`"));
                 }
-                default = DefaultSource::Input(meta.value()?.parse()?);
-                Ok(())
+                parsed.default = DefaultSource::Input(meta.value()?.parse()?);
             } else if meta.path.is_ident("long") {
-                let lit: LitStr = meta.value()?.parse()?;
-                check_long(&lit)?;
-                long = Some(lit);
-                Ok(())
+                parsed.long = Some(meta.value()?.parse()?);
             } else if meta.path.is_ident("short") {
-                let lit: LitChar = meta.value()?.parse()?;
-                check_short(&lit)?;
-                short = Some(lit);
-                Ok(())
+                parsed.short = Some(meta.value()?.parse()?);
             } else {
                 let key = meta
                     .path
                     .get_ident()
                     .map(|i| i.to_string())
                     .unwrap_or_default();
-                Err(meta.error(format!(
+                return Err(meta.error(format!(
                     "unknown `input` attribute `{key}`; expected `default`, `long` or `short`"
-                )))
+                )));
+            }
+            Ok(())
+        })?;
+    }
+    Ok(parsed)
+}
+
+fn parse_variant(variant: &syn::Variant) -> syn::Result<ParsedVariant> {
+    let mut parsed = ParsedVariant {
+        ident: variant.ident.clone(),
+        span: variant.span(),
+        unit: matches!(variant.fields, Fields::Unit),
+        description: attrs::doc_comment(&variant.attrs),
+        skipped: false,
+        aliases: Vec::new(),
+    };
+    for attr in variant.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("skip") || meta.path.is_ident("skip_deserializing") {
+                parsed.skipped = true;
+                Ok(())
+            } else if meta.path.is_ident("alias") {
+                parsed.aliases.push(meta.value()?.parse()?);
+                Ok(())
+            } else {
+                attrs::skip_meta(&meta)
             }
         })?;
     }
-
-    Ok(Some(InputField {
-        ident,
-        wire_name,
-        ty: field.ty.clone(),
-        description: attrs::doc_comment(&field.attrs),
-        default,
-        long,
-        short,
-        rules: parse_rules(&field.attrs)?,
-    }))
-}
-
-fn check_long(lit: &LitStr) -> syn::Result<()> {
-    let value = lit.value();
-    let valid = value
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        Err(syn::Error::new(
-            lit.span(),
-            "`long` must be a flag name without dashes in front, like \"max-count\"",
-        ))
-    }
-}
-
-fn check_short(lit: &LitChar) -> syn::Result<()> {
-    match lit.value() {
-        'h' => Err(syn::Error::new(lit.span(), "`-h` is reserved for `--help`")),
-        c if c.is_ascii_alphanumeric() => Ok(()),
-        _ => Err(syn::Error::new(
-            lit.span(),
-            "`short` must be an ASCII letter or digit",
-        )),
-    }
-}
-
-/// Two fields may not claim the same CLI flag.
-fn check_flags(fields: &[InputField]) -> syn::Result<()> {
-    let mut shorts: Vec<char> = Vec::new();
-    for field in fields {
-        if let Some(short) = &field.short {
-            if shorts.contains(&short.value()) {
-                return Err(syn::Error::new(
-                    short.span(),
-                    format!("the short flag `-{}` is used by two fields", short.value()),
-                ));
-            }
-            shorts.push(short.value());
-        }
-    }
-    Ok(())
+    Ok(parsed)
 }
 
 /// Reads the `validator` rules that have a JSON Schema counterpart; the rest are

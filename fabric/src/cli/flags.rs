@@ -16,31 +16,10 @@ fn negated_id(field: &Field) -> String {
     format!("no:{}", field.name)
 }
 
-/// `--page-size` for `page_size` or `pageSize`.
-pub(super) fn kebab_case(name: &str) -> String {
-    let mut kebab = String::with_capacity(name.len() + 4);
-    let mut previous_lower = false;
-    for c in name.chars() {
-        if c == '_' || c == ' ' {
-            kebab.push('-');
-        } else if c.is_uppercase() {
-            if previous_lower {
-                kebab.push('-');
-            }
-            kebab.extend(c.to_lowercase());
-        } else {
-            kebab.push(c);
-        }
-        previous_lower = c.is_lowercase() || c.is_ascii_digit();
-    }
-    kebab
-}
-
-fn long_name(field: &Field) -> String {
-    field
-        .long
-        .map(str::to_owned)
-        .unwrap_or_else(|| kebab_case(field.name))
+/// The field's long flag: `#[derive(Input)]` sets it (the kebab-case name, or the
+/// field's `#[input(long = ..)]`); a hand-built field uses its wire name.
+fn long_name(field: &Field) -> &'static str {
+    field.long.unwrap_or(field.name)
 }
 
 /// What a flag's value looks like, for `--count <integer>`.
@@ -99,15 +78,13 @@ pub(super) fn add_flags(mut command: Command, shape: &Shape) -> Command {
     for field in &shape.fields {
         let long = long_name(field);
         assert!(
-            !RESERVED_LONG.contains(&long.as_str()) && field.short != Some('h'),
+            !RESERVED_LONG.contains(&long) && field.short != Some('h'),
             "the field `{}` of `{}` would take the command line's own --{long} or -h; \
              name its flag with #[input(long = \"..\", short = '..')]",
             field.name,
             shape.name,
         );
-        let mut arg = Arg::new(id(field))
-            .long(long.clone())
-            .help(help_text(field));
+        let mut arg = Arg::new(id(field)).long(long).help(help_text(field));
         if let Some(short) = field.short {
             arg = arg.short(short);
         }
@@ -220,15 +197,6 @@ pub(super) fn switches_off(shape: &Shape, input: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_become_kebab_case() {
-        assert_eq!(kebab_case("page_size"), "page-size");
-        assert_eq!(kebab_case("pageSize"), "page-size");
-        assert_eq!(kebab_case("room"), "room");
-        assert_eq!(kebab_case("URL"), "url");
-        assert_eq!(kebab_case("maxRetries2"), "max-retries2");
-    }
 
     #[test]
     #[should_panic(expected = "the field `json` of `Odd` would take the command line's own --json")]

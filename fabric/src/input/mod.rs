@@ -13,6 +13,7 @@
 //! every failing field.
 
 mod coerce;
+pub(crate) mod names;
 mod schema;
 mod validate;
 
@@ -47,6 +48,33 @@ pub use coerce::coerce;
 /// let greeting: Greeting = fabric::input::parse(json!({"name": "Ada", "times": "3"})).unwrap();
 /// assert_eq!(greeting.times, 3);
 /// ```
+///
+/// # Names
+///
+/// The wire names of fields and of choices are serde's own: the derive asks the
+/// type's `Deserialize` for them (the first time [`Input::shape`] or
+/// [`InputType::kind`] is called), so `rename`, every `rename_all` rule and `skip`
+/// give exactly the names serde accepts.
+///
+/// ```
+/// use fabric::prelude::*;
+///
+/// #[derive(Deserialize, Input)]
+/// #[serde(rename_all = "snake_case")]
+/// enum Backend {
+///     HTTPServer,
+///     Lambda,
+/// }
+///
+/// let fabric::input::Kind::Choice(choices) = <Backend as fabric::InputType>::kind() else {
+///     unreachable!()
+/// };
+/// assert_eq!(choices[0].name, "h_t_t_p_server");
+/// ```
+///
+/// A type whose `Deserialize` does not name its fields or variants to serde (a
+/// hand-written impl, `#[serde(from, try_from, transparent, untagged)]`, an
+/// internally tagged enum) keeps its Rust names, without `r#`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a Fabric input",
     label = "this type does not implement `fabric::Input`",
@@ -95,7 +123,8 @@ pub struct Shape {
 /// One field of a [`Shape`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
-    /// The name on the wire (after serde renames).
+    /// The name on the wire, as serde deserializes it (see the note on names in
+    /// [`Input`]).
     pub name: &'static str,
     /// The Rust name of the field, which `validator` reports errors under.
     pub rust_name: &'static str,
@@ -107,7 +136,10 @@ pub struct Field {
     pub default: Option<Value>,
     /// The field's doc comment.
     pub description: Option<&'static str>,
-    /// The CLI long flag, when it differs from the kebab-case name.
+    /// The CLI long flag, without dashes. `#[derive(Input)]` sets it: the field's
+    /// `#[input(long = "..")]`, or else the kebab-case of its name (`page-size` for
+    /// `page_size` or `pageSize`). `None` (as from [`Field::new`]) uses the wire name
+    /// as it is.
     pub long: Option<&'static str>,
     /// The CLI short flag.
     pub short: Option<char>,
@@ -222,7 +254,8 @@ impl Kind {
 /// One allowed value of a [`Kind::Choice`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
-    /// The name on the wire (after serde renames).
+    /// The name on the wire, as serde deserializes it (see the note on names in
+    /// [`Input`]).
     pub name: &'static str,
     /// The variant's doc comment.
     pub description: Option<&'static str>,
