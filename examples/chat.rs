@@ -10,7 +10,7 @@
 //! "Connection tracking and rooms").
 
 use fabric::prelude::*;
-use fabric::store::{self, SharedStore};
+use fabric::store::SharedStore;
 use fabric::websocket::{Accept, WebSocketAdapter, fabric_websocket};
 
 /// What to do.
@@ -90,11 +90,13 @@ pub async fn check_token(ctx: Context) -> Result<Accept, Error> {
 }
 
 /// The chat adapter the `chat` binary serves: rooms in DynamoDB when
-/// `FABRIC_CONNECTIONS_TABLE` names a table, in memory otherwise.
+/// `FABRIC_CONNECTIONS_TABLE` names a table, in memory otherwise (the store is
+/// chosen when serving starts).
 pub fn adapter() -> WebSocketAdapter {
-    // from_env fails only when the table is named and fabric lacks its `dynamodb`
-    // feature, which this package turns on.
-    with_store(store::from_env().expect("fabric is built with its dynamodb feature"))
+    fabric_websocket(chat)
+        .on_connect(check_token)
+        .track_connections()
+        .local_page(PAGE)
 }
 
 /// The chat adapter, keeping connections and rooms in `store`.

@@ -2,6 +2,7 @@
 //! transport; the service values themselves are transport-free.
 
 pub mod chat;
+pub mod chat_app;
 pub mod division;
 pub mod echo;
 pub mod greet;

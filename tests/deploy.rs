@@ -6,14 +6,19 @@ mod support;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use fabric::deploy::{Function, Template};
+use fabric::app::{App, FunctionAdapter};
+use fabric::deploy::{BuildOptions, Template};
 use fabric::prelude::*;
 use fabric_examples::{chat, echo};
 
 fn websocket_template(adapter: &fabric::websocket::WebSocketAdapter) -> Value {
-    Template::new("test")
-        .websocket(&Function::new("chat"), adapter)
-        .to_value()
+    single_template("chat", adapter.clone())
+}
+
+/// The template `fabric::run(adapter)` prints from the binary `function`.
+fn single_template(function: &str, adapter: impl Into<FunctionAdapter>) -> Value {
+    let app = App::single(function, adapter).describe().unwrap();
+    Template::from_app(&app, &BuildOptions::default()).to_value()
 }
 
 /// The resources of `kind`, by logical id.
@@ -107,9 +112,7 @@ fn a_route_added_in_code_is_added_to_the_template() {
 
 #[test]
 fn two_way_routes_have_route_responses_and_one_way_routes_do_not() {
-    let two_way = Template::new("echo")
-        .websocket(&Function::new("echo"), &echo::adapter())
-        .to_value();
+    let two_way = single_template("echo", echo::adapter());
     let responses: BTreeSet<String> = resources(&two_way, "AWS::ApiGatewayV2::RouteResponse")
         .into_iter()
         .map(|(_, response)| {
@@ -205,9 +208,7 @@ fn http_routes_follow_the_router() {
     use fabric::http::{Method, Route};
     let router = fabric::fabric_http(fabric_examples::division::division)
         .route(Route::new(join).path("/rooms/:room").methods([Method::PUT]));
-    let template = Template::new("http")
-        .http(&Function::new("division-http"), &router)
-        .to_value();
+    let template = single_template("division-http", router.clone());
     let events = template["Resources"]["DivisionHttpFunction"]["Properties"]["Events"]
         .as_object()
         .unwrap();
@@ -240,12 +241,7 @@ fn http_routes_follow_the_router() {
 #[test]
 fn a_streaming_router_gets_a_streaming_function_url_and_no_http_api() {
     let router = fabric::fabric_http(fabric_examples::greet::greet);
-    let streaming = Template::new("url")
-        .http(
-            &Function::new("greet-url"),
-            &router.clone().lambda_streaming(true),
-        )
-        .to_value();
+    let streaming = single_template("greet-url", router.clone().lambda_streaming(true));
     let function = &streaming["Resources"]["GreetUrlFunction"]["Properties"];
     assert_eq!(
         function["FunctionUrlConfig"],
@@ -258,9 +254,7 @@ fn a_streaming_router_gets_a_streaming_function_url_and_no_http_api() {
         json!({"Fn::GetAtt": ["GreetUrlFunctionUrl", "FunctionUrl"]})
     );
 
-    let buffered = Template::new("api")
-        .http(&Function::new("greet-url"), &router)
-        .to_value();
+    let buffered = single_template("greet-url", router);
     assert!(
         buffered["Resources"]["GreetUrlFunction"]["Properties"]
             .get("FunctionUrlConfig")

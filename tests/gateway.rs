@@ -1100,7 +1100,7 @@ async fn bad_settings_are_a_clear_message_and_a_failed_exit() {
         (
             "FABRIC_STAGE",
             "my stage",
-            "fabric: the stage `my stage` must be letters, digits, `-` and `_`",
+            "fabric: the stage `my stage` must be letters, digits, `-` and `_`, starting with a letter or digit (at most 64)",
         ),
     ] {
         let (child, lines) = spawn_chat(free_port(), &[], &[(name, value)]);

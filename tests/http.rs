@@ -775,7 +775,7 @@ mod binary {
         assert_eq!(
             stderr,
             format!(
-                "Error: port {port} is already in use; stop the other server, or pass --port or set FABRIC_PORT\n"
+                "fabric: port {port} is in use: stop the other process or pass --port / FABRIC_PORT\n"
             )
         );
     }

@@ -12,7 +12,7 @@ use fabric::store::DynamoDbStore;
 
 #[tokio::main]
 async fn main() -> Result<(), fabric::BoxError> {
-    fabric::runtime::init_logging();
+    fabric::logging::init();
     let store = DynamoDbStore::from_env()?;
     store.create_tables().await?;
     println!(

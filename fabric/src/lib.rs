@@ -52,6 +52,8 @@
 // Lets the derive's `::fabric::` paths resolve inside this crate's own tests.
 extern crate self as fabric;
 
+#[cfg(any(feature = "websocket", feature = "http"))]
+pub mod app;
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(feature = "cli")]
@@ -59,6 +61,7 @@ pub mod cli;
 pub mod context;
 #[cfg(feature = "deploy")]
 pub mod deploy;
+pub mod describe;
 pub mod env;
 pub mod error;
 #[cfg(feature = "http")]
@@ -66,12 +69,14 @@ pub mod http;
 pub mod input;
 #[cfg(any(feature = "websocket", feature = "http"))]
 mod lambda_json;
-#[cfg(feature = "websocket")]
+#[cfg(all(feature = "local", any(feature = "websocket", feature = "http")))]
 pub mod local;
+pub mod logging;
 pub mod names;
 pub mod panic;
 pub mod runtime;
 pub mod service;
+pub mod settings;
 #[cfg(feature = "websocket")]
 pub mod store;
 #[cfg(feature = "websocket")]

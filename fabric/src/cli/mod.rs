@@ -62,7 +62,7 @@ use clap::{Arg, ArgMatches, Command};
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 
-use crate::runtime::Adapter;
+use crate::settings::{AdapterSettings, Ready, adapter_settings_methods};
 use crate::{BoxError, Context, Error, MessageSink, Output, Service, ServiceExt, State};
 
 /// A command line for one service (flags only) or several (one subcommand each).
@@ -103,9 +103,10 @@ pub struct Cli {
     version: Option<String>,
     services: Vec<Arc<dyn Service>>,
     subcommands: bool,
-    state: State,
-    scrub: bool,
+    settings: AdapterSettings,
 }
+
+adapter_settings_methods!(Cli, "fabric_cli(svc)");
 
 /// A command line for `service` alone: its input's fields are the flags.
 ///
@@ -138,8 +139,7 @@ pub fn fabric_cli(service: impl Service) -> Cli {
         version: None,
         services: vec![Arc::new(service)],
         subcommands: false,
-        state: State::new(),
-        scrub: false,
+        settings: AdapterSettings::new(false),
     }
 }
 
@@ -153,8 +153,7 @@ impl Cli {
             version: None,
             services: Vec::new(),
             subcommands: true,
-            state: State::new(),
-            scrub: false,
+            settings: AdapterSettings::new(false),
         }
     }
 
@@ -187,17 +186,13 @@ impl Cli {
         self
     }
 
-    /// Adds a value shared by every call, found with
-    /// [`Context::state`](crate::Context::state).
-    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Cli {
-        self.state = self.state.with(value);
-        self
+    /// The settings shared with the other adapters.
+    pub fn settings(&self) -> &AdapterSettings {
+        &self.settings
     }
 
-    /// Whether 5xx details are hidden (default: shown, since the person running the
-    /// command owns the process).
-    pub fn scrub_errors(mut self, scrub: bool) -> Cli {
-        self.scrub = scrub;
+    fn with_settings(mut self, change: impl FnOnce(AdapterSettings) -> AdapterSettings) -> Self {
+        self.settings = change(self.settings);
         self
     }
 
@@ -254,9 +249,14 @@ impl Cli {
         } else {
             (&self.services[0], &matches)
         };
-        let result = match raw_input(service.input(), matches) {
-            Ok(raw) => service.call(raw, self.context()).await,
-            Err(err) => Err(err),
+        let result = match (
+            self.settings.ready().await,
+            raw_input(service.input(), matches),
+        ) {
+            (Err(err), _) => Err(Error::internal_message(format!("setup failed: {err}"))),
+            (Ok(ready), _) if ready.unavailable() => Err(Ready::unavailable_error()),
+            (Ok(ready), Ok(raw)) => service.call(raw, context(ready.state())).await,
+            (Ok(_), Err(err)) => Err(err),
         };
         match result {
             Ok(output) => {
@@ -264,19 +264,33 @@ impl Cli {
                 0
             }
             Err(err) => {
-                print_error(&err, self.scrub);
+                print_error(&err, self.settings.scrub_errors());
                 if err.kind().is_server_error() { 1 } else { 2 }
             }
         }
     }
 
-    fn context(&self) -> Context {
-        let request_id = format!("cli-{}", std::process::id());
-        Context::builder(request_id)
-            .sink(Stderr)
-            .state(self.state.clone())
-            .build()
+    /// Runs the command line of this process and exits with its code: what
+    /// [`fabric::run`](crate::run) does (anywhere but on Lambda).
+    pub async fn serve(self) -> Result<(), BoxError> {
+        if crate::env::var("RUST_LOG").is_some() {
+            crate::logging::init();
+        }
+        let code = self.run_from(std::env::args_os()).await;
+        let _ = std::io::stdout().flush();
+        if code != 0 {
+            std::process::exit(code);
+        }
+        Ok(())
     }
+}
+
+fn context(state: &State) -> Context {
+    let request_id = format!("cli-{}", std::process::id());
+    Context::builder(request_id)
+        .sink(Stderr)
+        .state(state.clone())
+        .build()
 }
 
 impl std::fmt::Debug for Cli {
@@ -287,24 +301,6 @@ impl std::fmt::Debug for Cli {
             .field("services", &aliases)
             .field("subcommands", &self.subcommands)
             .finish_non_exhaustive()
-    }
-}
-
-impl Adapter for Cli {
-    async fn serve_lambda(self) -> Result<(), BoxError> {
-        Err("a command line does not run on Lambda; serve the service with fabric_http or fabric_websocket there".into())
-    }
-
-    async fn serve_local(self) -> Result<(), BoxError> {
-        if crate::env::var("RUST_LOG").is_some() {
-            crate::runtime::init_logging();
-        }
-        let code = self.run_from(std::env::args_os()).await;
-        let _ = std::io::stdout().flush();
-        if code != 0 {
-            std::process::exit(code);
-        }
-        Ok(())
     }
 }
 

@@ -1,7 +1,8 @@
-//! Infrastructure from code: an AWS SAM template written from the adapters
-//! themselves, so the API Gateway routes, the route selection expression, the
-//! `ManageConnections` permission and the connection tables always match what the
-//! code serves.
+//! Infrastructure from code: an AWS SAM template written from the application's
+//! description (see [`crate::describe`]), so the API Gateway routes, the route
+//! selection expression, the `ManageConnections` permission and the connection
+//! tables always match what the code serves. This module reads only that plain
+//! data, never the adapters.
 //!
 //! Every binary served with [`fabric::run`](crate::run) prints its own template:
 //!
@@ -10,42 +11,56 @@
 //! cargo run --bin chat -- --print-template --format json
 //! ```
 //!
-//! Several functions go into one template with [`Template`]:
+//! Several functions go into one template as one [app](crate::app::App):
 //!
 //! ```
-//! use fabric::deploy::{Function, Template};
+//! use fabric::app::App;
+//! use fabric::deploy::{BuildOptions, Template};
 //! use fabric::prelude::*;
 //! # #[derive(Deserialize, Input)] struct In {}
 //! # #[fabric_service] async fn chat(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
 //! # #[fabric_service] async fn division(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
 //!
-//! let template = Template::new("Chat and division")
-//!     .websocket(&Function::new("chat"), &fabric_websocket(chat))
-//!     .http(&Function::new("division-http"), &fabric::fabric_http(division));
+//! let app = App::new("ChatAndDivision")
+//!     .websocket_api("Chat", |api| api.handler("chat"))
+//!     .http_api("Division", |api| api.handler("division-http"))
+//!     .function("chat", fabric_websocket(chat))
+//!     .function("division-http", fabric::fabric_http(division));
+//! let template = Template::from_app(&app.describe().unwrap(), &BuildOptions::default());
 //! let yaml = template.to_yaml();
 //! assert!(yaml.contains("ProtocolType: WEBSOCKET"));
 //! assert!(yaml.contains("AWS::Serverless::HttpApi"));
 //! ```
 
-// Without a transport there is nothing to deploy; the builders stay for the API.
+// Without a transport there is nothing to deploy, and the WebSocket parts go
+// unused in an HTTP-only build; the builders stay for the API.
 #![cfg_attr(
-    not(any(feature = "websocket", feature = "http")),
+    not(all(feature = "websocket", feature = "http")),
     allow(dead_code, unused_imports)
 )]
 
 mod function;
+mod http;
+mod resource;
+#[cfg(feature = "websocket")]
+mod tables;
 mod template;
+#[cfg(feature = "websocket")]
+mod websocket;
 
-pub use function::{Architecture, Function};
+pub use function::{Architecture, BuildOptions};
 pub use template::{Format, Template};
 
-/// What `--print-template` asked for: the format and the function's settings.
+/// What `--print-template` asked for: the format, the running binary (the function
+/// a single adapter is deployed as) and how the functions are built.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrintRequest {
     /// YAML (default) or JSON.
     pub format: Format,
-    /// The function, named after the running binary.
-    pub function: Function,
+    /// The running binary's name.
+    pub binary: String,
+    /// Where the code is and which processor it runs on.
+    pub build: BuildOptions,
 }
 
 /// Reads `--print-template [--format yaml|json] [--code-uri DIR] [--architecture
@@ -55,8 +70,8 @@ pub struct PrintRequest {
 /// use fabric::deploy::{Architecture, Format, print_request};
 /// let request = print_request(["/target/debug/chat", "--print-template", "--format", "json"]).unwrap().unwrap();
 /// assert_eq!(request.format, Format::Json);
-/// assert_eq!(request.function.binary(), "chat");
-/// assert_eq!(request.function.architecture_value(), Architecture::Arm64);
+/// assert_eq!(request.binary, "chat");
+/// assert_eq!(request.build.architecture, Architecture::Arm64);
 /// assert!(print_request(["chat", "--port", "4000"]).unwrap().is_none());
 /// assert!(print_request(["chat", "--print-template", "--format", "toml"]).is_err());
 /// ```
@@ -77,7 +92,7 @@ where
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_else(|| "fabric".to_owned());
     let matches = Command::new(binary.clone())
-        .about("Prints the AWS SAM template of this function")
+        .about("Prints the AWS SAM template of this function's application")
         .arg(Arg::new("print-template").long("print-template").action(ArgAction::SetTrue))
         .arg(
             Arg::new("format")
@@ -104,7 +119,7 @@ where
         Some("json") => Format::Json,
         _ => Format::Yaml,
     };
-    let function = Function::new(&binary)
+    let build = BuildOptions::default()
         .code_uri(
             matches
                 .get_one::<String>("code-uri")
@@ -115,5 +130,9 @@ where
                 .get_one::<Architecture>("architecture")
                 .expect("has a default"),
         );
-    Ok(Some(PrintRequest { format, function }))
+    Ok(Some(PrintRequest {
+        format,
+        binary,
+        build,
+    }))
 }

@@ -15,6 +15,7 @@ use super::cors::method_list;
 use super::event::{LambdaDetails, details_of};
 use super::input;
 use super::router::{Config, Matched, RouteEntry, allow_header};
+use crate::settings::Ready;
 use crate::{BoxError, Context, Error, Output, ServiceExt};
 
 /// What a service learns about the HTTP request it serves:
@@ -53,7 +54,8 @@ pub struct HttpRequest {
 
 /// The address of a local server's peer, set by the local server on each request.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct PeerAddr(pub(super) SocketAddr);
+#[cfg_attr(not(feature = "local"), allow(dead_code))]
+pub(crate) struct PeerAddr(pub(crate) SocketAddr);
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -116,7 +118,10 @@ where
 fn preflight(config: &Config, path: &str, origin: Option<&HeaderValue>) -> Response<HttpBody> {
     let methods = config.methods_on(path);
     if methods.is_empty() {
-        return error_response(&not_found(&Method::OPTIONS, path), config.scrub);
+        return error_response(
+            &not_found(&Method::OPTIONS, path),
+            config.settings.scrub_errors(),
+        );
     }
     let mut response = Response::new(HttpBody::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
@@ -150,7 +155,7 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let scrub = config.scrub;
+    let scrub = config.settings.scrub_errors();
     let (route, params): (&RouteEntry, _) = match config.find(&parts.method, &path) {
         Matched::Route(route, params) => (route, params),
         Matched::Nothing => return error_response(&not_found(&parts.method, &path), scrub),
@@ -167,7 +172,18 @@ where
         }
     };
 
-    let mut ctx = Context::builder(from.request_id).state(config.state.clone());
+    let ready = match config.settings.ready().await {
+        Ok(ready) => ready,
+        Err(err) => {
+            tracing::error!(error = %err, "setup failed");
+            let error = Error::internal_message(format!("setup failed: {err}"));
+            return error_response(&error, scrub);
+        }
+    };
+    if ready.unavailable() {
+        return error_response(&Ready::unavailable_error(), scrub);
+    }
+    let mut ctx = Context::builder(from.request_id).state(ready.state().clone());
     if let Some(authorizer) = &config.authorizer {
         match authorizer.check(&parts.headers).await {
             Ok(grant) => ctx = grant(ctx),

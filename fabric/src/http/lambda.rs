@@ -87,9 +87,12 @@ impl HttpRouter {
         Ok(response)
     }
 
-    /// Serves Lambda invocations until the process is stopped.
-    pub(super) async fn serve_events(self) -> Result<(), BoxError> {
-        crate::runtime::init_logging();
+    /// Serves Lambda invocations until the process is stopped: what
+    /// [`fabric::run`](crate::run) does on Lambda. The setup runs first, so a broken
+    /// one fails the cold start, where Lambda reports it.
+    pub async fn serve_lambda(self) -> Result<(), BoxError> {
+        crate::logging::init();
+        self.settings().ready().await?;
         if self.streams_on_lambda() {
             // A function URL's events through `lambda_http`, and the body written
             // to the runtime as the router produces it.

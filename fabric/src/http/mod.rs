@@ -60,12 +60,13 @@ mod event;
 mod handler;
 mod input;
 mod lambda;
-mod local;
 mod router;
 
 pub use body::HttpBody;
 pub use cors::Cors;
 pub use handler::HttpRequest;
+#[cfg(feature = "local")]
+pub(crate) use handler::PeerAddr;
 pub use http::{HeaderMap, Method, StatusCode};
 /// The `lambda_http` this module uses, to drive an [`HttpRouter`] with layers of your
 /// own: `lambda_http::run(ServiceBuilder::new().layer(..).service(router))`.

@@ -12,7 +12,9 @@ use http::{Method, Request, Response};
 use super::auth::Authorizer;
 use super::body::HttpBody;
 use super::cors::Cors;
-use crate::{Error, Service, State};
+use crate::describe::{Endpoint, HttpRoutes};
+use crate::settings::{AdapterSettings, adapter_settings_methods};
+use crate::{Error, Service};
 
 /// A service with the path and methods it answers on. A service converts into a
 /// route with the defaults: path `/{alias}`, methods GET and POST.
@@ -198,8 +200,7 @@ pub(super) struct Config {
     pub(super) routes: Vec<Arc<RouteEntry>>,
     pub(super) cors: Option<Cors>,
     pub(super) authorizer: Option<Authorizer>,
-    pub(super) state: State,
-    pub(super) scrub: bool,
+    pub(super) settings: AdapterSettings,
     pub(super) body_limit: usize,
     /// On Lambda, answer in the response streaming mode of function URLs.
     pub(super) lambda_streaming: bool,
@@ -298,6 +299,8 @@ pub struct HttpRouter {
     pub(super) config: Arc<Config>,
 }
 
+adapter_settings_methods!(HttpRouter, "fabric_http(svc)");
+
 impl Default for HttpRouter {
     fn default() -> Self {
         HttpRouter::new()
@@ -315,8 +318,7 @@ impl HttpRouter {
                 routes: Vec::new(),
                 cors: Some(Cors::new()),
                 authorizer: None,
-                state: State::new(),
-                scrub: true,
+                settings: AdapterSettings::new(true),
                 body_limit: DEFAULT_BODY_LIMIT,
                 lambda_streaming: false,
             }),
@@ -326,6 +328,51 @@ impl HttpRouter {
     fn configure(mut self, change: impl FnOnce(&mut Config)) -> HttpRouter {
         change(Arc::make_mut(&mut self.config));
         self
+    }
+
+    fn with_settings(self, change: impl FnOnce(AdapterSettings) -> AdapterSettings) -> Self {
+        self.configure(|config| {
+            let settings = std::mem::replace(&mut config.settings, AdapterSettings::new(true));
+            config.settings = change(settings);
+        })
+    }
+
+    /// The settings shared with the other adapters.
+    pub fn settings(&self) -> &AdapterSettings {
+        &self.config.settings
+    }
+
+    /// What this router serves, as plain data for templates and the local server.
+    ///
+    /// ```
+    /// use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn user(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let routes = fabric_http(user).describe();
+    /// assert_eq!(routes.endpoints[0].path, "/user");
+    /// assert_eq!(routes.endpoints[0].methods, ["GET", "POST"]);
+    /// assert!(routes.cors && !routes.streaming);
+    /// ```
+    pub fn describe(&self) -> HttpRoutes {
+        HttpRoutes {
+            endpoints: self
+                .endpoints()
+                .into_iter()
+                .map(|(path, methods)| Endpoint {
+                    path,
+                    methods: methods.iter().map(|m| m.as_str().to_owned()).collect(),
+                })
+                .collect(),
+            cors: self.has_cors(),
+            streaming: self.streams_on_lambda(),
+        }
+    }
+
+    /// Whether a route of this router is on `path` (any method): the local server of
+    /// an HTTP API of several functions sends the request to that function.
+    #[cfg(feature = "local")]
+    pub(crate) fn serves_path(&self, path: &str) -> bool {
+        !self.config.methods_on(path).is_empty()
     }
 
     /// Adds a route: a service (at `/{alias}`, GET and POST) or a [`Route`].
@@ -383,18 +430,6 @@ impl HttpRouter {
         T: Send + Sync + 'static,
     {
         self.configure(|config| config.authorizer = Some(Authorizer::new(authorize)))
-    }
-
-    /// Adds a value shared by every call, found with
-    /// [`Context::state`](crate::Context::state).
-    pub fn state<T: Send + Sync + 'static>(self, value: T) -> HttpRouter {
-        self.configure(|config| config.state = std::mem::take(&mut config.state).with(value))
-    }
-
-    /// Whether 5xx details are hidden from clients (the default). They are logged in
-    /// full either way.
-    pub fn scrub_errors(self, scrub: bool) -> HttpRouter {
-        self.configure(|config| config.scrub = scrub)
     }
 
     /// The largest request body accepted, in bytes; larger is a 413. Default 6 MB,
@@ -482,7 +517,7 @@ impl fmt::Debug for HttpRouter {
             .field("routes", &self.routes())
             .field("cors", &self.config.cors)
             .field("authorizer", &self.config.authorizer.is_some())
-            .field("scrub", &self.config.scrub)
+            .field("settings", &self.config.settings)
             .field("lambda_streaming", &self.config.lambda_streaming)
             .finish()
     }

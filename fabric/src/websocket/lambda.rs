@@ -1,5 +1,5 @@
-//! Serving the adapter: on Lambda with `lambda_runtime`, as a tower service for
-//! layers, and off Lambda on the local gateway.
+//! Serving the adapter on Lambda with `lambda_runtime`, and as a tower service for
+//! layers.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,12 +12,13 @@ use serde_json::value::RawValue;
 
 use super::WebSocketAdapter;
 use crate::BoxError;
-use crate::runtime::Adapter;
 
-impl Adapter for WebSocketAdapter {
-    async fn serve_lambda(self) -> Result<(), BoxError> {
-        crate::runtime::init_logging();
-        // A broken setup fails the cold start, where Lambda reports it.
+impl WebSocketAdapter {
+    /// Serves Lambda invocations until the process is stopped: what
+    /// [`fabric::run`](crate::run) does on Lambda. The setup runs first, so a broken
+    /// one fails the cold start, where Lambda reports it.
+    pub async fn serve_lambda(self) -> Result<(), BoxError> {
+        crate::logging::init();
         self.ready().await?;
         let adapter = Arc::new(self);
         // The payload stays raw so a malformed event becomes a 400 response of ours
@@ -27,16 +28,6 @@ impl Adapter for WebSocketAdapter {
             async move { Ok::<_, BoxError>(adapter.handle_json(event.payload.get()).await) }
         });
         lambda_runtime::run(handler).await
-    }
-
-    async fn serve_local(self) -> Result<(), BoxError> {
-        crate::local::serve_websocket(self).await
-    }
-
-    #[cfg(feature = "deploy")]
-    fn template(&self, function: &crate::deploy::Function) -> Option<crate::deploy::Template> {
-        let description = format!("{}: a Fabric WebSocket API", function.binary());
-        Some(crate::deploy::Template::new(description).websocket(function, self))
     }
 }
 

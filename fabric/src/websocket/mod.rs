@@ -17,7 +17,8 @@
 //! - a post to a closed connection is a 410, reported as [`Delivery::Gone`] so
 //!   stale ids can be forgotten.
 
-mod adapter;
+mod config;
+mod dispatch;
 mod event;
 mod lambda;
 mod management;
@@ -27,9 +28,10 @@ mod router;
 mod sdk;
 mod testing;
 
-pub use adapter::{Accept, Disconnect, WebSocketAdapter, fabric_websocket};
 pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 pub use aws_lambda_events::encodings::Body;
+pub(crate) use config::StoreSource;
+pub use config::{Accept, Disconnect, StoreFactory, WebSocketAdapter, fabric_websocket};
 pub use management::{
     ConnectionInfo, EndpointRules, MAX_MESSAGE_BYTES, ManagementApi, ManagementClients,
     ManagementError,

@@ -178,8 +178,8 @@ fn request_time(millis: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::connections::Registry;
     use super::*;
-    use crate::local::connections::Registry;
     use serde_json::{Value, json};
 
     fn api() -> Api {

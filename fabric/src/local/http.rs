@@ -1,6 +1,8 @@
-//! The local HTTP server: the router on 127.0.0.1, for development and tests.
+//! The local HTTP server: an HTTP router, or the functions of an app's HTTP API, on
+//! 127.0.0.1, for development and tests.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -9,13 +11,18 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower_service::Service as _;
 
-use super::HttpRouter;
-use super::handler::PeerAddr;
 use crate::BoxError;
-use crate::runtime::{Adapter, LocalArgs};
+use crate::http::{HttpRouter, PeerAddr};
 
 /// How long open requests may finish after Ctrl-C.
 const GRACE: Duration = Duration::from_secs(5);
+
+/// The default port of the local HTTP server.
+///
+/// ```
+/// assert_eq!(fabric::local::DEFAULT_HTTP_PORT, 3000);
+/// ```
+pub const DEFAULT_HTTP_PORT: u16 = 3000;
 
 impl HttpRouter {
     /// Serves on `listener` until `shutdown` completes, then lets open requests
@@ -50,6 +57,49 @@ impl HttpRouter {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), BoxError> {
+        HttpApiServer::new(vec![self])
+            .serve_on(listener, shutdown)
+            .await
+    }
+}
+
+/// The functions of one HTTP API behind one local server: a request goes to the
+/// function whose router serves its path, and to the first function when none does
+/// (which answers Fabric's 404), as the API's catch-all route sends it.
+#[derive(Clone)]
+pub(crate) struct HttpApiServer {
+    routers: Arc<Vec<HttpRouter>>,
+}
+
+impl HttpApiServer {
+    /// A server for `routers`; the first also answers unknown paths.
+    pub(crate) fn new(routers: Vec<HttpRouter>) -> HttpApiServer {
+        assert!(!routers.is_empty(), "an HTTP API has a function");
+        HttpApiServer {
+            routers: Arc::new(routers),
+        }
+    }
+
+    /// The router for a request to `path`.
+    fn router_for(&self, path: &str) -> HttpRouter {
+        self.routers
+            .iter()
+            .find(|router| router.serves_path(path))
+            .unwrap_or(&self.routers[0])
+            .clone()
+    }
+
+    /// Each router's routes, for the log.
+    pub(crate) fn routes(&self) -> Vec<String> {
+        self.routers.iter().flat_map(HttpRouter::routes).collect()
+    }
+
+    /// Serves on `listener` until `shutdown`, then lets open requests finish.
+    pub(crate) async fn serve_on(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), BoxError> {
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -65,11 +115,13 @@ impl HttpRouter {
                 },
                 () = &mut shutdown => break,
             };
-            let router = self.clone();
-            let service = hyper::service::service_fn(move |mut request| {
-                request.extensions_mut().insert(PeerAddr(peer));
-                router.clone().call(request)
-            });
+            let server = self.clone();
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(PeerAddr(peer));
+                    server.router_for(request.uri().path()).call(request)
+                },
+            );
             let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
@@ -86,34 +138,5 @@ impl HttpRouter {
             tracing::warn!("open requests did not finish in time; stopping anyway");
         }
         Ok(())
-    }
-}
-
-impl Adapter for HttpRouter {
-    async fn serve_lambda(self) -> Result<(), BoxError> {
-        self.serve_events().await
-    }
-
-    async fn serve_local(self) -> Result<(), BoxError> {
-        let args = LocalArgs::from_env(3000);
-        args.init_logging();
-        let listener = args.bind().await?;
-        let address = listener.local_addr()?;
-        let stopped = crate::runtime::stop_signal();
-        println!("Serving HTTP on http://{address} (Ctrl-C to stop)");
-        for route in self.routes() {
-            tracing::debug!("route {route}");
-        }
-        self.serve_on(listener, async {
-            stopped.await;
-            tracing::info!("shutting down");
-        })
-        .await
-    }
-
-    #[cfg(feature = "deploy")]
-    fn template(&self, function: &crate::deploy::Function) -> Option<crate::deploy::Template> {
-        let description = format!("{}: a Fabric HTTP API", function.binary());
-        Some(crate::deploy::Template::new(description).http(function, self))
     }
 }

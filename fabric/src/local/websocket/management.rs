@@ -10,8 +10,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::MAX_MESSAGE_BYTES;
 use super::connections::{Connection, Outbound, Unreachable, iso8601};
-use super::gateway::{MAX_MESSAGE_BYTES, Shared, forbidden};
+use super::handshake::forbidden;
+use super::shared::Shared;
 
 /// The `{stage}` and `{id}` of the path, percent-decoded by the router.
 type PathParams = Path<Vec<(String, String)>>;

@@ -1,0 +1,529 @@
+//! [`WebSocketAdapter`]'s configuration: routes, hooks and settings, and what the
+//! adapter says it serves. Handling events is [`dispatch`](super::dispatch)'s job.
+
+use std::future::Future;
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+use super::management::{EndpointRules, ManagementApi, ManagementClients};
+use super::router::{RouteSelection, WebSocketRouter};
+use crate::describe::WebSocketRoutes;
+use crate::settings::{AdapterSettings, adapter_settings_methods};
+use crate::store::{self, ConnectionStore, SharedStore};
+use crate::{BoxError, Context, Error, State};
+
+/// Serves `routes` (one service, or a [`WebSocketRouter`]) on API Gateway WebSocket
+/// events: on Lambda with [`fabric::run`](crate::run), and off Lambda on the local
+/// gateway.
+///
+/// ```
+/// use fabric::prelude::*;
+/// use fabric::websocket::{Accept, fabric_websocket};
+///
+/// #[derive(Deserialize, Input)]
+/// struct Ping { text: String }
+///
+/// #[fabric_service]
+/// async fn ping(input: Ping, ctx: Context) -> Result<(), Error> {
+///     ctx.send_message(json!({"pong": input.text})).await
+/// }
+///
+/// async fn check_token(ctx: Context) -> Result<Accept, Error> {
+///     match ctx.websocket().and_then(|ws| ws.query_param("token")) {
+///         Some("let-me-in") => Ok(Accept::new()),
+///         _ => Err(Error::unauthorized("a valid token is required")),
+///     }
+/// }
+///
+/// let adapter = fabric_websocket(ping).on_connect(check_token).reply(true);
+/// # let _ = adapter;
+/// ```
+pub fn fabric_websocket(routes: impl Into<WebSocketRouter>) -> WebSocketAdapter {
+    WebSocketAdapter {
+        router: routes.into(),
+        on_connect: None,
+        on_disconnect: None,
+        reply: false,
+        two_way: false,
+        settings: AdapterSettings::new(true),
+        management: Management::default(),
+        broadcast_concurrency: 64,
+        route_selection: None,
+        connection_ttl: store::DEFAULT_TTL,
+        page: None,
+        store: StoreSource::None,
+        posts: None,
+    }
+}
+
+/// A `$connect` hook's yes: the connection is accepted.
+///
+/// ```
+/// use fabric::websocket::Accept;
+/// let accept = Accept::new().protocol("chat.v1").user("alice");
+/// assert_eq!(accept.chosen_protocol(), Some("chat.v1"));
+/// assert_eq!(accept.user_id(), Some("alice"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Accept {
+    pub(super) protocol: Option<String>,
+    pub(super) user_id: Option<String>,
+    pub(super) metadata: serde_json::Map<String, Value>,
+}
+
+impl Accept {
+    /// Accepts the connection.
+    pub fn new() -> Accept {
+        Accept::default()
+    }
+
+    /// Chooses one of the subprotocols the client offered; it is echoed in
+    /// `Sec-WebSocket-Protocol`, the only `$connect` header that reaches the client.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Accept {
+        self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// Ties the connection to a user, for the connection store.
+    pub fn user(mut self, user_id: impl Into<String>) -> Accept {
+        self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Keeps a value with the connection in the connection store.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Accept {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// The chosen subprotocol.
+    pub fn chosen_protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The user the connection belongs to.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
+
+    /// The values kept with the connection.
+    pub fn metadata_map(&self) -> &serde_json::Map<String, Value> {
+        &self.metadata
+    }
+}
+
+/// How a connection ended, given to the `$disconnect` hook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Disconnect {
+    /// The WebSocket close code (1000 normal, 1001 going away, 1005 none given, ...).
+    pub status_code: Option<i64>,
+    /// API Gateway's text for why it closed.
+    pub reason: Option<String>,
+}
+
+pub(super) type ConnectHook =
+    Arc<dyn Fn(Context) -> BoxFuture<'static, Result<Accept, Error>> + Send + Sync>;
+pub(super) type DisconnectHook =
+    Arc<dyn Fn(Context, Disconnect) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Makes the connection store when serving starts (`store::from_env`, say).
+pub type StoreFactory = Arc<dyn Fn() -> Result<SharedStore, Error> + Send + Sync>;
+
+/// Where an adapter's connection store comes from.
+#[derive(Clone, Default)]
+pub(crate) enum StoreSource {
+    /// Connections are not tracked.
+    #[default]
+    None,
+    /// Chosen when serving: the application's store, else `store::from_env()`.
+    Serving,
+    /// Made by this factory when serving starts.
+    Factory(StoreFactory),
+    /// This store.
+    Shared(SharedStore),
+}
+
+impl StoreSource {
+    /// The store, made now if it is made when serving.
+    pub(crate) fn resolve(&self) -> Result<Option<SharedStore>, Error> {
+        match self {
+            StoreSource::None => Ok(None),
+            StoreSource::Serving => store::from_env().map(Some),
+            StoreSource::Factory(factory) => factory().map(Some),
+            StoreSource::Shared(store) => Ok(Some(store.clone())),
+        }
+    }
+}
+
+/// The Management API clients, made from the environment at the first post so the
+/// environment is read when serving, not when the adapter is built.
+#[derive(Clone, Default)]
+pub(super) struct Management {
+    endpoint: Option<String>,
+    fixed: Option<Arc<dyn ManagementApi>>,
+    clients: Arc<OnceLock<ManagementClients>>,
+}
+
+impl Management {
+    pub(super) fn clients(&self) -> &ManagementClients {
+        self.clients.get_or_init(|| match &self.fixed {
+            Some(api) => ManagementClients::fixed(api.clone()),
+            None => {
+                let mut rules = EndpointRules::from_env();
+                if let Some(endpoint) = &self.endpoint {
+                    rules.explicit = Some(endpoint.clone());
+                }
+                ManagementClients::new(rules)
+            }
+        })
+    }
+}
+
+/// The WebSocket adapter: routes, hooks and settings. Build it with
+/// [`fabric_websocket`]; serve it with [`fabric::run`](crate::run); call
+/// [`handle`](WebSocketAdapter::handle) directly in tests.
+#[derive(Clone)]
+pub struct WebSocketAdapter {
+    pub(super) router: WebSocketRouter,
+    pub(super) on_connect: Option<ConnectHook>,
+    pub(super) on_disconnect: Option<DisconnectHook>,
+    pub(super) reply: bool,
+    pub(super) two_way: bool,
+    pub(super) settings: AdapterSettings,
+    pub(super) management: Management,
+    pub(super) broadcast_concurrency: usize,
+    pub(super) route_selection: Option<RouteSelection>,
+    pub(super) connection_ttl: Duration,
+    pub(super) page: Option<&'static str>,
+    pub(super) store: StoreSource,
+    pub(super) posts: Option<bool>,
+}
+
+adapter_settings_methods!(WebSocketAdapter, "fabric_websocket(svc)");
+
+impl Default for WebSocketAdapter {
+    fn default() -> WebSocketAdapter {
+        WebSocketAdapter::new()
+    }
+}
+
+static DEFAULT_SELECTION: LazyLock<RouteSelection> = LazyLock::new(RouteSelection::default);
+
+impl WebSocketAdapter {
+    /// An adapter with no services, for a function of an [app](crate::app) that
+    /// serves only `$connect` or `$disconnect`.
+    ///
+    /// ```
+    /// use fabric::websocket::{Accept, WebSocketAdapter};
+    /// let connect = WebSocketAdapter::new().on_connect(|_ctx| async { Ok(Accept::new()) });
+    /// assert!(connect.router().route_keys().is_empty());
+    /// ```
+    pub fn new() -> WebSocketAdapter {
+        fabric_websocket(WebSocketRouter::new())
+    }
+
+    /// Runs `hook` on `$connect`: `Ok(Accept)` accepts (200), an error rejects the
+    /// handshake with the error's status (401, 403, ...). Services never see
+    /// `$connect`.
+    pub fn on_connect<F, Fut>(mut self, hook: F) -> WebSocketAdapter
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Accept, Error>> + Send + 'static,
+    {
+        self.on_connect = Some(Arc::new(move |ctx| Box::pin(hook(ctx))));
+        self
+    }
+
+    /// Runs `hook` on `$disconnect`, with the close code and reason. The response is
+    /// always 200; API Gateway ignores it.
+    pub fn on_disconnect<F, Fut>(mut self, hook: F) -> WebSocketAdapter
+    where
+        F: Fn(Context, Disconnect) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_disconnect = Some(Arc::new(move |ctx, info| Box::pin(hook(ctx, info))));
+        self
+    }
+
+    /// Posts each result to the caller as `{"data": ...}` (default off). Errors are
+    /// always posted: API Gateway drops a route's returned body unless the route
+    /// has a route response.
+    pub fn reply(mut self, reply: bool) -> WebSocketAdapter {
+        self.reply = reply;
+        self
+    }
+
+    /// Declares that the routes are two-way (they have a route response), so API
+    /// Gateway returns the handler's body to the caller itself and nothing is
+    /// posted. The deploy template and the local gateway follow this setting.
+    pub fn two_way(mut self, two_way: bool) -> WebSocketAdapter {
+        self.two_way = two_way;
+        self
+    }
+
+    /// Posts through this Management API endpoint instead of the one derived from
+    /// each event (for custom domains; the `FABRIC_MANAGEMENT_ENDPOINT` variable does
+    /// the same).
+    pub fn management_endpoint(mut self, endpoint: impl Into<String>) -> WebSocketAdapter {
+        self.management = Management {
+            endpoint: Some(endpoint.into()),
+            ..Management::default()
+        };
+        self
+    }
+
+    /// Sends every post through `api` instead of the AWS SDK.
+    pub fn management_api(mut self, api: Arc<dyn ManagementApi>) -> WebSocketAdapter {
+        self.management = Management {
+            fixed: Some(api),
+            ..Management::default()
+        };
+        self
+    }
+
+    /// How many posts a broadcast has in flight at once (default 64).
+    pub fn broadcast_concurrency(mut self, concurrency: usize) -> WebSocketAdapter {
+        self.broadcast_concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Tracks connections and rooms in `store`: each accepted `$connect` is saved
+    /// (with the user id and metadata of the hook's [`Accept`]), each `$disconnect`
+    /// and each post that finds a connection gone (410) deletes it, and services
+    /// get `ctx.join`, `ctx.broadcast_room`, `ctx.send_to_user` and the rest (see
+    /// [`crate::store`]). A store that fails on `$connect` rejects the handshake
+    /// (503 or 500), as an untracked connection would miss its messages.
+    ///
+    /// ```
+    /// use fabric::prelude::*;
+    /// use fabric::store::MemoryStore;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric_websocket(svc).store(MemoryStore::new());
+    /// assert_eq!(adapter.route_keys(), ["$connect", "$disconnect", "$default"]);
+    /// ```
+    pub fn store(self, store: impl ConnectionStore) -> WebSocketAdapter {
+        self.shared_store(Arc::new(store))
+    }
+
+    /// Like [`store`](WebSocketAdapter::store), for a store the caller keeps a
+    /// handle to (to inspect it in tests, or share it between adapters).
+    pub fn shared_store(mut self, store: SharedStore) -> WebSocketAdapter {
+        self.store = StoreSource::Shared(store);
+        self
+    }
+
+    /// Tracks connections and rooms as [`store`](WebSocketAdapter::store) does, in
+    /// the store chosen when serving starts: the [app's](crate::app::App::store),
+    /// else the one [`store::from_env`] names (DynamoDB when
+    /// `FABRIC_CONNECTIONS_TABLE` is set, in memory otherwise).
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric_websocket(svc).track_connections();
+    /// assert!(adapter.tracks_connections());
+    /// ```
+    pub fn track_connections(mut self) -> WebSocketAdapter {
+        self.store = StoreSource::Serving;
+        self
+    }
+
+    /// Whether a connection store tracks this adapter's connections; the deploy
+    /// template then gives the function its DynamoDB tables.
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// assert!(!fabric_websocket(svc).tracks_connections());
+    /// assert!(fabric_websocket(svc).store(fabric::store::MemoryStore::new()).tracks_connections());
+    /// ```
+    pub fn tracks_connections(&self) -> bool {
+        !matches!(self.store, StoreSource::None)
+    }
+
+    /// How long a tracked connection is kept (default 2 hours, API Gateway's
+    /// longest connection): its `expiresAt` is `connectedAt` plus this.
+    pub fn connection_ttl(mut self, ttl: Duration) -> WebSocketAdapter {
+        self.connection_ttl = ttl;
+        self
+    }
+
+    /// The route selection expression (default `$request.body.action`).
+    ///
+    /// # Panics
+    /// When the expression is not of the form `$request.body.<field>`.
+    pub fn route_selection(mut self, expression: &str) -> WebSocketAdapter {
+        self.route_selection =
+            Some(RouteSelection::parse(expression).unwrap_or_else(|err| panic!("{err}")));
+        self
+    }
+
+    /// Says whether this function posts to connections, for the
+    /// `execute-api:ManageConnections` permission of its template. Unset, a function
+    /// posts when it serves messages (errors are posted), and not when it serves
+    /// only `$connect` and `$disconnect`; a `$disconnect` hook that broadcasts
+    /// says `.posts(true)`.
+    pub fn posts(mut self, posts: bool) -> WebSocketAdapter {
+        self.posts = Some(posts);
+        self
+    }
+
+    /// The HTML page the local gateway serves at `/` (default: a WebSocket console).
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric::fabric_websocket(svc).local_page("<h1>Chat</h1>");
+    /// assert_eq!(adapter.page(), Some("<h1>Chat</h1>"));
+    /// ```
+    pub fn local_page(mut self, html: &'static str) -> WebSocketAdapter {
+        self.page = Some(html);
+        self
+    }
+
+    /// The page set with [`local_page`](WebSocketAdapter::local_page).
+    pub fn page(&self) -> Option<&'static str> {
+        self.page
+    }
+
+    /// The routes.
+    pub fn router(&self) -> &WebSocketRouter {
+        &self.router
+    }
+
+    /// The route selection expression in use.
+    pub fn selection(&self) -> &RouteSelection {
+        self.route_selection.as_ref().unwrap_or(&DEFAULT_SELECTION)
+    }
+
+    /// The route keys API Gateway needs when this adapter serves a whole API alone:
+    /// `$connect` when there is a connect hook or a connection store, `$disconnect`,
+    /// `$default`, and the router's custom keys.
+    ///
+    /// ```
+    /// use fabric::prelude::*;
+    /// use fabric::websocket::{Accept, fabric_websocket};
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let plain = fabric_websocket(svc);
+    /// assert_eq!(plain.route_keys(), vec!["$disconnect", "$default"]);
+    /// let guarded = fabric_websocket(svc).on_connect(|_ctx| async { Ok(Accept::new()) });
+    /// assert_eq!(guarded.route_keys(), vec!["$connect", "$disconnect", "$default"]);
+    /// ```
+    pub fn route_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        if self.on_connect.is_some() || self.tracks_connections() {
+            keys.push("$connect".to_owned());
+        }
+        keys.push("$disconnect".to_owned());
+        keys.push("$default".to_owned());
+        keys.extend(self.router.route_keys().into_iter().map(str::to_owned));
+        keys
+    }
+
+    /// Whether routes are two-way (see [`WebSocketAdapter::two_way`]).
+    pub fn is_two_way(&self) -> bool {
+        self.two_way
+    }
+
+    /// What this adapter serves, as plain data for templates and the local gateway.
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let routes = fabric_websocket(WebSocketRouter::new().route("join", svc)).describe();
+    /// assert_eq!(routes.custom_keys, ["join"]);
+    /// assert_eq!(routes.selection, None);
+    /// ```
+    pub fn describe(&self) -> WebSocketRoutes {
+        WebSocketRoutes {
+            route_keys: self.route_keys(),
+            custom_keys: self
+                .router
+                .route_keys()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            has_fallback: self.router.has_fallback(),
+            selection: self
+                .route_selection
+                .as_ref()
+                .map(|selection| selection.expression().to_owned()),
+            two_way: self.two_way,
+            tracks_connections: self.tracks_connections(),
+            posts: self.posts,
+        }
+    }
+
+    /// The settings shared with the other adapters.
+    pub fn settings(&self) -> &AdapterSettings {
+        &self.settings
+    }
+
+    fn with_settings(mut self, change: impl FnOnce(AdapterSettings) -> AdapterSettings) -> Self {
+        self.settings = change(self.settings);
+        self
+    }
+
+    /// Where the connection store comes from.
+    pub(crate) fn store_source(&self) -> &StoreSource {
+        &self.store
+    }
+
+    /// Takes its store from `source` (an app gives its functions the app's store).
+    pub(crate) fn with_store_source(mut self, source: StoreSource) -> WebSocketAdapter {
+        self.store = source;
+        self
+    }
+
+    /// Selects routes as the API it is part of does.
+    pub(crate) fn with_selection(mut self, selection: RouteSelection) -> WebSocketAdapter {
+        self.route_selection = Some(selection);
+        self
+    }
+
+    /// Sets up once (the connection store, then the setup hooks) and gives the state
+    /// services see; [`fabric::run`](crate::run) calls this at start so a broken
+    /// setup fails the cold start loudly.
+    pub async fn ready(&self) -> Result<State, BoxError> {
+        Ok(self.prepared().await?.state().clone())
+    }
+
+    /// [`ready`](Self::ready), as the settings keep it.
+    pub(super) async fn prepared(&self) -> Result<&crate::settings::Ready, BoxError> {
+        self.settings
+            .ready_with(|| async {
+                let store = self.store.resolve().map_err(|err| -> BoxError {
+                    format!("the connection store: {}", err.detail()).into()
+                })?;
+                Ok(match store {
+                    Some(store) => State::new().with(store),
+                    None => State::new(),
+                })
+            })
+            .await
+    }
+}
+
+impl std::fmt::Debug for WebSocketAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketAdapter")
+            .field("route_keys", &self.route_keys())
+            .field("selection", &self.selection().expression())
+            .field("on_connect", &self.on_connect.is_some())
+            .field("on_disconnect", &self.on_disconnect.is_some())
+            .field("reply", &self.reply)
+            .field("two_way", &self.two_way)
+            .field("tracks_connections", &self.tracks_connections())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,341 @@
+//! [`WebSocketAdapter`]'s event pipeline: API Gateway WebSocket events in, proxy
+//! responses out, the same on Lambda and on the local gateway.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+use base64::Engine;
+use http::HeaderValue;
+use http::header::HeaderName;
+use serde_json::Value;
+use tracing::Instrument;
+
+use super::config::{Accept, Disconnect, WebSocketAdapter};
+use super::event::IncomingEvent;
+use super::management::{MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
+use super::request::{EventType, WebSocket};
+use crate::panic::catch_panic;
+use crate::settings::Ready;
+use crate::store::{Connection, SharedStore};
+use crate::{Context, Error, Output, ServiceExt, State, input};
+
+impl WebSocketAdapter {
+    /// Handles one event: the whole path from event to response, the same on Lambda
+    /// and on the local gateway.
+    pub async fn handle(&self, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+        self.handle_incoming(Box::new(IncomingEvent::from(event)))
+            .await
+    }
+
+    /// The event stays boxed from here on: moving it through nested futures would
+    /// copy it at every step.
+    async fn handle_incoming(&self, event: Box<IncomingEvent>) -> ApiGatewayProxyResponse {
+        let started = Instant::now();
+        let context = &event.request_context;
+        let span = tracing::info_span!(
+            "websocket",
+            request_id = context.request_id.as_deref().unwrap_or_default(),
+            connection_id = context.connection_id.as_deref().unwrap_or_default(),
+            route_key = context.route_key.as_deref().unwrap_or_default(),
+        );
+        let response = self.dispatch(event).instrument(span.clone()).await;
+        span.in_scope(|| {
+            tracing::info!(
+                status = response.status_code,
+                latency_us = started.elapsed().as_micros() as u64,
+                "event handled"
+            )
+        });
+        response
+    }
+
+    /// Handles an event given as JSON text, as Lambda delivers it. Text that is not
+    /// a WebSocket event gets a 400 response, never a crash.
+    pub async fn handle_json(&self, event: &str) -> ApiGatewayProxyResponse {
+        match serde_json::from_str::<Box<IncomingEvent>>(event) {
+            Ok(event) => self.handle_incoming(event).await,
+            Err(err) => {
+                tracing::warn!(error = %err, "not an API Gateway WebSocket event");
+                let error = Error::bad_request(format!("Invalid WebSocket event: {err}"));
+                response(400, Some(error.envelope_json(self.scrub())), None)
+            }
+        }
+    }
+
+    async fn dispatch(&self, event: Box<IncomingEvent>) -> ApiGatewayProxyResponse {
+        let ready = match self.prepared().await {
+            Ok(ready) => ready,
+            Err(err) => {
+                tracing::error!(error = %err, "setup failed");
+                let error = Error::internal_message(format!("setup failed: {err}"));
+                return response(500, Some(error.envelope_json(self.scrub())), None);
+            }
+        };
+        let state = ready.state().clone();
+        let unavailable = ready.unavailable();
+        let (ws, body, disconnect) = self.split(event, &state);
+        match ws.event_type {
+            EventType::Connect if unavailable => self.rejection(&Ready::unavailable_error()),
+            EventType::Connect => self.connect(ws, state).await,
+            EventType::Disconnect => self.disconnect(ws, state, disconnect).await,
+            EventType::Message if unavailable => {
+                self.answer_error(&ws, Ready::unavailable_error()).await
+            }
+            EventType::Message => self.message(ws, state, body).await,
+        }
+    }
+
+    /// The event as the service's view of it, the body, and the close details.
+    fn split(
+        &self,
+        event: Box<IncomingEvent>,
+        state: &State,
+    ) -> (Arc<WebSocket>, Frame, Disconnect) {
+        let IncomingEvent {
+            headers,
+            query_string_parameters,
+            request_context: context,
+            body,
+            is_base64_encoded,
+        } = *event;
+        let event_type = context.kind();
+        let domain_name = context.domain_name.unwrap_or_default();
+        let stage = context.stage.unwrap_or_default();
+        let api_id = context.api_id.unwrap_or_default();
+        let management = self
+            .management
+            .clients()
+            .for_event(&domain_name, &stage, &api_id)
+            .unwrap_or_else(|err| Arc::new(Unconfigured(err.detail().to_owned())));
+        let identity = context.identity.unwrap_or_default();
+        let disconnect = Disconnect {
+            status_code: context.disconnect_status_code,
+            reason: context.disconnect_reason,
+        };
+        let ws = WebSocket {
+            event_type,
+            route_key: context.route_key.unwrap_or_default(),
+            connection_id: context.connection_id.unwrap_or_default(),
+            request_id: context.request_id.unwrap_or_default(),
+            stage,
+            domain_name,
+            api_id,
+            source_ip: identity.source_ip,
+            user_agent: identity.user_agent,
+            connected_at: context.connected_at,
+            headers,
+            query: query_string_parameters,
+            authorizer: context.authorizer.map_or(Value::Null, Value::Object),
+            management,
+            broadcast_concurrency: self.broadcast_concurrency,
+            store: state.get::<SharedStore>().cloned(),
+        };
+        let body = Frame {
+            text: body,
+            base64: is_base64_encoded,
+        };
+        (Arc::new(ws), body, disconnect)
+    }
+
+    fn context(ws: &Arc<WebSocket>, state: State) -> Context {
+        Context::builder(ws.request_id.clone())
+            .shared_sink(ws.clone())
+            .shared_extension(ws.clone())
+            .state(state)
+            .build()
+    }
+
+    async fn connect(&self, ws: Arc<WebSocket>, state: State) -> ApiGatewayProxyResponse {
+        let accepted = match &self.on_connect {
+            Some(hook) => catch_panic(|| hook(Self::context(&ws, state)))
+                .await
+                .unwrap_or_else(|panic| Err(panic.into())),
+            None => Ok(Accept::new()),
+        };
+        let tracked = match accepted {
+            Ok(accept) => self.track(&ws, accept).await,
+            Err(err) => Err(err),
+        };
+        match tracked {
+            Ok(accept) => response(200, None, accept.chosen_protocol()),
+            Err(err) => self.rejection(&err),
+        }
+    }
+
+    /// Saves an accepted connection in the store, if there is one.
+    async fn track(&self, ws: &WebSocket, accept: Accept) -> Result<Accept, Error> {
+        let Some(store) = &ws.store else {
+            return Ok(accept);
+        };
+        let connected_at = chrono::DateTime::from_timestamp_millis(ws.connected_at)
+            .filter(|_| ws.connected_at > 0)
+            .unwrap_or_else(chrono::Utc::now);
+        let mut connection = Connection::new(ws.connection_id.clone(), connected_at)
+            .ttl(self.connection_ttl)
+            .with_metadata_map(accept.metadata.clone());
+        if let Some(user) = &accept.user_id {
+            connection = connection.user(user.clone());
+        }
+        store.save(&connection).await?;
+        Ok(accept)
+    }
+
+    fn rejection(&self, err: &Error) -> ApiGatewayProxyResponse {
+        log_error(err);
+        response(err.status(), Some(err.envelope_json(self.scrub())), None)
+    }
+
+    async fn disconnect(
+        &self,
+        ws: Arc<WebSocket>,
+        state: State,
+        info: Disconnect,
+    ) -> ApiGatewayProxyResponse {
+        if let Some(hook) = &self.on_disconnect {
+            let ctx = Self::context(&ws, state);
+            // A panicking hook is logged where it is caught; the store still forgets
+            // the connection.
+            let _ = catch_panic(|| hook(ctx, info)).await;
+        }
+        if let Some(store) = &ws.store {
+            if let Err(err) = store.delete(&ws.connection_id).await {
+                log_error(&err);
+            }
+        }
+        response(200, None, None)
+    }
+
+    async fn message(
+        &self,
+        ws: Arc<WebSocket>,
+        state: State,
+        body: Frame,
+    ) -> ApiGatewayProxyResponse {
+        match self.run_service(&ws, state, body).await {
+            Ok(output) => {
+                let body = output.data_envelope();
+                if self.reply && !self.two_way {
+                    post_to_caller(&ws, &body).await;
+                }
+                response(200, Some(body), None)
+            }
+            Err(err) => self.answer_error(&ws, err).await,
+        }
+    }
+
+    /// A message that failed: the error envelope, posted to the caller unless the
+    /// route is two-way (API Gateway drops a one-way route's body).
+    async fn answer_error(&self, ws: &WebSocket, err: Error) -> ApiGatewayProxyResponse {
+        log_error(&err);
+        let body = err.envelope_json(self.scrub());
+        if !self.two_way {
+            post_to_caller(ws, &body).await;
+        }
+        response(err.status(), Some(body), None)
+    }
+
+    fn scrub(&self) -> bool {
+        self.settings.scrub_errors()
+    }
+
+    async fn run_service(
+        &self,
+        ws: &Arc<WebSocket>,
+        state: State,
+        body: Frame,
+    ) -> Result<Output, Error> {
+        let text = body.decode()?;
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(Error::payload_too_large(format!(
+                "The message is {} bytes, over the {MAX_MESSAGE_BYTES}-byte limit",
+                text.len()
+            )));
+        }
+        let raw = input::from_json_text(&text)?;
+        let selected = self.selection().select(&raw);
+        let service = self.router.find(&ws.route_key, selected).ok_or_else(|| {
+            let route = selected.unwrap_or(&ws.route_key);
+            Error::not_found(format!("No service answers the route \"{route}\""))
+        })?;
+        service.call(raw, Self::context(ws, state)).await
+    }
+}
+
+/// A message event's body as API Gateway sent it.
+struct Frame {
+    text: Option<String>,
+    base64: bool,
+}
+
+impl Frame {
+    /// The frame's text; base64 bodies decoded.
+    fn decode(self) -> Result<String, Error> {
+        let text = self.text.unwrap_or_default();
+        if !self.base64 {
+            return Ok(text);
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|err| {
+                Error::bad_request(format!("The body is marked base64 but is not: {err}"))
+            })?;
+        String::from_utf8(bytes).map_err(|_| Error::bad_request("The body is not UTF-8 text"))
+    }
+}
+
+/// Posts to the caller; a failure (usually a client that already left) is logged,
+/// not raised: the event itself was handled.
+async fn post_to_caller(ws: &WebSocket, body: &str) {
+    if let Err(err) = ws.post(&ws.connection_id, body.as_bytes()).await {
+        if err.is_gone() {
+            tracing::debug!("caller left before the reply");
+        } else {
+            tracing::warn!(error = %err, "could not post to the caller");
+        }
+    }
+}
+
+fn log_error(err: &Error) {
+    if err.kind().is_server_error() {
+        tracing::error!(status = err.status(), error = %err, "request failed");
+    } else {
+        tracing::info!(status = err.status(), error = %err, "request refused");
+    }
+}
+
+pub(crate) fn response(
+    status: u16,
+    body: Option<String>,
+    protocol: Option<&str>,
+) -> ApiGatewayProxyResponse {
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = i64::from(status);
+    // API Gateway ignores a WebSocket route's response headers (only $connect's
+    // Sec-WebSocket-Protocol reaches the client), so none are set for the body.
+    response.body = body.map(Body::Text);
+    if let Some(protocol) = protocol.and_then(|p| HeaderValue::from_str(p).ok()) {
+        response
+            .headers
+            .insert(HeaderName::from_static("sec-websocket-protocol"), protocol);
+    }
+    response
+}
+
+/// The Management API of an event whose endpoint cannot be worked out: every call
+/// fails with the reason, which reaches the logs and the service's errors.
+struct Unconfigured(String);
+
+#[async_trait::async_trait]
+impl ManagementApi for Unconfigured {
+    async fn post(&self, _id: &str, _data: &[u8]) -> Result<(), ManagementError> {
+        Err(ManagementError::Other(self.0.clone()))
+    }
+    async fn get(&self, _id: &str) -> Result<super::ConnectionInfo, ManagementError> {
+        Err(ManagementError::Other(self.0.clone()))
+    }
+    async fn delete(&self, _id: &str) -> Result<(), ManagementError> {
+        Err(ManagementError::Other(self.0.clone()))
+    }
+}
