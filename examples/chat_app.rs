@@ -96,6 +96,17 @@ async fn closed(ctx: Context, info: Disconnect) {
 
 /// The application: its API, its store and its four functions.
 pub fn app() -> App {
+    app_with(send_routes())
+}
+
+/// What `chat-send` serves: the `sendMessage` route.
+pub fn send_routes() -> WebSocketRouter {
+    WebSocketRouter::new().service(send_message)
+}
+
+/// The application with `send` as `chat-send`'s routes: every custom route key of a
+/// function is a route of the API, so a route added here reaches the template.
+pub fn app_with(send: WebSocketRouter) -> App {
     App::new("ChatApp")
         .description("The chat as four functions behind one WebSocket API")
         .store(store::from_env)
@@ -122,10 +133,7 @@ pub fn app() -> App {
             "chat-default",
             fabric_websocket(membership).track_connections(),
         )
-        .function(
-            "chat-send",
-            fabric_websocket(WebSocketRouter::new().service(send_message)).track_connections(),
-        )
+        .function("chat-send", fabric_websocket(send).track_connections())
 }
 
 /// The chat page, sending its messages on the `sendMessage` route.

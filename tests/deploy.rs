@@ -301,6 +301,7 @@ fn the_example_templates_pass_cfn_lint() {
         ("chat", env!("CARGO_BIN_EXE_chat")),
         ("division-http", env!("CARGO_BIN_EXE_division-http")),
         ("greet-url", env!("CARGO_BIN_EXE_greet-url")),
+        ("chat-app", env!("CARGO_BIN_EXE_chat-app")),
     ] {
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, print_template(binary, &[])).unwrap();
@@ -318,19 +319,150 @@ fn the_example_templates_pass_cfn_lint() {
 
 #[test]
 fn the_chat_template_matches_its_golden_file() {
-    let golden =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/chat.template.yaml");
-    let current = print_template(env!("CARGO_BIN_EXE_chat"), &[]);
+    check_golden("chat.template.yaml", env!("CARGO_BIN_EXE_chat"));
+}
+
+#[test]
+fn the_chat_app_template_matches_its_golden_file() {
+    // Any of the app's binaries prints the whole app's template.
+    check_golden("chat-app.template.yaml", env!("CARGO_BIN_EXE_chat-app"));
+    assert_eq!(
+        print_template(env!("CARGO_BIN_EXE_chat-send"), &[]),
+        print_template(env!("CARGO_BIN_EXE_chat-app"), &[])
+    );
+}
+
+/// The template `binary` prints equals `tests/golden/{name}`; `UPDATE_GOLDEN=1`
+/// accepts a change.
+fn check_golden(name: &str, binary: &str) {
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/golden")
+        .join(name);
+    let current = print_template(binary, &[]);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&golden, &current).unwrap();
     }
     let expected = std::fs::read_to_string(&golden)
-        .expect("tests/golden/chat.template.yaml (UPDATE_GOLDEN=1 writes it)");
+        .unwrap_or_else(|_| panic!("tests/golden/{name} (UPDATE_GOLDEN=1 writes it)"));
     assert!(
         current == expected,
-        "the chat template changed; review the difference and run with UPDATE_GOLDEN=1 to accept it:\n{}",
+        "the template {name} changed; review the difference and run with UPDATE_GOLDEN=1 to accept it:\n{}",
         diff(&expected, &current)
     );
+}
+
+fn app_template(app: &App) -> Value {
+    Template::from_app(&app.describe().unwrap(), &BuildOptions::default()).to_value()
+}
+
+/// The function a route's integration invokes: `Target` names an integration whose
+/// URI names the function's ARN.
+fn function_of_route(template: &Value, route: &Value) -> String {
+    let target = route["Properties"]["Target"]["Fn::Sub"].as_str().unwrap();
+    let integration = target
+        .strip_prefix("integrations/${")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap();
+    let uri = template["Resources"][integration]["Properties"]["IntegrationUri"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    let function_id = uri
+        .split("${")
+        .nth(3)
+        .unwrap()
+        .split(".Arn")
+        .next()
+        .unwrap();
+    function_id.to_owned()
+}
+
+#[test]
+fn each_route_of_the_app_invokes_the_function_that_serves_it() {
+    let app = fabric_examples::chat_app::app();
+    let description = app.describe().unwrap();
+    let template = app_template(&app);
+    assert_eq!(resources(&template, "AWS::ApiGatewayV2::Api").len(), 1);
+    assert_eq!(resources(&template, "AWS::ApiGatewayV2::Stage").len(), 1);
+    let fabric::describe::ApiDescription::WebSocket(api) = &description.apis[0] else {
+        panic!("a WebSocket API");
+    };
+    let routes = resources(&template, "AWS::ApiGatewayV2::Route");
+    assert_eq!(routes.len(), api.routes.len());
+    for route in &api.routes {
+        let (_, resource) = routes
+            .iter()
+            .find(|(_, r)| r["Properties"]["RouteKey"] == route.key.as_str())
+            .unwrap_or_else(|| panic!("a route for {}", route.key));
+        let expected = match route.function.as_str() {
+            "chat-connect" => "ChatConnectFunction",
+            "chat-disconnect" => "ChatDisconnectFunction",
+            "chat-default" => "ChatDefaultFunction",
+            "chat-send" => "ChatSendFunction",
+            other => panic!("unexpected function {other}"),
+        };
+        assert_eq!(
+            function_of_route(&template, resource),
+            expected,
+            "{}",
+            route.key
+        );
+    }
+
+    // One pair of tables, granted to the four functions that track connections.
+    let tables = resources(&template, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 2);
+    let functions = resources(&template, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), 4);
+    for (id, function) in &functions {
+        let properties = &function["Properties"];
+        let granted: BTreeSet<String> = properties["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["DynamoDBCrudPolicy"]["TableName"]["Ref"].as_str())
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            granted,
+            BTreeSet::from([
+                "ChatAppConnectionsTable".to_owned(),
+                "ChatAppRoomsTable".to_owned()
+            ]),
+            "{id}"
+        );
+        let variables = &properties["Environment"]["Variables"];
+        assert_eq!(
+            variables["FABRIC_CONNECTIONS_TABLE"],
+            json!({"Ref": "ChatAppConnectionsTable"})
+        );
+        assert!(variables["FABRIC_MANAGEMENT_ENDPOINT"].is_object(), "{id}");
+        // Only the functions that post may manage connections.
+        let manages = properties["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["Statement"][0]["Action"] == "execute-api:ManageConnections");
+        let posts = *id == "ChatDefaultFunction" || *id == "ChatSendFunction";
+        assert_eq!(manages, posts, "{id}");
+    }
+}
+
+#[test]
+fn a_route_added_to_a_function_in_code_appears_in_the_apps_template() {
+    use fabric_examples::chat_app;
+    let app = chat_app::app_with(chat_app::send_routes().route("typing", typing));
+    let template = app_template(&app);
+    let routes = resources(&template, "AWS::ApiGatewayV2::Route");
+    let (_, typing_route) = routes
+        .iter()
+        .find(|(_, r)| r["Properties"]["RouteKey"] == "typing")
+        .expect("the typing route");
+    assert_eq!(
+        function_of_route(&template, typing_route),
+        "ChatSendFunction"
+    );
+    let before = resources(&app_template(&chat_app::app()), "AWS::ApiGatewayV2::Route").len();
+    assert_eq!(routes.len(), before + 1);
 }
 
 /// The lines that differ, for a readable failure.

@@ -933,14 +933,6 @@ async fn a_post_during_connect_is_gone_and_a_refused_connection_never_exists() {
 // ---------------------------------------------------------------------------
 // The real binary.
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts the chat binary on `port` with `args` and `env`; gives back the child and
 /// its output lines.
 fn spawn_chat(
@@ -949,59 +941,6 @@ fn spawn_chat(
     env: &[(&str, &str)],
 ) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     spawn_binary(env!("CARGO_BIN_EXE_chat"), port, args, env)
-}
-
-/// Starts an example binary off Lambda on `port`; gives back the child and its
-/// output lines.
-fn spawn_binary(
-    binary: &str,
-    port: u16,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(binary)
-        .args(args)
-        .env("FABRIC_PORT", port.to_string())
-        .envs(env.iter().copied())
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines, receiver) = std::sync::mpsc::channel();
-    for output in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(output)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = lines.send(line);
-            }
-        });
-    }
-    (child, receiver)
-}
-
-/// Ctrl-C, as a terminal sends it.
-fn interrupt(child: &std::process::Child) {
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-}
-
-/// Waits for the child to exit.
-async fn exit_of(mut child: std::process::Child) -> std::process::ExitStatus {
-    tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ pub mod dynamodb;
 pub mod events;
 pub mod http_server;
 pub mod lambda_runtime;
+pub mod process;
 pub mod ws_client;
 
 use std::path::PathBuf;
