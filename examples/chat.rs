@@ -1,4 +1,4 @@
-//! The `chat` example: rooms over an API Gateway WebSocket API (DESIGN.md §1).
+//! The `chat` example: rooms over an API Gateway WebSocket API.
 //!
 //! Clients connect with `?token=...` (checked against `CHAT_TOKEN`, default
 //! `dev-token`), then send `{"action": "join", "room": "general"}`,
@@ -55,8 +55,7 @@ pub async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {
         }
         Action::Message => {
             let content = input.content.filter(|c| !c.is_empty()).ok_or_else(|| {
-                Error::bad_request(r#"Validation failed for field "content": is required when action is "message""#)
-                    .with_pointer("/content")
+                Error::invalid_field("content", r#"is required when action is "message""#)
             })?;
             if !ctx.in_room(&room).await? {
                 return Err(Error::forbidden(format!(

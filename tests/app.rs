@@ -263,6 +263,13 @@ fn every_kind_of_mistake_is_named() {
             "the app `Twice` has two functions named `a`",
         ),
         (
+            App::new("Alike")
+                .websocket_api("Chat", |api| api.handler("chat-send"))
+                .function("chat-send", WebSocketAdapter::new())
+                .function("chat_send", WebSocketAdapter::new()),
+            "functions `chat-send` and `chat_send` differ only in case and punctuation, so their resources would share a name",
+        ),
+        (
             App::new("Typo")
                 .websocket_api("Chat", |api| api.route("$connect", "conect"))
                 .function("connect", WebSocketAdapter::new()),

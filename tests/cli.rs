@@ -310,3 +310,33 @@ async fn server_errors_exit_1_and_client_errors_2() {
     assert_eq!(cli.run_from(["tool", "--bogus"]).await, 2);
     assert_eq!(cli.run_from(["tool", "--help"]).await, 0);
 }
+
+/// What a setup hook makes.
+struct Greeting(&'static str);
+
+#[fabric_service]
+async fn greeting(_input: Nothing, ctx: Context) -> Result<&'static str, Error> {
+    Ok(ctx.state::<Greeting>()?.0)
+}
+
+#[tokio::test]
+async fn a_command_line_sets_up_before_it_runs_and_can_be_switched_off() {
+    let ready = fabric_cli(greeting).setup(|| async { Ok::<_, fabric::BoxError>(Greeting("hi")) });
+    assert_eq!(ready.run_from(["greeting"]).await, 0);
+    assert_eq!(
+        fabric_cli(greeting).run_from(["greeting"]).await,
+        1,
+        "no state: a 500"
+    );
+    let failing = fabric_cli(greeting)
+        .setup(|| async { Err::<Greeting, fabric::BoxError>("no config".into()) });
+    assert_eq!(
+        failing.run_from(["greeting"]).await,
+        1,
+        "a failed setup is a 5xx"
+    );
+    let off = fabric_cli(greeting).unavailable(true);
+    assert_eq!(off.run_from(["greeting"]).await, 1, "503");
+    // A usage error still comes first, as clap's.
+    assert_eq!(off.run_from(["greeting", "--bogus"]).await, 2);
+}

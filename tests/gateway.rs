@@ -1,6 +1,8 @@
 //! The local gateway: real WebSocket clients (tokio-tungstenite) and the real AWS SDK
 //! against gateways running in this process, and the real `chat` binary.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use fabric::websocket::{
 };
 use fabric_examples::{chat, echo};
 use futures_util::{SinkExt, StreamExt};
+use support::process::{exit_of, free_port, interrupt, spawn_binary};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

@@ -112,7 +112,66 @@ fn body_json(response: &Value) -> Value {
     serde_json::from_str(response["body"].as_str().expect("a text body")).unwrap()
 }
 
+/// What a setup hook makes, once per process.
+struct Greeting(&'static str);
+
+#[fabric_service]
+async fn greeting(_input: Nothing, ctx: Context) -> Result<&'static str, Error> {
+    Ok(ctx.state::<Greeting>()?.0)
+}
+
 // ---------------------------------------------------------------- Lambda events
+
+#[tokio::test]
+async fn setup_runs_once_for_the_router_and_a_failed_one_is_retried() {
+    let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
+    event["rawPath"] = json!("/greeting");
+    event["rawQueryString"] = json!("");
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    let router = fabric_http(greeting).setup(move || {
+        let run = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if run == 0 {
+                Err::<Greeting, fabric::BoxError>("the database is still starting".into())
+            } else {
+                Ok(Greeting("hello"))
+            }
+        }
+    });
+    let failed = invoke(&router, &event).await;
+    assert_eq!(failed["statusCode"], 500);
+    let envelope: ErrorEnvelope = serde_json::from_value(body_json(&failed)).unwrap();
+    assert_eq!(
+        envelope.errors[0].detail, "An internal error occurred",
+        "scrubbed"
+    );
+    for _ in 0..3 {
+        let response = invoke(&router, &event).await;
+        assert_eq!(body_json(&response), json!({"data": "hello"}));
+    }
+    assert_eq!(
+        runs.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "once, after the failure"
+    );
+}
+
+#[tokio::test]
+async fn an_unavailable_router_answers_503_and_unknown_paths_still_404() {
+    let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
+    event["rawPath"] = json!("/division");
+    let router = fabric_http(division).unavailable(true);
+    let response = invoke(&router, &event).await;
+    assert_eq!(response["statusCode"], 503);
+    let envelope: ErrorEnvelope = serde_json::from_value(body_json(&response)).unwrap();
+    assert_eq!(
+        envelope.errors[0].detail,
+        "The service is temporarily unavailable"
+    );
+    event["rawPath"] = json!("/nowhere");
+    assert_eq!(invoke(&router, &event).await["statusCode"], 404);
+}
 
 #[tokio::test]
 async fn an_http_api_event_is_coerced_validated_and_answered() {
@@ -706,14 +765,17 @@ mod binary {
     }
 
     async fn interrupt(child: &mut Child) -> std::process::ExitStatus {
-        stop_with(child, libc::SIGINT).await
+        stop_with(child, "INT").await
     }
 
-    async fn stop_with(child: &mut Child, signal: libc::c_int) -> std::process::ExitStatus {
-        let pid = child.id().unwrap() as libc::pid_t;
-        // SAFETY: signals a child process this test started and still owns.
-        let sent = unsafe { libc::kill(pid, signal) };
-        assert_eq!(sent, 0, "the signal was delivered");
+    /// Sends `signal` (`INT`, `TERM`) with `kill`, as a terminal or an init system does.
+    async fn stop_with(child: &mut Child, signal: &str) -> std::process::ExitStatus {
+        let pid = child.id().unwrap().to_string();
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "the signal was delivered");
         tokio::time::timeout(Duration::from_secs(10), child.wait())
             .await
             .expect("Ctrl-C stops the server")
@@ -744,7 +806,7 @@ mod binary {
 
     #[tokio::test]
     async fn a_stop_signal_as_soon_as_the_server_is_ready_stops_it_cleanly() {
-        for signal in [libc::SIGTERM, libc::SIGINT] {
+        for signal in ["TERM", "INT"] {
             let mut child = start(&["--port", &free_port().to_string()], None);
             ready_line(&mut child).await;
             let status = stop_with(&mut child, signal).await;

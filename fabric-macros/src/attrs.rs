@@ -5,7 +5,7 @@ use syn::meta::ParseNestedMeta;
 use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta, Token};
 
 /// The doc comment of an item, lines joined, trimmed; `None` when there is none.
-pub fn doc_comment(attrs: &[Attribute]) -> Option<String> {
+pub(crate) fn doc_comment(attrs: &[Attribute]) -> Option<String> {
     let lines: Vec<String> = attrs
         .iter()
         .filter(|attr| attr.path().is_ident("doc"))
@@ -31,7 +31,7 @@ pub fn doc_comment(attrs: &[Attribute]) -> Option<String> {
 }
 
 /// Consumes a nested meta item we do not interpret (`with = "..."`, `bound(...)`).
-pub fn skip_meta(meta: &ParseNestedMeta) -> syn::Result<()> {
+pub(crate) fn skip_meta(meta: &ParseNestedMeta) -> syn::Result<()> {
     if meta.input.peek(Token![=]) {
         meta.value()?.parse::<Expr>()?;
     } else if meta.input.peek(syn::token::Paren) {
@@ -43,7 +43,7 @@ pub fn skip_meta(meta: &ParseNestedMeta) -> syn::Result<()> {
 }
 
 /// `rename = "x"` or `rename(deserialize = "x")`: the name used when deserializing.
-pub fn deserialize_name(meta: &ParseNestedMeta) -> syn::Result<Option<LitStr>> {
+pub(crate) fn deserialize_name(meta: &ParseNestedMeta) -> syn::Result<Option<LitStr>> {
     if meta.input.peek(Token![=]) {
         return Ok(Some(meta.value()?.parse()?));
     }

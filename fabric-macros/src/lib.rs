@@ -15,6 +15,8 @@ mod input;
 // does not resolve.
 #[cfg(not(doctest))]
 #[allow(dead_code)] // `MAX_NAME_BYTES` is for fabric.
+// Public in `fabric::names`, where the same source is emitted.
+#[allow(unreachable_pub)]
 mod names;
 mod service;
 

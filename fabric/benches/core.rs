@@ -9,12 +9,15 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use fabric::prelude::*;
 use fabric::{MessageSink, input};
 use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 
 // The chat example's own input; the bench's service skips the rooms, which need a
 // store, and measures the pipeline around them.
 #[path = "../../examples/chat.rs"]
-#[allow(dead_code, reason = "only the input type is used here")]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "only the input type is used here"
+)]
 mod example;
 
 use example::ChatInput;
@@ -28,9 +31,10 @@ async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {
 /// Accepts every message at once, so the bench measures Fabric and not a transport.
 struct Discard;
 
+#[fabric::async_trait]
 impl MessageSink for Discard {
-    fn send(&self, _message: String) -> BoxFuture<'_, Result<(), Error>> {
-        Box::pin(async { Ok(()) })
+    async fn send(&self, _message: String) -> Result<(), Error> {
+        Ok(())
     }
 }
 

@@ -17,6 +17,10 @@ use futures_util::FutureExt;
 
 // The example's service itself: benches cannot depend on the examples package.
 #[path = "../../examples/division.rs"]
+#[allow(
+    unreachable_pub,
+    reason = "the example's items are public in its own crate"
+)]
 mod example;
 
 use example::division;

@@ -17,7 +17,11 @@ use futures_util::FutureExt;
 // The chat example's own input; the bench's service skips the rooms, which need a
 // store, and measures the pipeline around them.
 #[path = "../../examples/chat.rs"]
-#[allow(dead_code, reason = "only the input type is used here")]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "only the input type is used here"
+)]
 mod example;
 
 use example::ChatInput;

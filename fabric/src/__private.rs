@@ -110,6 +110,7 @@ impl IntoDefault<f32> for i32 {
 /// Probes whether a `#[serde(default)]` field's default can be shown as JSON, by
 /// autoref specialization: `(&DefaultProbe::<T>::new()).default_json()` is `Some` when
 /// `T: Default + Serialize` and `None` otherwise.
+#[derive(Debug)]
 pub struct DefaultProbe<T>(PhantomData<T>);
 
 impl<T> DefaultProbe<T> {
@@ -148,6 +149,7 @@ pub trait OpaqueDefault {
 impl<T> OpaqueDefault for &DefaultProbe<T> {}
 
 /// The same probe for the value of a `#[serde(default = "path")]` function.
+#[derive(Debug)]
 pub struct ValueProbe<T>(pub T);
 
 /// The branch of [`ValueProbe`] taken when `T: Serialize`.

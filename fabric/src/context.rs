@@ -4,7 +4,7 @@ use std::any::{Any, TypeId, type_name};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use futures_util::future::BoxFuture;
+use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -15,25 +15,25 @@ use crate::Error;
 /// wires its own.
 ///
 /// ```
-/// use fabric::{Context, Error, MessageSink};
-/// use futures_util::future::BoxFuture;
+/// use fabric::{Context, Error, MessageSink, async_trait};
 ///
 /// struct Stdout;
+///
+/// #[async_trait]
 /// impl MessageSink for Stdout {
-///     fn send(&self, message: String) -> BoxFuture<'_, Result<(), Error>> {
-///         Box::pin(async move {
-///             println!("{message}");
-///             Ok(())
-///         })
+///     async fn send(&self, message: String) -> Result<(), Error> {
+///         println!("{message}");
+///         Ok(())
 ///     }
 /// }
 ///
 /// let ctx = Context::builder("req-1").sink(Stdout).build();
 /// # let _ = ctx;
 /// ```
+#[async_trait]
 pub trait MessageSink: Send + Sync + 'static {
     /// Delivers one message, already serialized as JSON.
-    fn send(&self, message: String) -> BoxFuture<'_, Result<(), Error>>;
+    async fn send(&self, message: String) -> Result<(), Error>;
 }
 
 /// A typed map of values shared by every call of an adapter: clients created once
@@ -220,6 +220,14 @@ pub struct ContextBuilder {
     inner: Inner,
 }
 
+impl fmt::Debug for ContextBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextBuilder")
+            .field("request_id", &self.inner.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ContextBuilder {
     /// Sets where `send_message` delivers.
     pub fn sink(self, sink: impl MessageSink) -> ContextBuilder {
@@ -267,7 +275,7 @@ impl ContextBuilder {
 /// assert_eq!(sent.all(), vec![serde_json::json!("one"), serde_json::json!(2)]);
 /// # })
 /// ```
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SentMessages {
     messages: Arc<Mutex<Vec<String>>>,
 }
@@ -294,10 +302,11 @@ impl SentMessages {
     }
 }
 
+#[async_trait]
 impl MessageSink for SentMessages {
-    fn send(&self, message: String) -> BoxFuture<'_, Result<(), Error>> {
+    async fn send(&self, message: String) -> Result<(), Error> {
         self.lock().push(message);
-        Box::pin(async { Ok(()) })
+        Ok(())
     }
 }
 

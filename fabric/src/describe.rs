@@ -209,7 +209,7 @@ impl ApiDescription {
 }
 
 /// A checked application: its functions, its APIs, and whether a connection store
-/// is shared by some of them. [`App::describe`](crate::app::App::describe) makes
+/// is shared by some of them. `App::describe` (in `fabric::app`) makes
 /// one; the deploy templates are written from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppDescription {

@@ -167,6 +167,17 @@ impl Issue {
         }
     }
 
+    /// `Validation failed for field "{field}": {reason}`, the detail every failed
+    /// rule gets (`field` as people read it: `room`, `items[0].name`).
+    ///
+    /// ```
+    /// let issue = fabric::Issue::invalid_field("room", "must not be empty");
+    /// assert_eq!(issue.detail(), r#"Validation failed for field "room": must not be empty"#);
+    /// ```
+    pub fn invalid_field(field: &str, reason: impl fmt::Display) -> Issue {
+        Issue::new(format!("Validation failed for field \"{field}\": {reason}"))
+    }
+
     /// Places the issue at a JSON pointer into the input (`/room`, `/items/0/name`).
     pub fn at(mut self, pointer: impl Into<String>) -> Issue {
         self.pointer = Some(pointer.into());
@@ -286,6 +297,25 @@ impl Error {
     /// A 500 Internal Server Error with a detail and no source.
     pub fn internal_message(detail: impl Into<String>) -> Error {
         Error::new(ErrorKind::Internal, detail)
+    }
+
+    /// A 400 for a rule the input's own checks cannot say: the same detail and
+    /// pointer as a failed `#[validate]` rule on the top-level field `field`, so
+    /// clients match every validation failure the same way.
+    ///
+    /// ```
+    /// use fabric::Error;
+    /// let err = Error::invalid_field("content", r#"is required when action is "message""#);
+    /// assert_eq!(err.status(), 400);
+    /// assert_eq!(err.detail(), r#"Validation failed for field "content": is required when action is "message""#);
+    /// assert_eq!(err.issues()[0].pointer(), Some("/content"));
+    /// ```
+    pub fn invalid_field(field: &str, reason: impl fmt::Display) -> Error {
+        let pointer = format!("/{}", field.replace('~', "~0").replace('/', "~1"));
+        Error::with_issues(
+            ErrorKind::BadRequest,
+            vec![Issue::invalid_field(field, reason).at(pointer)],
+        )
     }
 
     /// Places the first issue at a JSON pointer into the input.

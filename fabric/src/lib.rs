@@ -129,6 +129,9 @@ pub use fabric_macros::Input;
 /// ```
 pub use fabric_macros::fabric_service;
 
+/// The attribute Fabric's async traits ([`MessageSink`], the Management API and
+/// the connection store) are implemented with.
+pub use async_trait::async_trait;
 pub use serde;
 pub use serde_json;
 pub use validator;

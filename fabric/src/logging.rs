@@ -41,3 +41,14 @@ pub fn init_with(default_filter: &str) {
     // An application that set up its own subscriber keeps it.
     let _ = installed;
 }
+
+/// A start that cannot go on (a port in use, a bad setting, an app with a mistake):
+/// one line on stderr, no backtrace, exit status 1 — on Lambda, an init error.
+#[cfg_attr(
+    not(any(feature = "websocket", feature = "http", feature = "deploy")),
+    allow(dead_code)
+)]
+pub(crate) fn fatal(message: &str) -> ! {
+    eprintln!("fabric: {message}");
+    std::process::exit(1)
+}

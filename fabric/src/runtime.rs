@@ -9,6 +9,8 @@ use crate::BoxError;
 #[cfg(any(feature = "websocket", feature = "http"))]
 use crate::app::{App, ServeFunction};
 use crate::describe::AppDescription;
+#[cfg(any(feature = "websocket", feature = "http", feature = "deploy"))]
+use crate::logging::fatal;
 
 /// Something [`run`] can serve: an adapter built with `fabric_websocket`,
 /// `fabric_http` or `fabric_cli`, an [`App`], or one function of one
@@ -71,7 +73,7 @@ pub async fn run<A: Adapter>(adapter: A) -> Result<(), BoxError> {
     {
         let description = adapter
             .describe(&request.binary)
-            .unwrap_or_else(|err| exit_with(&err.to_string()))
+            .unwrap_or_else(|err| fatal(&err.to_string()))
             .ok_or("this adapter does not run on Lambda, so it has no template")?;
         let template = crate::deploy::Template::from_app(&description, &request.build);
         // A closed pipe (`| head`) is the reader's choice, not an error.
@@ -84,17 +86,6 @@ pub async fn run<A: Adapter>(adapter: A) -> Result<(), BoxError> {
     } else {
         adapter.serve_local().await
     }
-}
-
-/// A mistake in how the program is put together: one line, no backtrace, exit
-/// status 1.
-#[cfg_attr(
-    not(any(feature = "websocket", feature = "http", feature = "deploy")),
-    allow(dead_code)
-)]
-pub(crate) fn exit_with(message: &str) -> ! {
-    eprintln!("fabric: {message}");
-    std::process::exit(1)
 }
 
 /// The function a single adapter is deployed as: the running binary's name.
@@ -113,7 +104,7 @@ fn binary_name() -> String {
 /// Serving off Lambda needs the `local` feature; without it, one line says so.
 #[cfg(all(not(feature = "local"), any(feature = "websocket", feature = "http")))]
 async fn serve_app_locally(_app: App, _pinned: Option<String>) -> Result<(), BoxError> {
-    exit_with(
+    fatal(
         "this binary is built without fabric's `local` feature, so it has no local gateway or server: turn the feature on (it is on by default) or run it on Lambda",
     )
 }
@@ -131,7 +122,7 @@ async fn serve_function_on_lambda(app: App, function: &str) -> Result<(), BoxErr
     let planned = app
         .plan()
         .and_then(|plan| plan.take(function))
-        .unwrap_or_else(|err| exit_with(&err.to_string()));
+        .unwrap_or_else(|err| fatal(&err.to_string()));
     match planned.adapter {
         #[cfg(feature = "websocket")]
         FunctionAdapter::WebSocket(adapter) => adapter.serve_lambda().await,
@@ -192,11 +183,11 @@ impl Adapter for App {
                 Ok(description) if description.functions.len() == 1 => {
                     description.functions[0].name.clone()
                 }
-                Ok(_) => exit_with(&format!(
+                Ok(_) => fatal(&format!(
                     "the app `{}` has several functions: serve one per binary with app.serve(\"name\"), or set FABRIC_FUNCTION",
                     self.name()
                 )),
-                Err(err) => exit_with(&err.to_string()),
+                Err(err) => fatal(&err.to_string()),
             },
         };
         serve_function_on_lambda(self, &function).await

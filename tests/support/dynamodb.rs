@@ -8,7 +8,7 @@ use std::time::Duration;
 use fabric::store::DynamoDbStore;
 
 /// The endpoint the tests use.
-pub fn endpoint() -> String {
+pub(crate) fn endpoint() -> String {
     std::env::var("FABRIC_TEST_DYNAMODB_ENDPOINT")
         .ok()
         .filter(|v| !v.is_empty())
@@ -17,7 +17,7 @@ pub fn endpoint() -> String {
 
 /// The endpoint of the local server, or `None`, with a message saying why, when no
 /// server answers and `CI` is unset; on CI a missing server fails the test.
-pub async fn server(test: &str) -> Option<String> {
+pub(crate) async fn server(test: &str) -> Option<String> {
     let endpoint = endpoint();
     let address = endpoint
         .trim_start_matches("http://")
@@ -44,7 +44,7 @@ pub async fn server(test: &str) -> Option<String> {
 }
 
 /// A table name no other test uses.
-pub fn unique_table(test: &str) -> String {
+pub(crate) fn unique_table(test: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     format!(
         "fabric-{test}-{}-{}-{}",
@@ -56,7 +56,7 @@ pub fn unique_table(test: &str) -> String {
 
 /// A store on two new tables named after `test`, created on the local server
 /// (`None` when [`server`] is).
-pub async fn store(test: &str) -> Option<DynamoDbStore> {
+pub(crate) async fn store(test: &str) -> Option<DynamoDbStore> {
     let endpoint = server(test).await?;
     let table = unique_table(test);
     let client = DynamoDbStore::sdk_client(Some(&endpoint));

@@ -6,7 +6,7 @@ use fabric::websocket::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest
 use serde_json::{Value, json};
 
 /// A response's body as JSON (`null` when there is none).
-pub fn body_of(response: &ApiGatewayProxyResponse) -> Value {
+pub(crate) fn body_of(response: &ApiGatewayProxyResponse) -> Value {
     match &response.body {
         Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
         None => Value::Null,
@@ -15,7 +15,7 @@ pub fn body_of(response: &ApiGatewayProxyResponse) -> Value {
 }
 
 /// `text` read as an error envelope.
-pub fn envelope(text: &str) -> ErrorEnvelope {
+pub(crate) fn envelope(text: &str) -> ErrorEnvelope {
     serde_json::from_str(text).unwrap_or_else(|err| panic!("not an error envelope: {text}: {err}"))
 }
 
@@ -26,7 +26,11 @@ fn fixture_event(name: &str, connection: &str) -> Value {
 }
 
 /// A MESSAGE event on `connection` with `body`, from the real message fixture.
-pub fn message(connection: &str, route_key: &str, body: &str) -> ApiGatewayWebsocketProxyRequest {
+pub(crate) fn message(
+    connection: &str,
+    route_key: &str,
+    body: &str,
+) -> ApiGatewayWebsocketProxyRequest {
     let mut event = fixture_event("apigw/websocket-message.json", connection);
     event["requestContext"]["routeKey"] = json!(route_key);
     event["body"] = json!(body);
@@ -35,7 +39,7 @@ pub fn message(connection: &str, route_key: &str, body: &str) -> ApiGatewayWebso
 
 /// A CONNECT event on `connection` with `query`, from the real connect fixture,
 /// connected now (the fixture's own time is long past any connection's expiry).
-pub fn connect(connection: &str, query: Value) -> ApiGatewayWebsocketProxyRequest {
+pub(crate) fn connect(connection: &str, query: Value) -> ApiGatewayWebsocketProxyRequest {
     let mut event = fixture_event("apigw/websocket-connect.json", connection);
     event["queryStringParameters"] = query;
     event["requestContext"]["connectedAt"] = json!(chrono::Utc::now().timestamp_millis());
@@ -43,7 +47,7 @@ pub fn connect(connection: &str, query: Value) -> ApiGatewayWebsocketProxyReques
 }
 
 /// A DISCONNECT event on `connection`, from the real disconnect fixture.
-pub fn disconnect(connection: &str) -> ApiGatewayWebsocketProxyRequest {
+pub(crate) fn disconnect(connection: &str) -> ApiGatewayWebsocketProxyRequest {
     let event = fixture_event(
         "apigw/example-apigw-websocket-request-disconnect-route.json",
         connection,

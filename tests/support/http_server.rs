@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 /// One request the server received.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub method: String,
     /// The path as sent, still percent-encoded.
     pub raw_path: String,
@@ -23,26 +23,26 @@ pub struct Recorded {
 
 impl Recorded {
     /// The last path segment, decoded: the connection id of `@connections/{id}`.
-    pub fn last_segment(&self) -> String {
+    pub(crate) fn last_segment(&self) -> String {
         let segment = self.raw_path.rsplit('/').next().unwrap_or_default();
         percent_decode(segment)
     }
 
-    pub fn body_text(&self) -> String {
+    pub(crate) fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// What the server answers.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
 }
 
 impl Reply {
-    pub fn status(status: u16) -> Reply {
+    pub(crate) fn status(status: u16) -> Reply {
         Reply {
             status,
             headers: Vec::new(),
@@ -50,24 +50,24 @@ impl Reply {
         }
     }
 
-    pub fn json(status: u16, body: &str) -> Reply {
+    pub(crate) fn json(status: u16, body: &str) -> Reply {
         Reply::status(status)
             .header("content-type", "application/json")
             .body(body)
     }
 
-    pub fn header(mut self, name: &'static str, value: &str) -> Reply {
+    pub(crate) fn header(mut self, name: &'static str, value: &str) -> Reply {
         self.headers.push((name, value.to_owned()));
         self
     }
 
-    pub fn body(mut self, body: &str) -> Reply {
+    pub(crate) fn body(mut self, body: &str) -> Reply {
         self.body = body.to_owned();
         self
     }
 
     /// An AWS error as API Gateway sends it: status, `x-amzn-ErrorType`, JSON body.
-    pub fn aws_error(status: u16, error_type: &str) -> Reply {
+    pub(crate) fn aws_error(status: u16, error_type: &str) -> Reply {
         Reply::json(status, &format!(r#"{{"message":"{error_type}"}}"#))
             .header("x-amzn-ErrorType", error_type)
     }
@@ -83,7 +83,7 @@ struct Shared {
 }
 
 /// The running server.
-pub struct RecordingServer {
+pub(crate) struct RecordingServer {
     pub url: String,
     pub port: u16,
     shared: Shared,
@@ -93,7 +93,7 @@ pub struct RecordingServer {
 impl RecordingServer {
     /// Starts a server on 127.0.0.1; `respond` gets each request and how many earlier
     /// requests had the same path (0 for the first).
-    pub async fn start(
+    pub(crate) async fn start(
         respond: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
     ) -> RecordingServer {
         let shared = Shared {
@@ -120,17 +120,17 @@ impl RecordingServer {
     }
 
     /// A server answering 200 to everything.
-    pub async fn ok() -> RecordingServer {
+    pub(crate) async fn ok() -> RecordingServer {
         RecordingServer::start(|_, _| Reply::status(200)).await
     }
 
     /// Every request so far, in arrival order.
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()
     }
 
     /// The bodies of the POSTs to `@connections/{id}`, as text.
-    pub fn posts_to(&self, connection_id: &str) -> Vec<String> {
+    pub(crate) fn posts_to(&self, connection_id: &str) -> Vec<String> {
         self.requests()
             .into_iter()
             .filter(|r| r.method == "POST" && r.last_segment() == connection_id)

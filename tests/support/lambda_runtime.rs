@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 /// What the function sent back for one invocation.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// `POST /invocation/{id}/response`, parsed as JSON.
     Response(serde_json::Value),
     /// `POST /invocation/{id}/error`, parsed as JSON.
@@ -39,7 +39,7 @@ struct Shared {
 }
 
 /// The running Runtime API.
-pub struct LambdaRuntime {
+pub(crate) struct LambdaRuntime {
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
     pub address: String,
     shared: Arc<Shared>,
@@ -48,7 +48,7 @@ pub struct LambdaRuntime {
 }
 
 impl LambdaRuntime {
-    pub async fn start() -> LambdaRuntime {
+    pub(crate) async fn start() -> LambdaRuntime {
         let shared = Arc::new(Shared::default());
         let app = axum::Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -75,7 +75,7 @@ impl LambdaRuntime {
     }
 
     /// Queues an event; returns its request id.
-    pub fn invoke(&self, event: &str) -> String {
+    pub(crate) fn invoke(&self, event: &str) -> String {
         let id = {
             let mut next = self.next_id.lock().unwrap();
             *next += 1;
@@ -91,7 +91,7 @@ impl LambdaRuntime {
     }
 
     /// Waits until `id` has an outcome.
-    pub async fn outcome(&self, id: &str) -> Outcome {
+    pub(crate) async fn outcome(&self, id: &str) -> Outcome {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some((_, outcome)) = self
@@ -110,12 +110,12 @@ impl LambdaRuntime {
     }
 
     /// Initialization errors the function reported.
-    pub fn init_errors(&self) -> Vec<String> {
+    pub(crate) fn init_errors(&self) -> Vec<String> {
         self.shared.init_errors.lock().unwrap().clone()
     }
 
     /// Starts `binary` as a Lambda function against this Runtime API.
-    pub fn spawn_function(&self, binary: &str, env: &[(&str, &str)]) -> Function {
+    pub(crate) fn spawn_function(&self, binary: &str, env: &[(&str, &str)]) -> Function {
         let mut command = Command::new(binary);
         command
             .env("AWS_LAMBDA_RUNTIME_API", &self.address)
@@ -159,19 +159,19 @@ impl Drop for LambdaRuntime {
 }
 
 /// A function process; killed when dropped.
-pub struct Function {
+pub(crate) struct Function {
     pub child: Child,
     logs: Arc<Mutex<String>>,
 }
 
 impl Function {
     /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("wait").is_none()
     }
 
     /// What the process has logged on stderr so far.
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
 }

@@ -2,7 +2,7 @@
 //! output read line by line, stopped with Ctrl-C.
 
 /// A free loopback port.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -12,7 +12,7 @@ pub fn free_port() -> u16 {
 
 /// Starts an example binary off Lambda on `port`; gives back the child and its
 /// output lines.
-pub fn spawn_binary(
+pub(crate) fn spawn_binary(
     binary: &str,
     port: u16,
     args: &[&str],
@@ -48,7 +48,7 @@ pub fn spawn_binary(
 }
 
 /// Ctrl-C, as a terminal sends it.
-pub fn interrupt(child: &std::process::Child) {
+pub(crate) fn interrupt(child: &std::process::Child) {
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -57,7 +57,7 @@ pub fn interrupt(child: &std::process::Child) {
 }
 
 /// Waits for the child to exit.
-pub async fn exit_of(mut child: std::process::Child) -> std::process::ExitStatus {
+pub(crate) async fn exit_of(mut child: std::process::Child) -> std::process::ExitStatus {
     tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap()

@@ -11,11 +11,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// Long enough for a loaded 2-core machine, short enough to fail fast.
 const WAIT: Duration = Duration::from_secs(10);
 
-pub struct WsClient(WebSocketStream<MaybeTlsStream<TcpStream>>);
+pub(crate) struct WsClient(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
 impl WsClient {
     /// Connects to `url`; panics if the handshake is refused.
-    pub async fn connect(url: &str) -> WsClient {
+    pub(crate) async fn connect(url: &str) -> WsClient {
         let (stream, _) = tokio_tungstenite::connect_async(url)
             .await
             .unwrap_or_else(|err| panic!("connect to {url}: {err}"));
@@ -23,7 +23,7 @@ impl WsClient {
     }
 
     /// Sends `message` as one text frame.
-    pub async fn send_json(&mut self, message: Value) {
+    pub(crate) async fn send_json(&mut self, message: Value) {
         self.0
             .send(Message::text(message.to_string()))
             .await
@@ -31,7 +31,7 @@ impl WsClient {
     }
 
     /// The next text frame, as JSON; panics after 10 s or on a close.
-    pub async fn next_json(&mut self) -> Value {
+    pub(crate) async fn next_json(&mut self) -> Value {
         loop {
             let frame = tokio::time::timeout(WAIT, self.0.next())
                 .await
@@ -47,7 +47,7 @@ impl WsClient {
     }
 
     /// Drops the TCP connection without a close frame, as a crashed client does.
-    pub fn vanish(self) {
+    pub(crate) fn vanish(self) {
         drop(self.0);
     }
 }

@@ -9,7 +9,7 @@ use syn::{Data, DeriveInput, Expr};
 use super::parse::{DefaultSource, Rules};
 use super::validate::{InputEnum, InputField, InputStruct, Model, Names};
 
-pub fn expand(model: &Model) -> TokenStream {
+pub(super) fn expand(model: &Model) -> TokenStream {
     match model {
         Model::Struct(input) => expand_struct(input),
         Model::Enum(choices) => expand_enum(choices),
@@ -215,7 +215,7 @@ fn expand_enum(input: &InputEnum) -> TokenStream {
 /// that never run (the program does not compile), so that the item's uses (as a
 /// service's input, as a field) add no errors of their own. A generic type or a
 /// union gets none: an impl could not be written without errors of its own.
-pub fn fallback(item: &DeriveInput) -> TokenStream {
+pub(super) fn fallback(item: &DeriveInput) -> TokenStream {
     if !item.generics.params.is_empty() {
         return TokenStream::new();
     }

@@ -9,7 +9,7 @@ mod validate;
 use proc_macro2::TokenStream;
 use syn::DeriveInput;
 
-pub fn derive(item: DeriveInput) -> TokenStream {
+pub(crate) fn derive(item: DeriveInput) -> TokenStream {
     match parse::parse(&item).and_then(validate::validate) {
         Ok(model) => expand::expand(&model),
         Err(err) => {

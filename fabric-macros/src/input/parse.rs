@@ -9,7 +9,7 @@ use syn::{Attribute, Data, DeriveInput, Expr, Fields, Generics, Ident, LitChar, 
 use crate::attrs;
 
 /// The item as written.
-pub struct Item {
+pub(super) struct Item {
     pub ident: Ident,
     pub generics: Generics,
     pub description: Option<String>,
@@ -19,7 +19,7 @@ pub struct Item {
     pub body: Body,
 }
 
-pub enum Body {
+pub(super) enum Body {
     Struct(Vec<ParsedField>),
     /// A tuple or unit struct.
     UnnamedStruct,
@@ -29,7 +29,7 @@ pub enum Body {
 
 /// serde's container attributes that matter to Fabric.
 #[derive(Default)]
-pub struct Container {
+pub(super) struct Container {
     /// `#[serde(default)]`.
     pub default: bool,
     /// `#[serde(from = ..)]`, `try_from`, `transparent` or `untagged`: the type is
@@ -37,7 +37,7 @@ pub struct Container {
     pub foreign: bool,
 }
 
-pub struct ParsedField {
+pub(super) struct ParsedField {
     pub ident: Ident,
     pub ty: Type,
     pub description: Option<String>,
@@ -56,7 +56,7 @@ pub struct ParsedField {
     pub rules: Rules,
 }
 
-pub enum DefaultSource {
+pub(super) enum DefaultSource {
     None,
     /// `#[input(default = expr)]`: coercion inserts it.
     Input(Expr),
@@ -70,7 +70,7 @@ pub enum DefaultSource {
 
 /// The `validator` rules that map to JSON Schema keywords.
 #[derive(Default)]
-pub struct Rules {
+pub(super) struct Rules {
     pub min_length: Option<Expr>,
     pub max_length: Option<Expr>,
     pub minimum: Option<Expr>,
@@ -81,7 +81,7 @@ pub struct Rules {
     pub format: Option<&'static str>,
 }
 
-pub struct ParsedVariant {
+pub(super) struct ParsedVariant {
     pub ident: Ident,
     pub span: Span,
     pub unit: bool,
@@ -90,7 +90,7 @@ pub struct ParsedVariant {
     pub aliases: Vec<LitStr>,
 }
 
-pub fn parse(item: &DeriveInput) -> syn::Result<Item> {
+pub(super) fn parse(item: &DeriveInput) -> syn::Result<Item> {
     let container = Container::parse(&item.attrs)?;
     let mut validates = has_validate(&item.attrs);
     let body = match &item.data {

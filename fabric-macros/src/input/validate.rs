@@ -9,13 +9,13 @@ use syn::{Ident, LitChar, Type};
 use super::parse::{Body, DefaultSource, Item, ParsedField, ParsedVariant, Rules};
 use crate::check_name;
 
-pub enum Model {
+pub(super) enum Model {
     Struct(InputStruct),
     Enum(InputEnum),
 }
 
 /// Where the wire names come from, at run time.
-pub enum Names {
+pub(super) enum Names {
     /// Asked of the type's `Deserialize` (serde's renames, exactly); `aliases` are
     /// the `#[serde(alias)]` names serde lists beside them.
     Serde { aliases: Vec<String> },
@@ -24,7 +24,7 @@ pub enum Names {
     Rust,
 }
 
-pub struct InputStruct {
+pub(super) struct InputStruct {
     pub ident: Ident,
     pub description: Option<String>,
     /// The deserialized fields, in declaration order.
@@ -34,7 +34,7 @@ pub struct InputStruct {
     pub validates: bool,
 }
 
-pub struct InputField {
+pub(super) struct InputField {
     pub ident: Ident,
     /// The field's name without `r#`, the wire name when serde gives none.
     pub name: String,
@@ -47,20 +47,20 @@ pub struct InputField {
     pub rules: Rules,
 }
 
-pub struct InputEnum {
+pub(super) struct InputEnum {
     pub ident: Ident,
     /// The deserialized variants, in declaration order.
     pub choices: Vec<InputChoice>,
     pub names: Names,
 }
 
-pub struct InputChoice {
+pub(super) struct InputChoice {
     /// The variant's name without `r#`, the wire name when serde gives none.
     pub name: String,
     pub description: Option<String>,
 }
 
-pub fn validate(item: Item) -> syn::Result<Model> {
+pub(super) fn validate(item: Item) -> syn::Result<Model> {
     if !item.generics.params.is_empty() {
         return Err(syn::Error::new(
             item.generics.span(),

@@ -33,7 +33,7 @@ fn service_struct(function: &ItemFn, handle_attrs: TokenStream) -> TokenStream {
     }
 }
 
-pub fn expand(service: &ServiceFn) -> TokenStream {
+pub(super) fn expand(service: &ServiceFn) -> TokenStream {
     let function = service.function;
     let name = &function.sig.ident;
     let service_struct = service_struct(function, TokenStream::new());
@@ -96,7 +96,7 @@ pub fn expand(service: &ServiceFn) -> TokenStream {
 /// implements `fabric::Service` with placeholders, so that uses of the service
 /// (`fabric_cli(name)`, `name.alias()`) resolve and add no errors of their own. The
 /// program does not compile, so none of it ever runs.
-pub fn fallback(function: &ItemFn, err: syn::Error) -> TokenStream {
+pub(super) fn fallback(function: &ItemFn, err: syn::Error) -> TokenStream {
     let err = err.into_compile_error();
     let name = &function.sig.ident;
     let alias = name.unraw().to_string();

@@ -5,12 +5,12 @@ use syn::LitStr;
 
 /// What `#[fabric_service(..)]` says, unchecked.
 #[derive(Default)]
-pub struct Attributes {
+pub(super) struct Attributes {
     pub alias: Option<LitStr>,
     pub description: Option<LitStr>,
 }
 
-pub fn parse(args: TokenStream) -> syn::Result<Attributes> {
+pub(super) fn parse(args: TokenStream) -> syn::Result<Attributes> {
     let mut attributes = Attributes::default();
     let parser = syn::meta::parser(|meta| {
         let slot = if meta.path.is_ident("alias") {

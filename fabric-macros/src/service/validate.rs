@@ -9,7 +9,7 @@ use super::parse::Attributes;
 use crate::{attrs, check_name};
 
 /// A checked service function.
-pub struct ServiceFn<'a> {
+pub(super) struct ServiceFn<'a> {
     pub function: &'a ItemFn,
     pub alias: String,
     pub description: String,
@@ -18,7 +18,7 @@ pub struct ServiceFn<'a> {
     pub return_ty: Type,
 }
 
-pub fn validate(attributes: Attributes, function: &ItemFn) -> syn::Result<ServiceFn<'_>> {
+pub(super) fn validate(attributes: Attributes, function: &ItemFn) -> syn::Result<ServiceFn<'_>> {
     let sig = &function.sig;
     if sig.asyncness.is_none() {
         return Err(syn::Error::new(

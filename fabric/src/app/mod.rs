@@ -53,6 +53,7 @@
 )]
 
 mod check;
+mod routes;
 
 use std::fmt;
 #[cfg(feature = "websocket")]

@@ -59,7 +59,6 @@ use std::io::{IsTerminal, Read, Write};
 use std::sync::Arc;
 
 use clap::{Arg, ArgMatches, Command};
-use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::settings::{AdapterSettings, Ready, adapter_settings_methods};
@@ -390,10 +389,10 @@ fn print_error(err: &Error, scrub: bool) {
 /// `send_message` on a command line: one JSON line on stderr per message.
 struct Stderr;
 
+#[async_trait::async_trait]
 impl MessageSink for Stderr {
-    fn send(&self, message: String) -> BoxFuture<'_, Result<(), Error>> {
+    async fn send(&self, message: String) -> Result<(), Error> {
         let mut stderr = std::io::stderr().lock();
-        let written = writeln!(stderr, "{message}").map_err(Error::internal);
-        Box::pin(async move { written })
+        writeln!(stderr, "{message}").map_err(Error::internal)
     }
 }

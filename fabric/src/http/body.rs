@@ -6,13 +6,12 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
+use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::future::BoxFuture;
-use http::HeaderValue;
 use http_body::{Frame, SizeHint};
 use tokio::sync::mpsc;
 
-use super::handler::error_json;
+use super::encoding::StreamFormat;
 use crate::service::Call;
 use crate::{Error, MessageSink, Output};
 
@@ -111,75 +110,17 @@ impl http_body::Body for HttpBody {
     }
 }
 
-/// How streamed messages and the final result are framed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum StreamFormat {
-    /// `application/x-ndjson`: one JSON text per line.
-    Ndjson,
-    /// `text/event-stream`: `message` events, then a `result` or `error` event.
-    Sse,
-}
-
-impl StreamFormat {
-    /// The format an `Accept` header asks for, if any.
-    pub(super) fn from_accept(accept: Option<&HeaderValue>) -> Option<StreamFormat> {
-        let accept = accept?.to_str().ok()?;
-        accept.split(',').find_map(|item| {
-            let media = item.split(';').next().unwrap_or_default().trim();
-            if media.eq_ignore_ascii_case("application/x-ndjson") {
-                Some(StreamFormat::Ndjson)
-            } else if media.eq_ignore_ascii_case("text/event-stream") {
-                Some(StreamFormat::Sse)
-            } else {
-                None
-            }
-        })
-    }
-
-    pub(super) fn content_type(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
-            StreamFormat::Ndjson => "application/x-ndjson",
-            StreamFormat::Sse => "text/event-stream",
-        })
-    }
-
-    fn frame(self, event: &str, json: &str) -> Bytes {
-        match self {
-            StreamFormat::Ndjson => {
-                let mut line = String::with_capacity(json.len() + 1);
-                line.push_str(json);
-                line.push('\n');
-                Bytes::from(line)
-            }
-            StreamFormat::Sse => Bytes::from(format!("event: {event}\ndata: {json}\n\n")),
-        }
-    }
-
-    fn message(self, json: &str) -> Bytes {
-        self.frame("message", json)
-    }
-
-    /// The last frame: the data envelope, or the error envelope.
-    pub(super) fn result(self, result: &Result<Output, Error>, scrub: bool) -> Bytes {
-        match result {
-            Ok(output) => self.frame("result", &output.data_envelope()),
-            Err(err) => self.frame("error", &error_json(err, scrub)),
-        }
-    }
-}
-
 /// Where `send_message` goes when the client streams: a bounded channel, so a slow
 /// client slows the service instead of filling memory.
 pub(super) struct StreamSink(mpsc::Sender<String>);
 
+#[async_trait]
 impl MessageSink for StreamSink {
-    fn send(&self, message: String) -> BoxFuture<'_, Result<(), Error>> {
-        Box::pin(async move {
-            self.0
-                .send(message)
-                .await
-                .map_err(|_| Error::gone("The client closed the stream"))
-        })
+    async fn send(&self, message: String) -> Result<(), Error> {
+        self.0
+            .send(message)
+            .await
+            .map_err(|_| Error::gone("The client closed the stream"))
     }
 }
 

@@ -1,22 +1,28 @@
 //! One request, start to finish: route, authorize, read the input, call the
 //! service, answer. The same code serves Lambda events and the local server.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, ORIGIN, WWW_AUTHENTICATE};
+use http::header::{ACCEPT, ALLOW, CONTENT_TYPE, ORIGIN};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tracing::Instrument;
 
-use super::body::{self, HttpBody, Opening, StreamFormat};
+use super::body::{self, HttpBody, Opening};
 use super::cors::method_list;
+use super::encoding::StreamFormat;
 use super::event::{LambdaDetails, details_of};
 use super::input;
-use super::router::{Config, Matched, RouteEntry, allow_header};
+use super::response::{error_response, result_response, status_of, stream_response};
+use super::router::{Config, HttpRouter, Matched, RouteEntry, allow_header};
 use crate::settings::Ready;
-use crate::{BoxError, Context, Error, Output, ServiceExt};
+use crate::{BoxError, Context, Error, ServiceExt};
 
 /// What a service learns about the HTTP request it serves:
 /// `ctx.extension::<HttpRequest>()`.
@@ -57,7 +63,6 @@ pub struct HttpRequest {
 #[cfg_attr(not(feature = "local"), allow(dead_code))]
 pub(crate) struct PeerAddr(pub(crate) SocketAddr);
 
-const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Serves one request. `details` are what a Lambda event said beyond the request;
@@ -256,59 +261,24 @@ where
     }
 }
 
-fn stream_response(status: StatusCode, format: StreamFormat, body: HttpBody) -> Response<HttpBody> {
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, format.content_type());
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
-}
+impl<B> tower_service::Service<Request<B>> for HttpRouter
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<crate::BoxError>,
+{
+    type Response = Response<HttpBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<HttpBody>, Infallible>> + Send>>;
 
-/// 200 with the data envelope, 204 for `()`, or the error's status and envelope.
-pub(super) fn result_response(result: Result<Output, Error>, scrub: bool) -> Response<HttpBody> {
-    match result {
-        Ok(Output::Empty) => {
-            let mut response = Response::new(HttpBody::empty());
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            response
-        }
-        Ok(output) => json_response(StatusCode::OK, output.data_envelope()),
-        Err(err) => error_response(&err, scrub),
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
     }
-}
 
-fn json_response(status: StatusCode, json: String) -> Response<HttpBody> {
-    let mut response = Response::new(HttpBody::full(json));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, APPLICATION_JSON);
-    response
-}
-
-/// The error's status and envelope; a 401 also says which scheme to use.
-pub(super) fn error_response(err: &Error, scrub: bool) -> Response<HttpBody> {
-    let mut response = json_response(status_of(err), error_json(err, scrub));
-    if err.status() == 401 {
-        response
-            .headers_mut()
-            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let config = self.config.clone();
+        Box::pin(async move { Ok(handle(&config, request, None).await) })
     }
-    response
-}
-
-fn status_of(err: &Error) -> StatusCode {
-    StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-/// The error envelope sent to the client. Server errors are logged here in full,
-/// since the client may only see a scrubbed text.
-pub(super) fn error_json(err: &Error, scrub: bool) -> String {
-    if err.kind().is_server_error() {
-        tracing::error!(error = %err, cause = ?std::error::Error::source(err), "request failed");
-    }
-    err.envelope_json(scrub)
 }
 
 /// A request id for requests that do not come with one: a per-process random prefix

@@ -56,10 +56,13 @@
 mod auth;
 mod body;
 mod cors;
+mod encoding;
 mod event;
 mod handler;
 mod input;
 mod lambda;
+mod response;
+mod route;
 mod router;
 
 pub use body::HttpBody;
@@ -71,7 +74,8 @@ pub use http::{HeaderMap, Method, StatusCode};
 /// The `lambda_http` this module uses, to drive an [`HttpRouter`] with layers of your
 /// own: `lambda_http::run(ServiceBuilder::new().layer(..).service(router))`.
 pub use lambda_http;
-pub use router::{HttpRouter, Route};
+pub use route::Route;
+pub use router::HttpRouter;
 
 /// An [`HttpRouter`] serving one service; add more with [`HttpRouter::route`].
 ///

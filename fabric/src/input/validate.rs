@@ -72,12 +72,11 @@ fn collect(
         if let ValidationErrorsKind::Field(list) = kind {
             for error in list {
                 let reason = reason(error, &Kind::Any);
-                let detail = if name.is_empty() {
-                    format!("Validation failed: {reason}")
+                let issue = if name.is_empty() {
+                    Issue::new(format!("Validation failed: {reason}"))
                 } else {
-                    format!("Validation failed for field \"{name}\": {reason}")
+                    Issue::invalid_field(name, reason)
                 };
-                let issue = Issue::new(detail);
                 issues.push(if pointer.is_empty() {
                     issue
                 } else {
@@ -98,11 +97,7 @@ fn collect_kind(
     match errors {
         ValidationErrorsKind::Field(list) => {
             for error in list {
-                let detail = format!(
-                    "Validation failed for field \"{name}\": {}",
-                    reason(error, kind)
-                );
-                issues.push(Issue::new(detail).at(pointer));
+                issues.push(Issue::invalid_field(name, reason(error, kind)).at(pointer));
             }
         }
         ValidationErrorsKind::Struct(nested) => {

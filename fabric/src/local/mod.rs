@@ -59,7 +59,7 @@ pub use websocket::{
 use crate::BoxError;
 use crate::app::{App, AppError, FunctionAdapter, Plan};
 use crate::describe::ApiDescription;
-use crate::runtime::exit_with;
+use crate::logging::fatal;
 
 /// Serves a WebSocket adapter on the local gateway until Ctrl-C: what
 /// [`fabric::run`](crate::run) does off Lambda. Reads `--port`/`--verbose` from the
@@ -102,7 +102,7 @@ pub(crate) fn app_store(plan: &Plan) -> Result<Option<crate::store::SharedStore>
 /// setup and state), the app's store shared. `pinned` is the function a binary of
 /// the app was built for; off Lambda it runs the whole app all the same.
 pub(crate) async fn serve_app(app: App, pinned: Option<String>) -> Result<(), BoxError> {
-    let mut plan = app.plan().unwrap_or_else(|err| exit_with(&err.to_string()));
+    let mut plan = app.plan().unwrap_or_else(|err| fatal(&err.to_string()));
     let first_is_http = matches!(plan.description.apis.first(), Some(ApiDescription::Http(_)));
     let args = LocalArgs::from_env(if first_is_http { 3000 } else { 3001 });
     if first_is_http
@@ -120,7 +120,7 @@ pub(crate) async fn serve_app(app: App, pinned: Option<String>) -> Result<(), Bo
     let several = plan.functions.len() > 1;
     if let Some(function) = &pinned {
         if plan.description.function(function).is_none() {
-            exit_with(&format!(
+            fatal(&format!(
                 "the app `{}` has no function `{function}`",
                 plan.description.name
             ));
@@ -135,7 +135,7 @@ pub(crate) async fn serve_app(app: App, pinned: Option<String>) -> Result<(), Bo
     match app_store(&plan) {
         Ok(Some(store)) => plan.share_store(store),
         Ok(None) => {}
-        Err(err) => exit_with(&err.to_string()),
+        Err(err) => fatal(&err.to_string()),
     }
     // A broken setup fails at start, as a Lambda cold start would.
     for function in &plan.functions {
@@ -160,7 +160,7 @@ pub(crate) async fn serve_app(app: App, pinned: Option<String>) -> Result<(), Bo
     stopped.await;
     tokio::select! {
         () = stop(servers) => Ok(()),
-        () = stop_signal() => exit_with("stopped at a second Ctrl-C, without waiting for $disconnect"),
+        () = stop_signal() => fatal("stopped at a second Ctrl-C, without waiting for $disconnect"),
     }
 }
 
@@ -182,13 +182,13 @@ async fn start(plan: Plan, args: &LocalArgs) -> Vec<Server> {
     #[cfg(feature = "http")]
     let routers = http_routers(&plan);
     #[cfg(feature = "websocket")]
-    let mut gateways = websocket::gateways(plan).unwrap_or_else(|err| exit_with(&err.to_string()));
+    let mut gateways = websocket::gateways(plan).unwrap_or_else(|err| fatal(&err.to_string()));
     #[cfg(not(feature = "websocket"))]
     let _ = plan;
     let mut servers = Vec::new();
     for (offset, api) in description.apis.iter().enumerate() {
         let port = u16::try_from(usize::from(args.port) + offset)
-            .unwrap_or_else(|_| exit_with("too many APIs for the ports above --port"));
+            .unwrap_or_else(|_| fatal("too many APIs for the ports above --port"));
         let port_args = LocalArgs {
             port,
             ..args.clone()
@@ -215,14 +215,14 @@ async fn start(plan: Plan, args: &LocalArgs) -> Vec<Server> {
                 servers.push(serve_http(http::HttpApiServer::new(routers), &port_args).await);
             }
             #[allow(unreachable_patterns)]
-            _ => exit_with(&format!(
+            _ => fatal(&format!(
                 "API `{}` needs a fabric feature this build lacks",
                 api.name()
             )),
         }
     }
     if servers.is_empty() {
-        exit_with(
+        fatal(
             "this app has no API to serve locally (a streaming function URL runs on Lambda only)",
         );
     }
@@ -250,7 +250,7 @@ async fn serve_http(server: http::HttpApiServer, args: &LocalArgs) -> Server {
     let listener = args
         .bind()
         .await
-        .unwrap_or_else(|err| exit_with(&err.to_string()));
+        .unwrap_or_else(|err| fatal(&err.to_string()));
     let address = listener
         .local_addr()
         .map(|a| a.to_string())

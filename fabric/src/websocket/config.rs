@@ -1,14 +1,13 @@
 //! [`WebSocketAdapter`]'s configuration: routes, hooks and settings, and what the
-//! adapter says it serves. Handling events is [`dispatch`](super::dispatch)'s job.
+//! adapter says it serves. Handling events is the `dispatch` module's job.
 
 use std::future::Future;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-use serde_json::Value;
-
-use super::management::{EndpointRules, ManagementApi, ManagementClients};
+use super::endpoint::{EndpointRules, ManagementClients};
+use super::hooks::{Accept, ConnectHook, Disconnect, DisconnectHook};
+use super::management::ManagementApi;
 use super::router::{RouteSelection, WebSocketRouter};
 use crate::describe::WebSocketRoutes;
 use crate::settings::{AdapterSettings, adapter_settings_methods};
@@ -58,76 +57,6 @@ pub fn fabric_websocket(routes: impl Into<WebSocketRouter>) -> WebSocketAdapter 
         posts: None,
     }
 }
-
-/// A `$connect` hook's yes: the connection is accepted.
-///
-/// ```
-/// use fabric::websocket::Accept;
-/// let accept = Accept::new().protocol("chat.v1").user("alice");
-/// assert_eq!(accept.chosen_protocol(), Some("chat.v1"));
-/// assert_eq!(accept.user_id(), Some("alice"));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Accept {
-    pub(super) protocol: Option<String>,
-    pub(super) user_id: Option<String>,
-    pub(super) metadata: serde_json::Map<String, Value>,
-}
-
-impl Accept {
-    /// Accepts the connection.
-    pub fn new() -> Accept {
-        Accept::default()
-    }
-
-    /// Chooses one of the subprotocols the client offered; it is echoed in
-    /// `Sec-WebSocket-Protocol`, the only `$connect` header that reaches the client.
-    pub fn protocol(mut self, protocol: impl Into<String>) -> Accept {
-        self.protocol = Some(protocol.into());
-        self
-    }
-
-    /// Ties the connection to a user, for the connection store.
-    pub fn user(mut self, user_id: impl Into<String>) -> Accept {
-        self.user_id = Some(user_id.into());
-        self
-    }
-
-    /// Keeps a value with the connection in the connection store.
-    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Accept {
-        self.metadata.insert(key.into(), value.into());
-        self
-    }
-
-    /// The chosen subprotocol.
-    pub fn chosen_protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
-    }
-
-    /// The user the connection belongs to.
-    pub fn user_id(&self) -> Option<&str> {
-        self.user_id.as_deref()
-    }
-
-    /// The values kept with the connection.
-    pub fn metadata_map(&self) -> &serde_json::Map<String, Value> {
-        &self.metadata
-    }
-}
-
-/// How a connection ended, given to the `$disconnect` hook.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Disconnect {
-    /// The WebSocket close code (1000 normal, 1001 going away, 1005 none given, ...).
-    pub status_code: Option<i64>,
-    /// API Gateway's text for why it closed.
-    pub reason: Option<String>,
-}
-
-pub(super) type ConnectHook =
-    Arc<dyn Fn(Context) -> BoxFuture<'static, Result<Accept, Error>> + Send + Sync>;
-pub(super) type DisconnectHook =
-    Arc<dyn Fn(Context, Disconnect) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Makes the connection store when serving starts (`store::from_env`, say).
 pub type StoreFactory = Arc<dyn Fn() -> Result<SharedStore, Error> + Send + Sync>;
@@ -213,8 +142,8 @@ impl Default for WebSocketAdapter {
 static DEFAULT_SELECTION: LazyLock<RouteSelection> = LazyLock::new(RouteSelection::default);
 
 impl WebSocketAdapter {
-    /// An adapter with no services, for a function of an [app](crate::app) that
-    /// serves only `$connect` or `$disconnect`.
+    /// An adapter with no services, for a function of an app that serves only
+    /// `$connect` or `$disconnect`.
     ///
     /// ```
     /// use fabric::websocket::{Accept, WebSocketAdapter};
@@ -317,8 +246,8 @@ impl WebSocketAdapter {
     }
 
     /// Tracks connections and rooms as [`store`](WebSocketAdapter::store) does, in
-    /// the store chosen when serving starts: the [app's](crate::app::App::store),
-    /// else the one [`store::from_env`] names (DynamoDB when
+    /// the store chosen when serving starts: the app's (`App::store`), else the one
+    /// [`store::from_env`] names (DynamoDB when
     /// `FABRIC_CONNECTIONS_TABLE` is set, in memory otherwise).
     ///
     /// ```

@@ -12,8 +12,9 @@ use http::header::HeaderName;
 use serde_json::Value;
 use tracing::Instrument;
 
-use super::config::{Accept, Disconnect, WebSocketAdapter};
+use super::config::WebSocketAdapter;
 use super::event::IncomingEvent;
+use super::hooks::{Accept, Disconnect};
 use super::management::{MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
 use super::request::{EventType, WebSocket};
 use crate::panic::catch_panic;

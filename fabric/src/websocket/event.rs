@@ -71,7 +71,7 @@ pub(super) enum WireEventType {
 
 impl IncomingContext {
     /// The kind of event: by route key first, then by `eventType`.
-    pub fn kind(&self) -> EventType {
+    pub(super) fn kind(&self) -> EventType {
         match (self.route_key.as_deref(), self.event_type) {
             (Some("$connect"), _) | (_, Some(WireEventType::Connect)) => EventType::Connect,
             (Some("$disconnect"), _) | (_, Some(WireEventType::Disconnect)) => {

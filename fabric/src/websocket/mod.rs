@@ -19,7 +19,9 @@
 
 mod config;
 mod dispatch;
+mod endpoint;
 mod event;
+mod hooks;
 mod lambda;
 mod management;
 mod request;
@@ -31,11 +33,10 @@ mod testing;
 pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 pub use aws_lambda_events::encodings::Body;
 pub(crate) use config::StoreSource;
-pub use config::{Accept, Disconnect, StoreFactory, WebSocketAdapter, fabric_websocket};
-pub use management::{
-    ConnectionInfo, EndpointRules, MAX_MESSAGE_BYTES, ManagementApi, ManagementClients,
-    ManagementError,
-};
+pub use config::{StoreFactory, WebSocketAdapter, fabric_websocket};
+pub use endpoint::{EndpointRules, ManagementClients};
+pub use hooks::{Accept, Disconnect};
+pub use management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
 pub use request::{BroadcastReport, Delivery, EventType, WebSocket};
 pub use router::{RouteSelection, WebSocketRouter};
 pub use sdk::SdkManagementApi;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use aws_lambda_events::query_map::QueryMap;
-use futures_util::future::BoxFuture;
 use futures_util::{StreamExt, stream};
 use http::HeaderMap;
 use serde::Serialize;
@@ -71,6 +70,19 @@ pub struct WebSocket {
     pub(crate) management: Arc<dyn ManagementApi>,
     pub(crate) broadcast_concurrency: usize,
     pub(crate) store: Option<SharedStore>,
+}
+
+impl std::fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("event_type", &self.event_type)
+            .field("route_key", &self.route_key)
+            .field("connection_id", &self.connection_id)
+            .field("request_id", &self.request_id)
+            .field("stage", &self.stage)
+            .field("domain_name", &self.domain_name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WebSocket {
@@ -263,14 +275,13 @@ impl WebSocket {
 }
 
 /// `send_message` posts to the caller's own connection.
+#[async_trait::async_trait]
 impl MessageSink for WebSocket {
-    fn send(&self, message: String) -> BoxFuture<'_, Result<(), Error>> {
-        Box::pin(async move {
-            check_size(message.len())?;
-            self.post(&self.connection_id, message.as_bytes())
-                .await
-                .map_err(Error::from)
-        })
+    async fn send(&self, message: String) -> Result<(), Error> {
+        check_size(message.len())?;
+        self.post(&self.connection_id, message.as_bytes())
+            .await
+            .map_err(Error::from)
     }
 }
 

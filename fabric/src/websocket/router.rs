@@ -122,6 +122,15 @@ pub struct WebSocketRouter {
     fallback: Option<Arc<dyn Service>>,
 }
 
+impl std::fmt::Debug for WebSocketRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketRouter")
+            .field("routes", &self.route_keys())
+            .field("fallback", &self.fallback.as_ref().map(|s| s.alias()))
+            .finish()
+    }
+}
+
 impl WebSocketRouter {
     /// A router with no routes.
     pub fn new() -> WebSocketRouter {

@@ -37,25 +37,25 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub fn is_open(&self) -> bool {
+    pub(super) fn is_open(&self) -> bool {
         self.open.load(Ordering::Acquire)
     }
 
-    pub fn mark_open(&self) {
+    pub(super) fn mark_open(&self) {
         self.open.store(true, Ordering::Release);
     }
 
     /// Records activity now (a message in either direction).
-    pub fn touch(&self) {
+    pub(super) fn touch(&self) {
         self.last_active_at.store(now_millis(), Ordering::Relaxed);
     }
 
-    pub fn last_active_at(&self) -> i64 {
+    pub(super) fn last_active_at(&self) -> i64 {
         self.last_active_at.load(Ordering::Relaxed)
     }
 
     /// Queues `message` for the connection's task.
-    pub fn send(&self, message: Outbound) -> Result<(), Unreachable> {
+    pub(super) fn send(&self, message: Outbound) -> Result<(), Unreachable> {
         self.outbound.try_send(message).map_err(|err| match err {
             mpsc::error::TrySendError::Full(_) => Unreachable::Busy,
             mpsc::error::TrySendError::Closed(_) => Unreachable::Gone,
@@ -66,7 +66,7 @@ impl Connection {
 impl Connection {
     /// Asks the connection's task to close with `code`; behind a full queue the
     /// request waits its turn rather than being dropped.
-    pub fn close(&self, code: u16, reason: &'static str) -> Result<(), Unreachable> {
+    pub(super) fn close(&self, code: u16, reason: &'static str) -> Result<(), Unreachable> {
         match self.outbound.try_send(Outbound::Close { code, reason }) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Unreachable::Gone),
@@ -97,7 +97,7 @@ pub(crate) struct Registry {
 impl Registry {
     /// Registers a new connection (not yet open) with a fresh id, and gives back
     /// the receiving end of its queue.
-    pub fn register(
+    pub(super) fn register(
         &self,
         source_ip: String,
         user_agent: Option<String>,
@@ -125,12 +125,12 @@ impl Registry {
     }
 
     /// The connection `id`, open or still connecting.
-    pub fn get(&self, id: &str) -> Option<Arc<Connection>> {
+    pub(super) fn get(&self, id: &str) -> Option<Arc<Connection>> {
         self.read().get(id).cloned()
     }
 
     /// Forgets `connection` (and not a later one that happens to reuse the id).
-    pub fn remove(&self, connection: &Arc<Connection>) -> bool {
+    pub(super) fn remove(&self, connection: &Arc<Connection>) -> bool {
         let mut connections = self.connections.write().unwrap_or_else(|p| p.into_inner());
         match connections.get(&connection.id) {
             Some(current) if Arc::ptr_eq(current, connection) => {
@@ -142,7 +142,7 @@ impl Registry {
     }
 
     /// How many connections there are, open or connecting.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.read().len()
     }
 

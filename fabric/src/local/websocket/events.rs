@@ -1,5 +1,5 @@
 //! The events the gateway invokes the adapter with, shaped as API Gateway sends them
-//! (DESIGN.md §5 and the fixtures in `tests/fixtures/apigw/`).
+//! (`docs/ARCHITECTURE.md` §5 and the fixtures in `tests/fixtures/apigw/`).
 
 use aws_lambda_events::apigw::{ApiGatewayRequestIdentity, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::query_map::QueryMap;
@@ -55,7 +55,7 @@ impl Api {
     /// `$connect`: the handshake's headers (as API Gateway forwards them, with
     /// `X-Forwarded-*` added and the hop-by-hop ones dropped), and the query string
     /// when there was one. `messageId` is null.
-    pub fn connect(
+    pub(super) fn connect(
         &self,
         connection: &Connection,
         mut headers: HeaderMap,
@@ -93,7 +93,7 @@ impl Api {
     }
 
     /// A text frame, routed to `route_key`.
-    pub fn message(
+    pub(super) fn message(
         &self,
         connection: &Connection,
         route_key: &str,
@@ -107,7 +107,7 @@ impl Api {
 
     /// `$disconnect`, with the close code and reason, and the placeholder headers
     /// API Gateway sends (the handshake's are gone by then).
-    pub fn disconnect(
+    pub(super) fn disconnect(
         &self,
         connection: &Connection,
         status_code: u16,

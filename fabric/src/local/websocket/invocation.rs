@@ -107,7 +107,7 @@ pub(super) struct EventLog {
 }
 
 impl EventLog {
-    pub fn new() -> EventLog {
+    pub(super) fn new() -> EventLog {
         EventLog {
             colour: std::io::stderr().is_terminal(),
         }

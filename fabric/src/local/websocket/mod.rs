@@ -24,8 +24,8 @@ use self::shared::{Function, Routes, Settings, Shared};
 use super::app_store;
 use super::args::{LocalArgs, bind_error};
 use crate::app::{App, AppError, Plan};
+use crate::logging::fatal;
 use crate::names::check_name;
-use crate::runtime::exit_with;
 use crate::websocket::{RouteSelection, WebSocketAdapter};
 use crate::{BoxError, env};
 
@@ -86,6 +86,7 @@ pub const MAX_MESSAGE_BYTES: usize = crate::websocket::MAX_MESSAGE_BYTES;
 /// gateway.shutdown().await;
 /// # })
 /// ```
+#[derive(Debug)]
 pub struct Gateway {
     routes: Routes,
     page: Option<&'static str>,
@@ -309,6 +310,7 @@ impl Gateway {
 /// gateway.shutdown().await;
 /// # })
 /// ```
+#[derive(Debug)]
 pub struct RunningGateway {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -381,12 +383,12 @@ impl RunningGateway {
 pub(crate) async fn serve(gateway: Gateway, args: &LocalArgs) -> RunningGateway {
     let gateway = gateway
         .with_env()
-        .unwrap_or_else(|err| exit_with(&err.to_string()))
+        .unwrap_or_else(|err| fatal(&err.to_string()))
         .verbose(args.verbose);
     let running = gateway
         .bind(("127.0.0.1", args.port))
         .await
-        .unwrap_or_else(|err| exit_with(&bind_error(args.port, &err)));
+        .unwrap_or_else(|err| fatal(&bind_error(args.port, &err)));
     warn_if_posts_go_elsewhere(&running);
     let routes = &running.shared.routes;
     let functions = if routes.functions().len() > 1 {

@@ -25,12 +25,14 @@ pub(crate) struct Settings {
 }
 
 /// One function behind the API: a name and the adapter it serves, as on Lambda.
+#[derive(Debug)]
 pub(crate) struct Function {
     pub name: String,
     pub adapter: Arc<WebSocketAdapter>,
 }
 
 /// Which function serves which route key, and how API Gateway picks the key.
+#[derive(Debug)]
 pub(crate) struct Routes {
     functions: Vec<Function>,
     /// Route key → index into `functions`.
@@ -42,7 +44,7 @@ pub(crate) struct Routes {
 
 impl Routes {
     /// One adapter serving every route key it declares: a single-function program.
-    pub fn single(adapter: WebSocketAdapter) -> Routes {
+    pub(crate) fn single(adapter: WebSocketAdapter) -> Routes {
         let keys = adapter.route_keys();
         let selection = adapter.selection().clone();
         let function = Function {
@@ -57,7 +59,7 @@ impl Routes {
     }
 
     /// `functions`, each serving the keys `keys` map to it.
-    pub fn new(
+    pub(crate) fn new(
         selection: RouteSelection,
         functions: Vec<Function>,
         keys: Vec<(String, usize)>,
@@ -77,7 +79,7 @@ impl Routes {
     }
 
     /// The function serving `key`.
-    pub fn function(&self, key: &str) -> Option<&Function> {
+    pub(crate) fn function(&self, key: &str) -> Option<&Function> {
         self.keys
             .iter()
             .find(|(k, _)| k == key)
@@ -85,12 +87,12 @@ impl Routes {
     }
 
     /// The functions, in the order given.
-    pub fn functions(&self) -> &[Function] {
+    pub(crate) fn functions(&self) -> &[Function] {
         &self.functions
     }
 
     /// Each route key and the function that serves it, for the ready line.
-    pub fn table(&self) -> Vec<(&str, &str)> {
+    pub(crate) fn table(&self) -> Vec<(&str, &str)> {
         self.keys
             .iter()
             .map(|(key, index)| (key.as_str(), self.functions[*index].name.as_str()))
@@ -104,6 +106,7 @@ impl Routes {
 }
 
 /// Everything the gateway's handlers and connection tasks share.
+#[derive(Debug)]
 pub(crate) struct Shared {
     pub routes: Routes,
     pub api: Api,
@@ -121,7 +124,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(
+    pub(super) fn new(
         routes: Routes,
         api: Api,
         port: u16,
@@ -143,7 +146,7 @@ impl Shared {
     }
 
     /// The route key API Gateway would pick for a text frame.
-    pub fn route_key(&self, body: &str) -> String {
+    pub(super) fn route_key(&self, body: &str) -> String {
         if self.routes.custom_keys.is_empty() {
             return "$default".to_owned();
         }
@@ -154,7 +157,7 @@ impl Shared {
     /// Starts the function serving the event's route, polled by the caller's task;
     /// with no function for the route, the invocation answers at once as API
     /// Gateway does.
-    pub fn invoke(&self, event: Box<ApiGatewayWebsocketProxyRequest>) -> Invocation {
+    pub(super) fn invoke(&self, event: Box<ApiGatewayWebsocketProxyRequest>) -> Invocation {
         let context = &event.request_context;
         let route_key = context.route_key.clone().unwrap_or_default();
         let function = self.routes.function(&route_key);

@@ -5,25 +5,25 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::Builder;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
-    TimeToLiveSpecification, TimeToLiveStatus, WriteRequest,
-};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use chrono::Utc;
+use serde::Serialize;
 
+use self::items::{ConnectionItem, MemberItem, from_item, now_seconds, s, to_item};
 use super::layout::{
-    ATTR_CONNECTED_AT, ATTR_CONNECTION_ID, ATTR_EXPIRES_AT, ATTR_ROOM, ATTR_USER_ID, AttributeKind,
-    CONNECTION_INDEX, CONNECTIONS, KeyRole, ROOMS, TableLayout, USER_INDEX,
+    ATTR_CONNECTION_ID, ATTR_EXPIRES_AT, ATTR_ROOM, ATTR_USER_ID, CONNECTION_INDEX, USER_INDEX,
 };
 use super::{Connection, ConnectionStore, Member, check_room, not_connected};
 use crate::{Error, aws};
+
+mod items;
+mod tables;
+
+/// An item as the SDK holds it.
+type Item = HashMap<String, AttributeValue>;
 
 /// Most items one `BatchWriteItem` call takes.
 const BATCH_LIMIT: usize = 25;
@@ -102,32 +102,6 @@ pub struct DynamoDbStore {
     rooms_table: String,
 }
 
-/// A connection as its item in the connections table.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ConnectionItem {
-    connection_id: String,
-    connected_at: i64,
-    expires_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    user_id: Option<String>,
-    #[serde(default)]
-    metadata: Map<String, Value>,
-}
-
-/// A membership as its item in the rooms table.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MemberItem {
-    room: String,
-    connection_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    user_id: Option<String>,
-    expires_at: i64,
-}
-
-type Item = HashMap<String, AttributeValue>;
-
 impl DynamoDbStore {
     /// A store on `table` (connections) and `rooms_table`, through `client`.
     ///
@@ -200,118 +174,6 @@ impl DynamoDbStore {
     /// The rooms table.
     pub fn rooms_table(&self) -> &str {
         &self.rooms_table
-    }
-
-    /// Creates both tables with their indexes and turns on their TTL, waiting until
-    /// they are active; tables that already exist are left as they are (their TTL
-    /// is still turned on). For local DynamoDB and tests; the `create-tables` example
-    /// binary runs it.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), fabric::Error> {
-    /// fabric::store::DynamoDbStore::from_env()?.create_tables().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn create_tables(&self) -> Result<(), Error> {
-        for (table, layout) in [(&self.table, &CONNECTIONS), (&self.rooms_table, &ROOMS)] {
-            self.create_table(table, layout).await?;
-        }
-        for (table, layout) in [(&self.table, &CONNECTIONS), (&self.rooms_table, &ROOMS)] {
-            self.client
-                .wait_until_table_exists()
-                .table_name(table)
-                .wait(Duration::from_secs(300))
-                .await
-                .map_err(|err| {
-                    Error::unavailable(format!(
-                        "DynamoDB table {table:?} did not become active: {}",
-                        DisplayErrorContext(&err)
-                    ))
-                })?;
-            self.enable_ttl(table, layout.ttl_attribute).await?;
-        }
-        Ok(())
-    }
-
-    async fn create_table(&self, table: &str, layout: &TableLayout) -> Result<(), Error> {
-        let attributes = layout
-            .attributes
-            .iter()
-            .map(|(name, kind)| {
-                let kind = match kind {
-                    AttributeKind::String => ScalarAttributeType::S,
-                    AttributeKind::Number => ScalarAttributeType::N,
-                };
-                AttributeDefinition::builder()
-                    .attribute_name(*name)
-                    .attribute_type(kind)
-                    .build()
-                    .map_err(Error::internal)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let projection = match layout.index.includes {
-            None => Projection::builder().projection_type(ProjectionType::All),
-            Some(attributes) => attributes.iter().fold(
-                Projection::builder().projection_type(ProjectionType::Include),
-                |projection, attribute| projection.non_key_attributes(*attribute),
-            ),
-        };
-        let index = GlobalSecondaryIndex::builder()
-            .index_name(layout.index.name)
-            .set_key_schema(Some(keys(layout.index.keys)?))
-            .projection(projection.build())
-            .build()
-            .map_err(Error::internal)?;
-        let created = self
-            .client
-            .create_table()
-            .table_name(table)
-            .set_attribute_definitions(Some(attributes))
-            .set_key_schema(Some(keys(layout.keys)?))
-            .global_secondary_indexes(index)
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        match created {
-            Ok(_) => {
-                tracing::info!(table, "created DynamoDB table");
-                Ok(())
-            }
-            Err(err) if err.code() == Some("ResourceInUseException") => Ok(()),
-            Err(err) => Err(failed("CreateTable", table, err)),
-        }
-    }
-
-    async fn enable_ttl(&self, table: &str, attribute: &str) -> Result<(), Error> {
-        let current = self
-            .client
-            .describe_time_to_live()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(|err| failed("DescribeTimeToLive", table, err))?;
-        let status = current
-            .time_to_live_description()
-            .and_then(|d| d.time_to_live_status());
-        if matches!(
-            status,
-            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-        ) {
-            return Ok(());
-        }
-        let spec = TimeToLiveSpecification::builder()
-            .enabled(true)
-            .attribute_name(attribute)
-            .build()
-            .map_err(Error::internal)?;
-        self.client
-            .update_time_to_live()
-            .table_name(table)
-            .time_to_live_specification(spec)
-            .send()
-            .await
-            .map_err(|err| failed("UpdateTimeToLive", table, err))?;
-        Ok(())
     }
 
     /// Puts `item` into `table`.
@@ -580,75 +442,10 @@ impl ConnectionStore for DynamoDbStore {
     }
 }
 
-impl ConnectionItem {
-    fn into_connection(self) -> Result<Connection, Error> {
-        let time = |value: Option<DateTime<Utc>>, name: &str| {
-            value.ok_or_else(|| {
-                Error::internal_message(format!(
-                    "the stored connection {:?} has an out-of-range {name}",
-                    self.connection_id
-                ))
-            })
-        };
-        let connected_at = time(
-            DateTime::from_timestamp_millis(self.connected_at),
-            ATTR_CONNECTED_AT,
-        )?;
-        let expires_at = time(
-            DateTime::from_timestamp(self.expires_at, 0),
-            ATTR_EXPIRES_AT,
-        )?;
-        let mut connection = Connection::new(self.connection_id, connected_at)
-            .expires(expires_at)
-            .with_metadata_map(self.metadata);
-        if let Some(user) = self.user_id {
-            connection = connection.user(user);
-        }
-        Ok(connection)
-    }
-}
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn now_seconds() -> AttributeValue {
-    AttributeValue::N(Utc::now().timestamp().to_string())
-}
-
-/// A layout's keys as the SDK takes them.
-fn keys(keys: &[(&str, KeyRole)]) -> Result<Vec<KeySchemaElement>, Error> {
-    keys.iter()
-        .map(|(name, role)| {
-            let kind = match role {
-                KeyRole::Partition => KeyType::Hash,
-                KeyRole::Sort => KeyType::Range,
-            };
-            KeySchemaElement::builder()
-                .attribute_name(*name)
-                .key_type(kind)
-                .build()
-                .map_err(Error::internal)
-        })
-        .collect()
-}
-
-fn to_item<T: Serialize>(value: &T) -> Result<Item, Error> {
-    serde_dynamo::to_item(value).map_err(Error::internal)
-}
-
-fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, Error> {
-    serde_dynamo::from_item(item).map_err(|err| {
-        Error::internal_message(format!(
-            "a stored item does not have the expected shape: {err}"
-        ))
-    })
-}
-
 /// A failed call as a Fabric error: throttling and unreachable endpoints are 503
 /// (worth a retry), the rest 500. The detail names the call and the table, for logs;
 /// clients see it scrubbed.
-fn failed<E>(
+pub(super) fn failed<E>(
     operation: &str,
     table: &str,
     err: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
