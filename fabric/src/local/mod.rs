@@ -155,8 +155,10 @@ pub(crate) async fn serve_app(app: App, pinned: Option<String>) -> Result<(), Bo
             });
         }
     }
-    let servers = start(plan, &args).await;
+    // Listening for the stop signal before any ready line: a signal sent as soon as
+    // the server says it is ready must stop it cleanly.
     let stopped = stop_signal();
+    let servers = start(plan, &args).await;
     stopped.await;
     tokio::select! {
         () = stop(servers) => Ok(()),
