@@ -48,6 +48,8 @@
 //! transport's own form.
 
 #![warn(missing_docs)]
+// On docs.rs (and `.ci/run`'s doc build), items show the features they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Lets the derive's `::fabric::` paths resolve inside this crate's own tests.
 extern crate self as fabric;
