@@ -1,18 +1,6 @@
 //! Checking an [`App`] and planning how it is served: which function serves which
 //! route, which functions share the store, and every mistake as one clear line.
 
-// Built with one transport, matches over the adapter kinds have a single arm, and
-// what only the local runtime reads goes unread.
-#![cfg_attr(
-    not(all(feature = "websocket", feature = "http", feature = "local")),
-    allow(
-        irrefutable_let_patterns,
-        unreachable_patterns,
-        unused_imports,
-        dead_code
-    )
-)]
-
 #[cfg(feature = "websocket")]
 use std::sync::Arc;
 

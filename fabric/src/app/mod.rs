@@ -46,10 +46,11 @@
 //! connections in different stores is an [`AppError`], at start and at
 //! `--print-template`.
 
-// Built with one transport, matches over the adapter kinds have a single arm.
+// Built with one transport, matches over the adapter kinds have a single arm, and
+// what only the local runtime reads goes unread. (For every file of the module.)
 #![cfg_attr(
-    not(all(feature = "websocket", feature = "http")),
-    allow(irrefutable_let_patterns, unreachable_patterns, unused_imports)
+    not(all(feature = "websocket", feature = "http", feature = "local")),
+    allow(irrefutable_let_patterns, unreachable_patterns, unused_imports, dead_code)
 )]
 
 mod check;

@@ -1,18 +1,6 @@
 //! Which function serves which route of each API, and the rules an API's functions
 //! keep: one function a route, one store an API, one selection expression.
 
-// Built with one transport, matches over the adapter kinds have a single arm, and
-// what only the local runtime reads goes unread.
-#![cfg_attr(
-    not(all(feature = "websocket", feature = "http", feature = "local")),
-    allow(
-        irrefutable_let_patterns,
-        unreachable_patterns,
-        unused_imports,
-        dead_code
-    )
-)]
-
 #[cfg(feature = "websocket")]
 use std::sync::Arc;
 
