@@ -50,7 +50,12 @@
 // what only the local runtime reads goes unread. (For every file of the module.)
 #![cfg_attr(
     not(all(feature = "websocket", feature = "http", feature = "local")),
-    allow(irrefutable_let_patterns, unreachable_patterns, unused_imports, dead_code)
+    allow(
+        irrefutable_let_patterns,
+        unreachable_patterns,
+        unused_imports,
+        dead_code
+    )
 )]
 
 mod check;

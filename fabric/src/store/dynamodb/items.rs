@@ -1,14 +1,18 @@
 //! The items the store keeps, as DynamoDB holds them.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Item;
 use crate::Error;
 use crate::store::Connection;
 use crate::store::layout::{ATTR_CONNECTED_AT, ATTR_EXPIRES_AT};
+
+/// An item as the SDK holds it.
+pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// A connection as its item in the connections table.
 #[derive(Debug, Serialize, Deserialize)]

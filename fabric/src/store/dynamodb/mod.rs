@@ -1,6 +1,5 @@
 //! [`DynamoDbStore`]: connections and rooms in two DynamoDB tables.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,11 +7,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Builder;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 use chrono::Utc;
 use serde::Serialize;
 
-use self::items::{ConnectionItem, MemberItem, from_item, now_seconds, s, to_item};
+use self::items::{ConnectionItem, Item, MemberItem, from_item, now_seconds, s, to_item};
 use super::layout::{
     ATTR_CONNECTION_ID, ATTR_EXPIRES_AT, ATTR_ROOM, ATTR_USER_ID, CONNECTION_INDEX, USER_INDEX,
 };
@@ -21,9 +20,6 @@ use crate::{Error, aws};
 
 mod items;
 mod tables;
-
-/// An item as the SDK holds it.
-type Item = HashMap<String, AttributeValue>;
 
 /// Most items one `BatchWriteItem` call takes.
 const BATCH_LIMIT: usize = 25;
