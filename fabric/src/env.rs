@@ -49,3 +49,18 @@ pub fn flag(name: &str) -> bool {
             .any(|on| value.eq_ignore_ascii_case(on))
     })
 }
+
+/// The name of a program from its first argument (`/target/debug/chat` → `chat`):
+/// the binary a function is built from. `fabric` when there is none.
+///
+/// ```
+/// use std::ffi::OsStr;
+/// assert_eq!(fabric::env::program_name(Some(OsStr::new("/target/debug/chat-send"))), "chat-send");
+/// assert_eq!(fabric::env::program_name(None), "fabric");
+/// ```
+pub fn program_name(first_argument: Option<&std::ffi::OsStr>) -> String {
+    first_argument
+        .and_then(|first| std::path::Path::new(first).file_stem())
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "fabric".to_owned())
+}

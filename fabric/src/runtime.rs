@@ -91,14 +91,7 @@ pub async fn run<A: Adapter>(adapter: A) -> Result<(), BoxError> {
 /// The function a single adapter is deployed as: the running binary's name.
 #[cfg(any(feature = "websocket", feature = "http"))]
 fn binary_name() -> String {
-    std::env::args_os()
-        .next()
-        .and_then(|first| {
-            std::path::Path::new(&first)
-                .file_stem()
-                .map(|stem| stem.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "fabric".to_owned())
+    crate::env::program_name(std::env::args_os().next().as_deref())
 }
 
 /// Serving off Lambda needs the `local` feature; without it, one line says so.

@@ -86,11 +86,7 @@ where
     if !args.iter().any(|arg| arg == "--print-template") {
         return Ok(None);
     }
-    let binary = args
-        .first()
-        .and_then(|first| std::path::Path::new(first).file_stem())
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "fabric".to_owned());
+    let binary = crate::env::program_name(args.first().map(|first| first.as_os_str()));
     let matches = Command::new(binary.clone())
         .about("Prints the AWS SAM template of this function's application")
         .arg(Arg::new("print-template").long("print-template").action(ArgAction::SetTrue))

@@ -46,14 +46,7 @@ impl LocalArgs {
         use clap::{Arg, ArgAction, Command, value_parser};
 
         let mut args = args.into_iter().map(Into::into).peekable();
-        let name = args
-            .peek()
-            .and_then(|first| {
-                std::path::Path::new(first)
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-            })
-            .unwrap_or_else(|| "fabric".to_owned());
+        let name = crate::env::program_name(args.peek().map(|first| first.as_os_str()));
         let command = Command::new(name)
             .about("Serves locally on 127.0.0.1 until Ctrl-C")
             .arg(
