@@ -178,3 +178,48 @@ impl<T> OpaqueValue for &ValueProbe<T> {}
 pub fn regex_pattern<R: validator::AsRegex>(regex: R) -> String {
     regex.as_regex().as_str().to_owned()
 }
+
+/// What a service function returns on success.
+pub type OkOf<S> = <<S as ServiceFn>::Result as ServiceResult>::Ok;
+
+/// Probes whether a service's result type has a known schema, by autoref
+/// specialization: `(&OutputProbe::<T>::new()).output_schema()` is the schema of
+/// `T`'s [`Kind`](crate::input::Kind) when `T: InputType` and `None` otherwise (a
+/// `serde_json::Value`, a type that only derives `Serialize`, `()`).
+#[derive(Debug)]
+pub struct OutputProbe<T>(PhantomData<T>);
+
+impl<T> OutputProbe<T> {
+    /// A probe for `T`.
+    pub fn new() -> Self {
+        OutputProbe(PhantomData)
+    }
+}
+
+impl<T> Default for OutputProbe<T> {
+    fn default() -> Self {
+        OutputProbe::new()
+    }
+}
+
+/// The branch of [`OutputProbe`] taken when `T: InputType`.
+pub trait DescribedOutput {
+    /// The result's schema.
+    fn output_schema(&self) -> Option<Value>;
+}
+
+impl<T: crate::InputType> DescribedOutput for OutputProbe<T> {
+    fn output_schema(&self) -> Option<Value> {
+        T::kind().output_schema()
+    }
+}
+
+/// The fallback branch of [`OutputProbe`].
+pub trait OpaqueOutput {
+    /// No schema for this result.
+    fn output_schema(&self) -> Option<Value> {
+        None
+    }
+}
+
+impl<T> OpaqueOutput for &OutputProbe<T> {}

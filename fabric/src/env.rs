@@ -49,3 +49,21 @@ pub fn flag(name: &str) -> bool {
             .any(|on| value.eq_ignore_ascii_case(on))
     })
 }
+
+/// The running binary's name (the file stem of the program's path, `fabric` when
+/// there is none): the function a single adapter deploys as, an MCP server's
+/// default name.
+///
+/// ```
+/// assert!(!fabric::env::program_name().is_empty());
+/// ```
+pub fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|first| {
+            std::path::Path::new(&first)
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "fabric".to_owned())
+}

@@ -74,6 +74,8 @@ mod lambda_json;
 #[cfg(all(feature = "local", any(feature = "websocket", feature = "http")))]
 pub mod local;
 pub mod logging;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod names;
 pub mod panic;
 pub mod runtime;
@@ -81,6 +83,7 @@ pub mod service;
 pub mod settings;
 #[cfg(feature = "websocket")]
 pub mod store;
+pub mod tools;
 #[cfg(feature = "websocket")]
 pub mod websocket;
 
@@ -94,6 +97,8 @@ pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorObject, ErrorSource, Issue
 #[cfg(feature = "http")]
 pub use http::{HttpRouter, fabric_http};
 pub use input::{Input, InputType};
+#[cfg(feature = "mcp")]
+pub use mcp::{McpServer, fabric_mcp};
 pub use runtime::run;
 pub use service::{Call, Output, Service, ServiceExt};
 #[cfg(feature = "websocket")]
@@ -107,8 +112,12 @@ pub use fabric_macros::Input;
 /// value named `name`. The typed function stays callable as `name::handle`.
 ///
 /// Attributes: `alias = "..."` (defaults to the function name; letters, digits, `-`
-/// and `_`, starting with a letter or digit, as [`names::check_name`] says) and
-/// `description = "..."` (defaults to the doc comment).
+/// and `_`, starting with a letter or digit, as [`names::check_name`] says),
+/// `description = "..."` (defaults to the doc comment), and the
+/// [hints](service::Hints) MCP clients read: `read_only`, `idempotent` and
+/// `destructive` (each alone, or `= true` / `= false`; a `read_only` service cannot
+/// be `destructive`). The result's schema ([`Service::output_schema`]) comes from
+/// the return type.
 ///
 /// ```
 /// use fabric::prelude::*;
@@ -159,4 +168,6 @@ pub mod prelude {
     pub use crate::cli::{Cli, fabric_cli};
     #[cfg(feature = "http")]
     pub use crate::http::{HttpRouter, fabric_http};
+    #[cfg(feature = "mcp")]
+    pub use crate::mcp::{McpServer, fabric_mcp};
 }

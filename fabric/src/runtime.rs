@@ -91,14 +91,7 @@ pub async fn run<A: Adapter>(adapter: A) -> Result<(), BoxError> {
 /// The function a single adapter is deployed as: the running binary's name.
 #[cfg(any(feature = "websocket", feature = "http"))]
 fn binary_name() -> String {
-    std::env::args_os()
-        .next()
-        .and_then(|first| {
-            std::path::Path::new(&first)
-                .file_stem()
-                .map(|stem| stem.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "fabric".to_owned())
+    crate::env::program_name()
 }
 
 /// Serving off Lambda needs the `local` feature; without it, one line says so.
@@ -158,6 +151,37 @@ impl Adapter for crate::http::HttpRouter {
 
     fn describe(&self, binary: &str) -> Result<Option<AppDescription>, BoxError> {
         Ok(Some(App::single(binary, self.clone()).describe()?))
+    }
+}
+
+/// On Lambda, function URL (and API Gateway) events; off Lambda, stdio, or with
+/// `--http` the local HTTP server; its template is the function and its URL.
+#[cfg(feature = "mcp")]
+impl Adapter for crate::mcp::McpServer {
+    async fn serve_lambda(self) -> Result<(), BoxError> {
+        crate::mcp::McpServer::serve_lambda(self).await
+    }
+
+    async fn serve_local(self) -> Result<(), BoxError> {
+        #[cfg(feature = "local")]
+        {
+            let args = crate::local::McpArgs::from_env();
+            if args.http {
+                let app = App::single(&binary_name(), self.router());
+                return crate::local::serve_app_with(app, None, Some(args.local)).await;
+            }
+        }
+        #[cfg(not(feature = "local"))]
+        if std::env::args_os().len() > 1 {
+            fatal(
+                "this binary is built without fabric's `local` feature, so it serves MCP over stdio only, without arguments",
+            );
+        }
+        self.serve_stdio().await
+    }
+
+    fn describe(&self, binary: &str) -> Result<Option<AppDescription>, BoxError> {
+        Ok(Some(App::single(binary, self.router()).describe()?))
     }
 }
 

@@ -20,6 +20,7 @@ use super::encoding::StreamFormat;
 use super::event::{LambdaDetails, details_of};
 use super::input;
 use super::response::{error_response, result_response, status_of, stream_response};
+use super::route::Target;
 use super::router::{Config, HttpRouter, Matched, RouteEntry, allow_header};
 use crate::settings::Ready;
 use crate::{BoxError, Context, Error, ServiceExt};
@@ -195,6 +196,26 @@ where
             Err(err) => return error_response(&err, scrub),
         }
     }
+    let service = match &route.target {
+        Target::Service(service) => service,
+        Target::Endpoint(endpoint) => {
+            let bytes = match read_body(body, config.body_limit).await {
+                Ok(bytes) => bytes,
+                Err(err) => return error_response(&err, scrub),
+            };
+            let ctx = ctx
+                .extension(HttpRequest {
+                    method: parts.method.clone(),
+                    path,
+                    query: parts.uri.query().map(str::to_owned),
+                    headers: parts.headers.clone(),
+                    source_ip: from.source_ip,
+                    authorizer: from.authorizer,
+                })
+                .build();
+            return endpoint.call(Request::from_parts(parts, bytes), ctx).await;
+        }
+    };
     let raw = match read_body(body, config.body_limit).await.and_then(|bytes| {
         input::raw_input(
             parts.uri.query(),
@@ -223,7 +244,7 @@ where
             authorizer: from.authorizer,
         })
         .build();
-    let call = route.service.call(raw, ctx);
+    let call = service.call(raw, ctx);
     match (stream, messages) {
         (Some(format), Some(messages)) => match body::open(call, messages, format, scrub).await {
             Opening::Finished(result) => {
