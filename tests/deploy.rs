@@ -338,13 +338,20 @@ fn an_mcp_server_gets_its_function_url_or_its_route_in_an_http_api() {
     let server = fabric::fabric_mcp(fabric_examples::division::division);
     let app = |server: fabric::McpServer| {
         App::new("Tools")
-            .http_api("Api", |api| api.handler("division-http").handler("tools-mcp"))
-            .function("division-http", fabric::fabric_http(fabric_examples::division::division))
+            .http_api("Api", |api| {
+                api.handler("division-http").handler("tools-mcp")
+            })
+            .function(
+                "division-http",
+                fabric::fabric_http(fabric_examples::division::division),
+            )
             .function("tools-mcp", server)
     };
     let refused = app(server.clone()).describe().unwrap_err();
     assert!(
-        refused.to_string().contains("function `tools-mcp` answers in Lambda's response streaming mode"),
+        refused
+            .to_string()
+            .contains("function `tools-mcp` answers in Lambda's response streaming mode"),
         "{refused}"
     );
     let described = app(server.lambda_streaming(false)).describe().unwrap();

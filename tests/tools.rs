@@ -74,14 +74,23 @@ fn the_definitions_have_each_vendors_shape_and_the_validated_schema() {
     for (format, file) in FORMATS {
         let published = fixture(file);
         let definitions = tools.definitions(format);
-        assert_shape(&definitions, &published["tools"], &format!("{format:?} tools"));
-        for (definition, service) in definitions.as_array().unwrap().iter().zip([
-            &division as &dyn Service,
-            &greet,
-            &boom,
-        ]) {
+        assert_shape(
+            &definitions,
+            &published["tools"],
+            &format!("{format:?} tools"),
+        );
+        for (definition, service) in
+            definitions
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip([&division as &dyn Service, &greet, &boom])
+        {
             let text = definition.to_string();
-            assert!(text.contains(&format!(r#""name":"{}""#, service.alias())), "{text}");
+            assert!(
+                text.contains(&format!(r#""name":"{}""#, service.alias())),
+                "{text}"
+            );
             assert!(text.contains(service.description()), "{text}");
         }
     }
@@ -111,15 +120,29 @@ async fn a_tool_call_runs_the_service_and_answers_in_the_vendors_shape() {
         let published = fixture(file);
         let ok = call(format, file, json!({"numerator": "14", "denominator": 7}));
         let result = tools.call(format, &ok, ctx()).await.unwrap();
-        assert_shape(&result, &published["tool_result"], &format!("{format:?} result"));
+        assert_shape(
+            &result,
+            &published["tool_result"],
+            &format!("{format:?} result"),
+        );
         let text = result.to_string();
-        assert!(text.contains(r#"{\"result\":2.0}"#) || text.contains(r#"{"result":2.0}"#), "{text}");
+        assert!(
+            text.contains(r#"{\"result\":2.0}"#) || text.contains(r#"{"result":2.0}"#),
+            "{text}"
+        );
 
         let zero = call(format, file, json!({"denominator": 0}));
         let failed = tools.call(format, &zero, ctx()).await.unwrap();
-        assert_shape(&failed, &published["tool_error"], &format!("{format:?} error"));
+        assert_shape(
+            &failed,
+            &published["tool_error"],
+            &format!("{format:?} error"),
+        );
         let text = failed.to_string();
-        assert!(text.contains("must not be zero") && text.contains("/denominator"), "{text}");
+        assert!(
+            text.contains("must not be zero") && text.contains("/denominator"),
+            "{text}"
+        );
     }
 }
 
@@ -128,29 +151,51 @@ async fn the_ids_and_the_error_marks_are_each_vendors() {
     let tools = tools();
     let zero = json!({"denominator": 0});
     let anthropic = tools
-        .call(Format::Anthropic, &call(Format::Anthropic, "anthropic.json", zero.clone()), ctx())
+        .call(
+            Format::Anthropic,
+            &call(Format::Anthropic, "anthropic.json", zero.clone()),
+            ctx(),
+        )
         .await
         .unwrap();
     assert_eq!(anthropic["tool_use_id"], "toolu_01A09q90qw90lq917835lq9");
     assert_eq!(anthropic["is_error"], true);
     let ok = tools
-        .call(Format::Anthropic, &call(Format::Anthropic, "anthropic.json", json!({})), ctx())
+        .call(
+            Format::Anthropic,
+            &call(Format::Anthropic, "anthropic.json", json!({})),
+            ctx(),
+        )
         .await
         .unwrap();
     assert!(ok.get("is_error").is_none(), "{ok}");
     assert_eq!(ok["content"], r#"{"result":4.0}"#);
 
     let bedrock = tools
-        .call(Format::Bedrock, &call(Format::Bedrock, "bedrock-converse.json", zero), ctx())
+        .call(
+            Format::Bedrock,
+            &call(Format::Bedrock, "bedrock-converse.json", zero),
+            ctx(),
+        )
         .await
         .unwrap();
     assert_eq!(bedrock["toolResult"]["status"], "error");
-    assert_eq!(bedrock["toolResult"]["toolUseId"], "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q");
+    assert_eq!(
+        bedrock["toolResult"]["toolUseId"],
+        "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q"
+    );
     let openai = tools
-        .call(Format::OpenAi, &call(Format::OpenAi, "openai-chat.json", json!({})), ctx())
+        .call(
+            Format::OpenAi,
+            &call(Format::OpenAi, "openai-chat.json", json!({})),
+            ctx(),
+        )
         .await
         .unwrap();
-    assert_eq!(openai, json!({"role": "tool", "tool_call_id": "call_12345xyz", "content": r#"{"result":4.0}"#}));
+    assert_eq!(
+        openai,
+        json!({"role": "tool", "tool_call_id": "call_12345xyz", "content": r#"{"result":4.0}"#})
+    );
     let responses = tools
         .call(
             Format::OpenAiResponses,
@@ -175,17 +220,26 @@ async fn what_a_model_gets_wrong_is_a_result_it_can_read() {
     // A tool that is not there names the ones that are.
     let mut unknown = fixture("anthropic.json")["tool_call"].clone();
     unknown["name"] = json!("get_weather");
-    let result = tools.call(Format::Anthropic, &unknown, ctx()).await.unwrap();
+    let result = tools
+        .call(Format::Anthropic, &unknown, ctx())
+        .await
+        .unwrap();
     assert_eq!(result["is_error"], true);
     let content = result["content"].as_str().unwrap();
-    assert!(content.contains("No tool named `get_weather`; the tools are: division, greet, boom"), "{content}");
+    assert!(
+        content.contains("No tool named `get_weather`; the tools are: division, greet, boom"),
+        "{content}"
+    );
     // A panicking service is a scrubbed 500, and the next call works.
     let mut crash = fixture("bedrock-converse.json")["tool_call"].clone();
     crash["toolUse"]["name"] = json!("boom");
     let result = tools.call(Format::Bedrock, &crash, ctx()).await.unwrap();
     assert_eq!(result["toolResult"]["status"], "error");
     let text = result["toolResult"]["content"][0]["text"].as_str().unwrap();
-    assert!(text.contains(r#""status":500"#) && !text.contains("boom:"), "{text}");
+    assert!(
+        text.contains(r#""status":500"#) && !text.contains("boom:"),
+        "{text}"
+    );
     // Missing `arguments` is an empty input.
     let bare = json!({"id": "call_1", "type": "function", "function": {"name": "division"}});
     let result = tools.call(Format::OpenAi, &bare, ctx()).await.unwrap();
@@ -197,14 +251,27 @@ async fn a_call_of_another_shape_is_refused() {
     let tools = tools();
     let anthropic = fixture("anthropic.json")["tool_call"].clone();
     // An Anthropic block read as an OpenAI call has no `function`, nor an id where OpenAI has it.
-    let err = tools.call(Format::Bedrock, &anthropic, ctx()).await.unwrap_err();
-    assert_eq!(err.status(), 400);
-    assert_eq!(err.detail(), "This is not a Bedrock Converse tool call: it has no `toolUseId`");
     let err = tools
-        .call(Format::OpenAi, &json!({"id": "call_1", "function": {}}), ctx())
+        .call(Format::Bedrock, &anthropic, ctx())
         .await
         .unwrap_err();
-    assert_eq!(err.detail(), "This is not an OpenAI Chat Completions tool call: it has no tool `name`");
+    assert_eq!(err.status(), 400);
+    assert_eq!(
+        err.detail(),
+        "This is not a Bedrock Converse tool call: it has no `toolUseId`"
+    );
+    let err = tools
+        .call(
+            Format::OpenAi,
+            &json!({"id": "call_1", "function": {}}),
+            ctx(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.detail(),
+        "This is not an OpenAI Chat Completions tool call: it has no tool `name`"
+    );
 }
 
 /// botocore's model of the Converse API, from the venv `.ci/run` installs moto in.
@@ -229,10 +296,22 @@ fn botocore() -> Option<std::process::Command> {
 async fn a_converse_request_with_the_tools_and_results_passes_botocores_validation() {
     let Some(mut python) = botocore() else { return };
     let tools = tools();
-    let call = call(Format::Bedrock, "bedrock-converse.json", json!({"numerator": 1, "denominator": 4}));
+    let call = call(
+        Format::Bedrock,
+        "bedrock-converse.json",
+        json!({"numerator": 1, "denominator": 4}),
+    );
     let ok = tools.call(Format::Bedrock, &call, ctx()).await.unwrap();
     let failed = tools
-        .call(Format::Bedrock, &self::call(Format::Bedrock, "bedrock-converse.json", json!({"denominator": 0})), ctx())
+        .call(
+            Format::Bedrock,
+            &self::call(
+                Format::Bedrock,
+                "bedrock-converse.json",
+                json!({"denominator": 0}),
+            ),
+            ctx(),
+        )
         .await
         .unwrap();
     let request = json!({
@@ -260,7 +339,11 @@ if report.has_errors():
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), request.to_string().as_bytes()).unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        request.to_string().as_bytes(),
+    )
+    .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),

@@ -179,8 +179,21 @@ pub fn regex_pattern<R: validator::AsRegex>(regex: R) -> String {
     regex.as_regex().as_str().to_owned()
 }
 
-/// What a service function returns on success.
-pub type OkOf<S> = <<S as ServiceFn>::Result as ServiceResult>::Ok;
+/// The success type of a `Result` a service function is written to return, read
+/// without [`ServiceResult`]'s bounds, so that a wrong error type is reported once,
+/// by `ServiceResult`.
+#[diagnostic::on_unimplemented(
+    message = "a Fabric service must return `Result<T, fabric::Error>` where `T: Serialize`, found `{Self}`",
+    label = "unsupported return type"
+)]
+pub trait ResultOk {
+    /// The success type.
+    type Ok;
+}
+
+impl<T, E> ResultOk for Result<T, E> {
+    type Ok = T;
+}
 
 /// Probes whether a service's result type has a known schema, by autoref
 /// specialization: `(&OutputProbe::<T>::new()).output_schema()` is the schema of

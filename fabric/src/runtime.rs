@@ -167,6 +167,11 @@ impl Adapter for crate::mcp::McpServer {
         {
             let args = crate::local::McpArgs::from_env();
             if args.http {
+                crate::logging::init_with(if args.local.verbose {
+                    "debug"
+                } else {
+                    crate::mcp::LOG_FILTER
+                });
                 let app = App::single(&binary_name(), self.router());
                 return crate::local::serve_app_with(app, None, Some(args.local)).await;
             }

@@ -69,7 +69,10 @@ pub(super) fn parse(args: TokenStream) -> syn::Result<Attributes> {
 /// `read_only` alone is `true`; `read_only = false` says so; anything else is an
 /// error at the value.
 fn hint(meta: &ParseNestedMeta, key: &str) -> syn::Result<Hint> {
-    let span = meta.path.get_ident().map_or_else(Span::call_site, |i| i.span());
+    let span = meta
+        .path
+        .get_ident()
+        .map_or_else(Span::call_site, |i| i.span());
     if meta.input.is_empty() || meta.input.peek(syn::Token![,]) {
         return Ok(Hint { value: true, span });
     }

@@ -50,7 +50,8 @@ pub trait Endpoint: Send + Sync + 'static {
     fn name(&self) -> &str;
 
     /// Answers one request.
-    fn call(&self, request: Request<Bytes>, ctx: Context) -> BoxFuture<'static, Response<HttpBody>>;
+    fn call(&self, request: Request<Bytes>, ctx: Context)
+    -> BoxFuture<'static, Response<HttpBody>>;
 }
 
 /// The response Fabric's HTTP transport gives `err`: its status, the error

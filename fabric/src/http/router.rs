@@ -9,9 +9,9 @@ use http::Method;
 use super::auth::Authorizer;
 use super::cors::Cors;
 use super::route::{PathPattern, Route, Segment, Target};
+use crate::Error;
 use crate::describe::{Endpoint, HttpRoutes};
 use crate::settings::{AdapterSettings, adapter_settings_methods};
-use crate::Error;
 
 fn add_unique<'r>(methods: &mut Vec<&'r Method>, more: &'r [Method]) {
     for method in more {

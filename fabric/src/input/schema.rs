@@ -237,6 +237,9 @@ mod tests {
         assert_eq!(schema["items"], json!({"type": "string"}));
         // An output promises types, not the input's limits.
         let output = Value::Object(field_schema(&field, Limits::Dropped));
-        assert_eq!(output, json!({"type": "array", "items": {"type": "string"}}));
+        assert_eq!(
+            output,
+            json!({"type": "array", "items": {"type": "string"}})
+        );
     }
 }

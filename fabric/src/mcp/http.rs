@@ -62,10 +62,17 @@ impl Endpoint for McpEndpoint {
         "mcp"
     }
 
-    fn call(&self, request: Request<Bytes>, ctx: Context) -> BoxFuture<'static, Response<HttpBody>> {
+    fn call(
+        &self,
+        request: Request<Bytes>,
+        ctx: Context,
+    ) -> BoxFuture<'static, Response<HttpBody>> {
         if let Err(err) = check_host_and_origin(&request, &self.allowed, crate::env::on_lambda()) {
             let response = error_response(&err, self.scrub);
             return Box::pin(async move { response });
+        }
+        if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(request.body()) {
+            return Box::pin(async move { parse_error(&err) });
         }
         let service = self.service.clone();
         let (mut parts, body) = request.into_parts();
@@ -75,6 +82,23 @@ impl Endpoint for McpEndpoint {
         let request = Request::from_parts(parts, Full::new(body));
         Box::pin(async move { service.handle(request).await.map(HttpBody::from_body) })
     }
+}
+
+/// JSON-RPC's answer to a body that is not JSON: a 400 with a parse error (-32700),
+/// which has no request id to answer.
+fn parse_error(err: &serde_json::Error) -> Response<HttpBody> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": -32700, "message": format!("Parse error: {err}") },
+    });
+    let mut response = Response::new(HttpBody::new(body.to_string()));
+    *response.status_mut() = http::StatusCode::BAD_REQUEST;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// Loopback names, which a DNS rebinding attack cannot point a browser's `Host` at
@@ -108,10 +132,9 @@ fn check_host_and_origin(
         .or_else(|| request.uri().authority().map(|a| a.as_str()))
         .map(|host| host.trim().to_ascii_lowercase());
     if let (Some(host), false) = (&host, on_lambda) {
-        let listed = allowed
-            .hosts
-            .iter()
-            .any(|name| name.eq_ignore_ascii_case(host) || name.eq_ignore_ascii_case(without_port(host)));
+        let listed = allowed.hosts.iter().any(|name| {
+            name.eq_ignore_ascii_case(host) || name.eq_ignore_ascii_case(without_port(host))
+        });
         if !is_loopback(without_port(host)) && !listed {
             return Err(Error::forbidden(format!(
                 "Host `{host}` is not allowed: this MCP server answers to localhost (add other names with McpServer::allowed_hosts)"
@@ -163,13 +186,27 @@ mod tests {
     #[test]
     fn locally_only_loopback_hosts_and_origins_pass_unless_listed() {
         let none = Allowed::default();
-        for host in ["127.0.0.1:3000", "localhost", "LOCALHOST:8080", "[::1]:3000"] {
-            assert!(check_host_and_origin(&request(Some(host), None), &none, false).is_ok(), "{host}");
+        for host in [
+            "127.0.0.1:3000",
+            "localhost",
+            "LOCALHOST:8080",
+            "[::1]:3000",
+        ] {
+            assert!(
+                check_host_and_origin(&request(Some(host), None), &none, false).is_ok(),
+                "{host}"
+            );
         }
-        let rebound = check_host_and_origin(&request(Some("evil.example:3000"), None), &none, false);
+        let rebound =
+            check_host_and_origin(&request(Some("evil.example:3000"), None), &none, false);
         assert_eq!(rebound.unwrap_err().status(), 403);
         let page = request(Some("127.0.0.1:3000"), Some("https://evil.example"));
-        assert_eq!(check_host_and_origin(&page, &none, false).unwrap_err().status(), 403);
+        assert_eq!(
+            check_host_and_origin(&page, &none, false)
+                .unwrap_err()
+                .status(),
+            403
+        );
         let inspector = request(Some("127.0.0.1:3000"), Some("http://localhost:6274"));
         assert!(check_host_and_origin(&inspector, &none, false).is_ok());
 
@@ -189,7 +226,12 @@ mod tests {
         let own_page = request(Some(domain), Some(&format!("https://{domain}")));
         assert!(check_host_and_origin(&own_page, &none, true).is_ok());
         let other = request(Some(domain), Some("https://evil.example"));
-        assert_eq!(check_host_and_origin(&other, &none, true).unwrap_err().status(), 403);
+        assert_eq!(
+            check_host_and_origin(&other, &none, true)
+                .unwrap_err()
+                .status(),
+            403
+        );
         // Loopback pages are not the deployed server's.
         let local_page = request(Some(domain), Some("http://localhost:5173"));
         assert!(check_host_and_origin(&local_page, &none, true).is_err());

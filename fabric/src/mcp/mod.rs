@@ -93,6 +93,10 @@ const MCP_HEADERS: [&str; 8] = [
     "last-event-id",
 ];
 
+/// The default log filter of an MCP server: rmcp's own lines (one per session,
+/// which over stateless HTTP is every request) only when something is wrong.
+pub(crate) const LOG_FILTER: &str = "info,rmcp=warn";
+
 /// A Model Context Protocol server of services; see the [module](self).
 ///
 /// ```
@@ -191,7 +195,10 @@ impl McpServer {
     /// When the path does not start with `/`.
     pub fn path(mut self, path: impl Into<String>) -> McpServer {
         let path = path.into();
-        assert!(path.starts_with('/'), "an MCP path must start with `/`, got {path:?}");
+        assert!(
+            path.starts_with('/'),
+            "an MCP path must start with `/`, got {path:?}"
+        );
         self.path = path;
         self
     }
@@ -245,7 +252,10 @@ impl McpServer {
     /// Lambda and with `--http`, and what it deploys as. Its settings (state,
     /// setup, scrubbing) are the server's.
     pub fn router(&self) -> HttpRouter {
-        let server = ToolServer::new(Arc::new(self.tools.clone()), Arc::new(self.identity.clone()));
+        let server = ToolServer::new(
+            Arc::new(self.tools.clone()),
+            Arc::new(self.identity.clone()),
+        );
         let endpoint = McpEndpoint::new(server, self.allowed.clone(), self.settings.scrub_errors());
         let settings = self.settings.clone();
         HttpRouter::new()
@@ -254,11 +264,11 @@ impl McpServer {
                     .path(self.path.clone())
                     .methods([Method::POST]),
             )
-            .cors(
-                Cors::new()
-                    .allow_headers(MCP_HEADERS)
-                    .expose_headers(["mcp-session-id", "mcp-protocol-version", "x-request-id"]),
-            )
+            .cors(Cors::new().allow_headers(MCP_HEADERS).expose_headers([
+                "mcp-session-id",
+                "mcp-protocol-version",
+                "x-request-id",
+            ]))
             .lambda_streaming(self.lambda_streaming)
             .with_settings(|_| settings)
     }
@@ -297,7 +307,7 @@ impl McpServer {
         R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
-        crate::logging::init();
+        crate::logging::init_with(LOG_FILTER);
         let ready = self.settings.ready().await?;
         let mut server = ToolServer::new(Arc::new(self.tools), Arc::new(self.identity));
         server.state = ready.state().clone();
@@ -310,6 +320,7 @@ impl McpServer {
     /// Serves Lambda invocations (function URL and API Gateway events) until the
     /// process is stopped: what [`fabric::run`](crate::run) does on Lambda.
     pub async fn serve_lambda(self) -> Result<(), BoxError> {
+        crate::logging::init_with(LOG_FILTER);
         self.router().serve_lambda().await
     }
 }

@@ -275,9 +275,7 @@ impl Tools {
 
     /// The service named `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Service>> {
-        self.services
-            .iter()
-            .find(|service| service.alias() == name)
+        self.services.iter().find(|service| service.alias() == name)
     }
 
     /// The services, in the order they were added.
@@ -312,7 +310,11 @@ impl Tools {
     /// ```
     pub async fn run(&self, name: &str, arguments: Value, ctx: Context) -> ToolResult {
         let Some(service) = self.get(name) else {
-            return ToolResult::new(Err(self.unknown(name)), Structure::ByValue, self.scrub_errors);
+            return ToolResult::new(
+                Err(self.unknown(name)),
+                Structure::ByValue,
+                self.scrub_errors,
+            );
         };
         let structure = Structure::of(service.output_schema().as_ref());
         let result = service.call(arguments, ctx).await;

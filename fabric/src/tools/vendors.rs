@@ -110,7 +110,9 @@ impl Format {
             None | Some(Value::Null) => json!({}),
             // OpenAI sends the arguments as JSON text (an empty text for none).
             Some(Value::String(text)) if text.trim().is_empty() => json!({}),
-            Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+            Some(Value::String(text)) => {
+                serde_json::from_str(text).unwrap_or(Value::String(text.clone()))
+            }
             Some(value) => value.clone(),
         };
         Ok(ToolCall {
@@ -128,7 +130,8 @@ impl Format {
                 json!({ "type": "function_call_output", "call_id": id, "output": result.text })
             }
             Format::Anthropic => {
-                let mut block = json!({ "type": "tool_result", "tool_use_id": id, "content": result.text });
+                let mut block =
+                    json!({ "type": "tool_result", "tool_use_id": id, "content": result.text });
                 if result.is_error {
                     block["is_error"] = json!(true);
                 }
