@@ -115,95 +115,59 @@ fn call(format: Format, file: &str, arguments: Value) -> Value {
 
 #[tokio::test]
 async fn a_tool_call_runs_the_service_and_answers_in_the_vendors_shape() {
-    let tools = tools();
     for (format, file) in FORMATS {
         let published = fixture(file);
-        let ok = call(format, file, json!({"numerator": "14", "denominator": 7}));
-        let result = tools.call(format, &ok, ctx()).await.unwrap();
-        assert_shape(
-            &result,
-            &published["tool_result"],
-            &format!("{format:?} result"),
-        );
-        let text = result.to_string();
-        assert!(
-            text.contains(r#"{\"result\":2.0}"#) || text.contains(r#"{"result":2.0}"#),
-            "{text}"
-        );
-
-        let zero = call(format, file, json!({"denominator": 0}));
-        let failed = tools.call(format, &zero, ctx()).await.unwrap();
-        assert_shape(
-            &failed,
-            &published["tool_error"],
-            &format!("{format:?} error"),
-        );
-        let text = failed.to_string();
-        assert!(
-            text.contains("must not be zero") && text.contains("/denominator"),
-            "{text}"
-        );
+        let cases = [
+            (
+                json!({"numerator": "14", "denominator": 7}),
+                "tool_result",
+                vec!["result", "2.0"],
+            ),
+            (
+                json!({"denominator": 0}),
+                "tool_error",
+                vec!["must not be zero", "/denominator"],
+            ),
+        ];
+        for (arguments, shape, words) in cases {
+            let result = round_trip(format, file, arguments).await;
+            assert_shape(&result, &published[shape], &format!("{format:?} {shape}"));
+            let text = result.to_string();
+            assert!(words.iter().all(|word| text.contains(word)), "{text}");
+        }
     }
+}
+
+/// The vendor's published call pointed at `division`, run, and its result.
+async fn round_trip(format: Format, file: &str, arguments: Value) -> Value {
+    tools()
+        .call(format, &call(format, file, arguments), ctx())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn the_ids_and_the_error_marks_are_each_vendors() {
-    let tools = tools();
     let zero = json!({"denominator": 0});
-    let anthropic = tools
-        .call(
-            Format::Anthropic,
-            &call(Format::Anthropic, "anthropic.json", zero.clone()),
-            ctx(),
-        )
-        .await
-        .unwrap();
+    let anthropic = round_trip(Format::Anthropic, "anthropic.json", zero.clone()).await;
     assert_eq!(anthropic["tool_use_id"], "toolu_01A09q90qw90lq917835lq9");
     assert_eq!(anthropic["is_error"], true);
-    let ok = tools
-        .call(
-            Format::Anthropic,
-            &call(Format::Anthropic, "anthropic.json", json!({})),
-            ctx(),
-        )
-        .await
-        .unwrap();
+    let ok = round_trip(Format::Anthropic, "anthropic.json", json!({})).await;
     assert!(ok.get("is_error").is_none(), "{ok}");
     assert_eq!(ok["content"], r#"{"result":4.0}"#);
 
-    let bedrock = tools
-        .call(
-            Format::Bedrock,
-            &call(Format::Bedrock, "bedrock-converse.json", zero),
-            ctx(),
-        )
-        .await
-        .unwrap();
+    let bedrock = round_trip(Format::Bedrock, "bedrock-converse.json", zero).await;
     assert_eq!(bedrock["toolResult"]["status"], "error");
     assert_eq!(
         bedrock["toolResult"]["toolUseId"],
         "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q"
     );
-    let openai = tools
-        .call(
-            Format::OpenAi,
-            &call(Format::OpenAi, "openai-chat.json", json!({})),
-            ctx(),
-        )
-        .await
-        .unwrap();
+    let openai = round_trip(Format::OpenAi, "openai-chat.json", json!({})).await;
     assert_eq!(
         openai,
         json!({"role": "tool", "tool_call_id": "call_12345xyz", "content": r#"{"result":4.0}"#})
     );
-    let responses = tools
-        .call(
-            Format::OpenAiResponses,
-            &call(Format::OpenAiResponses, "openai-responses.json", json!({})),
-            ctx(),
-        )
-        .await
-        .unwrap();
+    let responses = round_trip(Format::OpenAiResponses, "openai-responses.json", json!({})).await;
     assert_eq!(responses["call_id"], "call_12345xyz");
 }
 
@@ -302,18 +266,12 @@ async fn a_converse_request_with_the_tools_and_results_passes_botocores_validati
         json!({"numerator": 1, "denominator": 4}),
     );
     let ok = tools.call(Format::Bedrock, &call, ctx()).await.unwrap();
-    let failed = tools
-        .call(
-            Format::Bedrock,
-            &self::call(
-                Format::Bedrock,
-                "bedrock-converse.json",
-                json!({"denominator": 0}),
-            ),
-            ctx(),
-        )
-        .await
-        .unwrap();
+    let failed = round_trip(
+        Format::Bedrock,
+        "bedrock-converse.json",
+        json!({"denominator": 0}),
+    )
+    .await;
     let request = json!({
         "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
         "messages": [

@@ -107,38 +107,39 @@ impl IntoDefault<f32> for i32 {
     }
 }
 
-/// Probes whether a `#[serde(default)]` field's default can be shown as JSON, by
-/// autoref specialization: `(&DefaultProbe::<T>::new()).default_json()` is `Some` when
-/// `T: Default + Serialize` and `None` otherwise.
+/// Probes what a type can do, by autoref specialization, where the generated code
+/// names a concrete type: `(&TypeProbe::<T>::new()).default_json()` is `Some` when
+/// a `#[serde(default)]` field's `T: Default + Serialize` and `None` otherwise;
+/// `output_schema()` likewise for a service's result type.
 #[derive(Debug)]
-pub struct DefaultProbe<T>(PhantomData<T>);
+pub struct TypeProbe<T>(PhantomData<T>);
 
-impl<T> DefaultProbe<T> {
+impl<T> TypeProbe<T> {
     /// A probe for `T`.
     pub fn new() -> Self {
-        DefaultProbe(PhantomData)
+        TypeProbe(PhantomData)
     }
 }
 
-impl<T> Default for DefaultProbe<T> {
+impl<T> Default for TypeProbe<T> {
     fn default() -> Self {
-        DefaultProbe::new()
+        TypeProbe::new()
     }
 }
 
-/// The branch of [`DefaultProbe`] taken when `T: Default + Serialize`.
+/// The branch of [`TypeProbe`] taken when `T: Default + Serialize`.
 pub trait SerializableDefault {
     /// The default as JSON.
     fn default_json(&self) -> Option<Value>;
 }
 
-impl<T: Default + Serialize> SerializableDefault for DefaultProbe<T> {
+impl<T: Default + Serialize> SerializableDefault for TypeProbe<T> {
     fn default_json(&self) -> Option<Value> {
         serde_json::to_value(T::default()).ok()
     }
 }
 
-/// The fallback branch of [`DefaultProbe`].
+/// The fallback branch of [`SerializableDefault`].
 pub trait OpaqueDefault {
     /// No JSON for this default.
     fn default_json(&self) -> Option<Value> {
@@ -146,7 +147,7 @@ pub trait OpaqueDefault {
     }
 }
 
-impl<T> OpaqueDefault for &DefaultProbe<T> {}
+impl<T> OpaqueDefault for &TypeProbe<T> {}
 
 /// The same probe for the value of a `#[serde(default = "path")]` function.
 #[derive(Debug)]
@@ -195,39 +196,21 @@ impl<T, E> ResultOk for Result<T, E> {
     type Ok = T;
 }
 
-/// Probes whether a service's result type has a known schema, by autoref
-/// specialization: `(&OutputProbe::<T>::new()).output_schema()` is the schema of
-/// `T`'s [`Kind`](crate::input::Kind) when `T: InputType` and `None` otherwise (a
-/// `serde_json::Value`, a type that only derives `Serialize`, `()`).
-#[derive(Debug)]
-pub struct OutputProbe<T>(PhantomData<T>);
-
-impl<T> OutputProbe<T> {
-    /// A probe for `T`.
-    pub fn new() -> Self {
-        OutputProbe(PhantomData)
-    }
-}
-
-impl<T> Default for OutputProbe<T> {
-    fn default() -> Self {
-        OutputProbe::new()
-    }
-}
-
-/// The branch of [`OutputProbe`] taken when `T: InputType`.
+/// The branch of [`TypeProbe`] taken when `T: InputType`: a service's result type
+/// with a known schema. `(&TypeProbe::<T>::new()).output_schema()` is `None` for
+/// other types (a `serde_json::Value`, a type that only derives `Serialize`, `()`).
 pub trait DescribedOutput {
     /// The result's schema.
     fn output_schema(&self) -> Option<Value>;
 }
 
-impl<T: crate::InputType> DescribedOutput for OutputProbe<T> {
+impl<T: crate::InputType> DescribedOutput for TypeProbe<T> {
     fn output_schema(&self) -> Option<Value> {
         T::kind().output_schema()
     }
 }
 
-/// The fallback branch of [`OutputProbe`].
+/// The fallback branch of [`DescribedOutput`].
 pub trait OpaqueOutput {
     /// No schema for this result.
     fn output_schema(&self) -> Option<Value> {
@@ -235,4 +218,4 @@ pub trait OpaqueOutput {
     }
 }
 
-impl<T> OpaqueOutput for &OutputProbe<T> {}
+impl<T> OpaqueOutput for &TypeProbe<T> {}

@@ -89,7 +89,7 @@ pub(super) fn expand(service: &ServiceFn) -> TokenStream {
             fn output_schema(&self) -> ::core::option::Option<::fabric::serde_json::Value> {
                 #[allow(unused_imports)]
                 use ::fabric::__private::{DescribedOutput as _, OpaqueOutput as _};
-                (&::fabric::__private::OutputProbe::<<#return_ty as ::fabric::__private::ResultOk>::Ok>::new()).output_schema()
+                (&::fabric::__private::TypeProbe::<<#return_ty as ::fabric::__private::ResultOk>::Ok>::new()).output_schema()
             }
 
             fn hints(&self) -> ::fabric::service::Hints {
