@@ -619,3 +619,26 @@ async fn every_example_service_is_listed_with_the_schema_it_validates_with() {
         }
     }
 }
+
+#[tokio::test]
+async fn behind_an_http_api_the_answer_is_buffered_json() {
+    // An app's HTTP API routes POST /mcp to the function, which must not stream.
+    let router = fabric_mcp(division).lambda_streaming(false).router();
+    assert!(!router.streams_on_lambda());
+    let mut event: Value = serde_json::from_str(&rpc_event(json!({
+        "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "division", "arguments": {"numerator": 1, "denominator": 8}}})))
+    .unwrap();
+    event["requestContext"]["domainName"] = json!("abc123.execute-api.eu-west-1.amazonaws.com");
+    event["headers"]["host"] = json!("abc123.execute-api.eu-west-1.amazonaws.com");
+    let response: Value =
+        serde_json::from_str(&router.invoke_lambda(&event.to_string()).await.unwrap()).unwrap();
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    let answer: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(answer["id"], 9);
+    assert_eq!(
+        answer["result"]["structuredContent"],
+        json!({"result": 0.125})
+    );
+}

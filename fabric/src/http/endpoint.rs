@@ -54,6 +54,12 @@ pub trait Endpoint: Send + Sync + 'static {
     -> BoxFuture<'static, Response<HttpBody>>;
 }
 
+/// In the extensions of a request an [`Endpoint`] gets when the request came in a
+/// Lambda event (API Gateway, a function URL, an ALB), not to the local server: the
+/// endpoint may trust what AWS checked, such as the `Host` it routed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FromLambda;
+
 /// The response Fabric's HTTP transport gives `err`: its status, the error
 /// envelope as JSON (5xx details hidden with `scrub`), and `WWW-Authenticate` on a
 /// 401. For endpoints that answer errors as services do.

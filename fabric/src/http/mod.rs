@@ -68,7 +68,7 @@ mod router;
 
 pub use body::HttpBody;
 pub use cors::Cors;
-pub use endpoint::{Endpoint, error_response};
+pub use endpoint::{Endpoint, FromLambda, error_response};
 pub use handler::HttpRequest;
 #[cfg(feature = "local")]
 pub(crate) use handler::PeerAddr;

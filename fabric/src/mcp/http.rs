@@ -15,7 +15,7 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 
 use super::handler::ToolServer;
-use crate::http::{Endpoint, HttpBody, error_response};
+use crate::http::{Endpoint, FromLambda, HttpBody, error_response};
 use crate::{Context, Error};
 
 /// Which hosts and browser origins may reach the endpoint.
@@ -67,7 +67,11 @@ impl Endpoint for McpEndpoint {
         request: Request<Bytes>,
         ctx: Context,
     ) -> BoxFuture<'static, Response<HttpBody>> {
-        if let Err(err) = check_host_and_origin(&request, &self.allowed, crate::env::on_lambda()) {
+        if let Err(err) = check_host_and_origin(
+            &request,
+            &self.allowed,
+            request.extensions().get::<FromLambda>().is_some(),
+        ) {
             let response = error_response(&err, self.scrub);
             return Box::pin(async move { response });
         }
