@@ -1,8 +1,9 @@
 //! # Fabric
 //!
 //! Write a service once, as an input struct and an async function, and serve it over
-//! AWS API Gateway WebSocket APIs on Lambda, over HTTP and from a command line, with
-//! the same validation and the same errors everywhere.
+//! AWS API Gateway WebSocket APIs on Lambda, over HTTP, from a command line, and as
+//! the tools of an MCP server (`fabric::mcp`, feature `mcp`) or of a language model's API
+//! ([`tools`]), with the same validation and the same errors everywhere.
 //!
 //! ```
 //! use fabric::prelude::*;

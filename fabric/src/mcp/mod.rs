@@ -138,9 +138,11 @@ adapter_settings_methods!(McpServer, "fabric::mcp::fabric_mcp(svc)");
 /// assert_eq!(server.tools().services()[0].alias(), "ping");
 /// ```
 pub fn fabric_mcp(tools: impl Into<Tools>) -> McpServer {
+    let settings = AdapterSettings::new(true);
     McpServer {
-        tools: tools.into(),
-        settings: AdapterSettings::new(true),
+        // The adapter's scrubbing rules, as on every adapter.
+        tools: tools.into().scrub_errors(settings.scrub_errors()),
+        settings,
         identity: Identity {
             name: crate::env::program_name(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
