@@ -23,7 +23,7 @@ fn non_zero(value: f64) -> Result<(), ValidationError> {
 }
 
 /// Divides the numerator by the denominator.
-#[fabric_service(alias = "division", description = "Divide two numbers")]
+#[fabric_service(alias = "division", description = "Divide two numbers", read_only)]
 pub async fn division(input: DivisionInput, _ctx: Context) -> Result<f64, Error> {
     Ok(input.numerator / input.denominator)
 }

@@ -35,7 +35,7 @@ pub struct GreetInput {
 }
 
 /// Greets everyone named, sending each greeting as a message as it goes.
-#[fabric_service(alias = "greet", description = "Greet people")]
+#[fabric_service(alias = "greet", description = "Greet people", read_only)]
 pub async fn greet(input: GreetInput, ctx: Context) -> Result<Vec<String>, Error> {
     let word = match input.style {
         Style::Hello => "Hello",

@@ -302,6 +302,7 @@ fn the_example_templates_pass_cfn_lint() {
         ("division-http", env!("CARGO_BIN_EXE_division-http")),
         ("greet-url", env!("CARGO_BIN_EXE_greet-url")),
         ("chat-app", env!("CARGO_BIN_EXE_chat-app")),
+        ("division-mcp", env!("CARGO_BIN_EXE_division-mcp")),
     ] {
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, print_template(binary, &[])).unwrap();
@@ -315,6 +316,50 @@ fn the_example_templates_pass_cfn_lint() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn an_mcp_server_gets_its_function_url_or_its_route_in_an_http_api() {
+    // Alone, as `division-mcp --print-template` prints it: the function and its URL.
+    let template: Value = serde_json::from_str(&print_template(
+        env!("CARGO_BIN_EXE_division-mcp"),
+        &["--format", "json"],
+    ))
+    .unwrap();
+    let function = &template["Resources"]["DivisionMcpFunction"]["Properties"];
+    assert_eq!(
+        function["FunctionUrlConfig"],
+        json!({"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"})
+    );
+    assert!(resources(&template, "AWS::Serverless::HttpApi").is_empty());
+    assert!(template["Outputs"]["DivisionMcpFunctionUrl"].is_object());
+
+    // In an app's HTTP API: the API's route to /mcp, buffered as API Gateway needs.
+    let server = fabric::fabric_mcp(fabric_examples::division::division);
+    let app = |server: fabric::McpServer| {
+        App::new("Tools")
+            .http_api("Api", |api| {
+                api.handler("division-http").handler("tools-mcp")
+            })
+            .function(
+                "division-http",
+                fabric::fabric_http(fabric_examples::division::division),
+            )
+            .function("tools-mcp", server)
+    };
+    let refused = app(server.clone()).describe().unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("function `tools-mcp` answers in Lambda's response streaming mode"),
+        "{refused}"
+    );
+    let described = app(server.lambda_streaming(false)).describe().unwrap();
+    let template = Template::from_app(&described, &BuildOptions::default()).to_value();
+    let events = &template["Resources"]["ToolsMcpFunction"]["Properties"]["Events"];
+    assert_eq!(events["PostMcp"]["Properties"]["Path"], "/mcp");
+    assert_eq!(events["PostMcp"]["Properties"]["Method"], "POST");
+    assert_eq!(events["OptionsMcp"]["Properties"]["Method"], "OPTIONS");
 }
 
 #[test]

@@ -783,6 +783,39 @@ mod binary {
     }
 
     #[tokio::test]
+    async fn a_streaming_function_url_router_is_served_locally_and_streams() {
+        // On Lambda it has its own function URL and no API; locally it still runs.
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_greet-url"))
+            .args(["--port", &port.to_string()])
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let line = ready_line(&mut child).await;
+        assert_eq!(
+            line,
+            format!("Serving HTTP on http://127.0.0.1:{port} (Ctrl-C to stop)\n")
+        );
+        let body = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/greet?name=Ada"))
+            .header("accept", "application/x-ndjson")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            body,
+            "{\"greeting\":\"Hello, Ada!\"}\n{\"data\":[\"Hello, Ada!\"]}\n"
+        );
+        assert!(interrupt(&mut child).await.success());
+    }
+
+    #[tokio::test]
     async fn division_http_serves_on_the_given_port_until_ctrl_c() {
         let port = free_port();
         let mut child = start(&["--port", &port.to_string()], None);

@@ -107,38 +107,39 @@ impl IntoDefault<f32> for i32 {
     }
 }
 
-/// Probes whether a `#[serde(default)]` field's default can be shown as JSON, by
-/// autoref specialization: `(&DefaultProbe::<T>::new()).default_json()` is `Some` when
-/// `T: Default + Serialize` and `None` otherwise.
+/// Probes what a type can do, by autoref specialization, where the generated code
+/// names a concrete type: `(&TypeProbe::<T>::new()).default_json()` is `Some` when
+/// a `#[serde(default)]` field's `T: Default + Serialize` and `None` otherwise;
+/// `output_schema()` likewise for a service's result type.
 #[derive(Debug)]
-pub struct DefaultProbe<T>(PhantomData<T>);
+pub struct TypeProbe<T>(PhantomData<T>);
 
-impl<T> DefaultProbe<T> {
+impl<T> TypeProbe<T> {
     /// A probe for `T`.
     pub fn new() -> Self {
-        DefaultProbe(PhantomData)
+        TypeProbe(PhantomData)
     }
 }
 
-impl<T> Default for DefaultProbe<T> {
+impl<T> Default for TypeProbe<T> {
     fn default() -> Self {
-        DefaultProbe::new()
+        TypeProbe::new()
     }
 }
 
-/// The branch of [`DefaultProbe`] taken when `T: Default + Serialize`.
+/// The branch of [`TypeProbe`] taken when `T: Default + Serialize`.
 pub trait SerializableDefault {
     /// The default as JSON.
     fn default_json(&self) -> Option<Value>;
 }
 
-impl<T: Default + Serialize> SerializableDefault for DefaultProbe<T> {
+impl<T: Default + Serialize> SerializableDefault for TypeProbe<T> {
     fn default_json(&self) -> Option<Value> {
         serde_json::to_value(T::default()).ok()
     }
 }
 
-/// The fallback branch of [`DefaultProbe`].
+/// The fallback branch of [`SerializableDefault`].
 pub trait OpaqueDefault {
     /// No JSON for this default.
     fn default_json(&self) -> Option<Value> {
@@ -146,7 +147,7 @@ pub trait OpaqueDefault {
     }
 }
 
-impl<T> OpaqueDefault for &DefaultProbe<T> {}
+impl<T> OpaqueDefault for &TypeProbe<T> {}
 
 /// The same probe for the value of a `#[serde(default = "path")]` function.
 #[derive(Debug)]
@@ -178,3 +179,43 @@ impl<T> OpaqueValue for &ValueProbe<T> {}
 pub fn regex_pattern<R: validator::AsRegex>(regex: R) -> String {
     regex.as_regex().as_str().to_owned()
 }
+
+/// The success type of a `Result` a service function is written to return, read
+/// without [`ServiceResult`]'s bounds, so that a wrong error type is reported once,
+/// by `ServiceResult`.
+#[diagnostic::on_unimplemented(
+    message = "a Fabric service must return `Result<T, fabric::Error>` where `T: Serialize`, found `{Self}`",
+    label = "unsupported return type"
+)]
+pub trait ResultOk {
+    /// The success type.
+    type Ok;
+}
+
+impl<T, E> ResultOk for Result<T, E> {
+    type Ok = T;
+}
+
+/// The branch of [`TypeProbe`] taken when `T: InputType`: a service's result type
+/// with a known schema. `(&TypeProbe::<T>::new()).output_schema()` is `None` for
+/// other types (a `serde_json::Value`, a type that only derives `Serialize`, `()`).
+pub trait DescribedOutput {
+    /// The result's schema.
+    fn output_schema(&self) -> Option<Value>;
+}
+
+impl<T: crate::InputType> DescribedOutput for TypeProbe<T> {
+    fn output_schema(&self) -> Option<Value> {
+        T::kind().output_schema()
+    }
+}
+
+/// The fallback branch of [`DescribedOutput`].
+pub trait OpaqueOutput {
+    /// No schema for this result.
+    fn output_schema(&self) -> Option<Value> {
+        None
+    }
+}
+
+impl<T> OpaqueOutput for &TypeProbe<T> {}

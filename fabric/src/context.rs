@@ -131,6 +131,7 @@ pub struct Context {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     request_id: String,
     sink: Option<Arc<dyn MessageSink>>,
@@ -156,6 +157,25 @@ impl Context {
         let sent = SentMessages::default();
         let ctx = Context::builder("test-request").sink(sent.clone()).build();
         (ctx, sent)
+    }
+
+    /// A builder that starts from this context: its request id, sink, state and
+    /// extensions. For a transport that derives the context of each call from the
+    /// context of the request that carried it (MCP, with a sink per tool call).
+    ///
+    /// ```
+    /// use fabric::{Context, State};
+    /// struct Region(&'static str);
+    /// let request = Context::builder("r1").state(State::new().with(Region("eu"))).build();
+    /// let (_, sent) = Context::test();
+    /// let call = request.to_builder().sink(sent).build();
+    /// assert_eq!(call.request_id(), "r1");
+    /// assert_eq!(call.state::<Region>().unwrap().0, "eu");
+    /// ```
+    pub fn to_builder(&self) -> ContextBuilder {
+        ContextBuilder {
+            inner: (*self.inner).clone(),
+        }
     }
 
     /// The id of this request, for logs and correlation.

@@ -1,8 +1,9 @@
 //! # Fabric
 //!
 //! Write a service once, as an input struct and an async function, and serve it over
-//! AWS API Gateway WebSocket APIs on Lambda, over HTTP and from a command line, with
-//! the same validation and the same errors everywhere.
+//! AWS API Gateway WebSocket APIs on Lambda, over HTTP, from a command line, and as
+//! the tools of an MCP server (`fabric::mcp`, feature `mcp`) or of a language model's API
+//! ([`tools`]), with the same validation and the same errors everywhere.
 //!
 //! ```
 //! use fabric::prelude::*;
@@ -74,6 +75,8 @@ mod lambda_json;
 #[cfg(all(feature = "local", any(feature = "websocket", feature = "http")))]
 pub mod local;
 pub mod logging;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod names;
 pub mod panic;
 pub mod runtime;
@@ -81,6 +84,7 @@ pub mod service;
 pub mod settings;
 #[cfg(feature = "websocket")]
 pub mod store;
+pub mod tools;
 #[cfg(feature = "websocket")]
 pub mod websocket;
 
@@ -94,6 +98,8 @@ pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorObject, ErrorSource, Issue
 #[cfg(feature = "http")]
 pub use http::{HttpRouter, fabric_http};
 pub use input::{Input, InputType};
+#[cfg(feature = "mcp")]
+pub use mcp::{McpServer, fabric_mcp};
 pub use runtime::run;
 pub use service::{Call, Output, Service, ServiceExt};
 #[cfg(feature = "websocket")]
@@ -107,8 +113,12 @@ pub use fabric_macros::Input;
 /// value named `name`. The typed function stays callable as `name::handle`.
 ///
 /// Attributes: `alias = "..."` (defaults to the function name; letters, digits, `-`
-/// and `_`, starting with a letter or digit, as [`names::check_name`] says) and
-/// `description = "..."` (defaults to the doc comment).
+/// and `_`, starting with a letter or digit, as [`names::check_name`] says),
+/// `description = "..."` (defaults to the doc comment), and the
+/// [hints](service::Hints) MCP clients read: `read_only`, `idempotent` and
+/// `destructive` (each alone, or `= true` / `= false`; a `read_only` service cannot
+/// be `destructive`). The result's schema ([`Service::output_schema`]) comes from
+/// the return type.
 ///
 /// ```
 /// use fabric::prelude::*;
@@ -159,4 +169,6 @@ pub mod prelude {
     pub use crate::cli::{Cli, fabric_cli};
     #[cfg(feature = "http")]
     pub use crate::http::{HttpRouter, fabric_http};
+    #[cfg(feature = "mcp")]
+    pub use crate::mcp::{McpServer, fabric_mcp};
 }

@@ -154,6 +154,42 @@ impl Adapter for crate::http::HttpRouter {
     }
 }
 
+/// On Lambda, function URL (and API Gateway) events; off Lambda, stdio, or with
+/// `--http` the local HTTP server; its template is the function and its URL.
+#[cfg(feature = "mcp")]
+impl Adapter for crate::mcp::McpServer {
+    async fn serve_lambda(self) -> Result<(), BoxError> {
+        crate::mcp::McpServer::serve_lambda(self).await
+    }
+
+    async fn serve_local(self) -> Result<(), BoxError> {
+        #[cfg(feature = "local")]
+        {
+            let args = crate::local::McpArgs::from_env();
+            if args.http {
+                crate::logging::init_with(if args.local.verbose {
+                    "debug"
+                } else {
+                    crate::mcp::LOG_FILTER
+                });
+                let app = App::single(&binary_name(), self.router());
+                return crate::local::serve_app_with(app, None, Some(args.local)).await;
+            }
+        }
+        #[cfg(not(feature = "local"))]
+        if std::env::args_os().len() > 1 {
+            fatal(
+                "this binary is built without fabric's `local` feature, so it serves MCP over stdio only, without arguments",
+            );
+        }
+        self.serve_stdio().await
+    }
+
+    fn describe(&self, binary: &str) -> Result<Option<AppDescription>, BoxError> {
+        Ok(Some(App::single(binary, self.router()).describe()?))
+    }
+}
+
 #[cfg(feature = "cli")]
 impl Adapter for crate::cli::Cli {
     async fn serve_lambda(self) -> Result<(), BoxError> {

@@ -53,6 +53,42 @@ pub trait Service: Send + Sync + 'static {
         self.input().json_schema()
     }
 
+    /// The JSON Schema of the result, where its type says what it is: a primitive,
+    /// `String`, a `Vec`, an `Option`, a map, a date, or a type with
+    /// `#[derive(Input)]`. `None` for `serde_json::Value`, `()` and types that only
+    /// derive `Serialize`. `#[fabric_service]` reads it from the function's return
+    /// type.
+    ///
+    /// ```
+    /// use fabric::prelude::*;
+    ///
+    /// #[derive(Deserialize, Input)]
+    /// struct Numbers { values: Vec<f64> }
+    ///
+    /// #[fabric_service]
+    /// async fn total(input: Numbers, _ctx: Context) -> Result<f64, Error> {
+    ///     Ok(input.values.iter().sum())
+    /// }
+    ///
+    /// #[fabric_service]
+    /// async fn anything(_input: Numbers, _ctx: Context) -> Result<Value, Error> {
+    ///     Ok(json!({}))
+    /// }
+    ///
+    /// assert_eq!(total.output_schema(), Some(json!({"type": "number"})));
+    /// assert_eq!(anything.output_schema(), None);
+    /// ```
+    fn output_schema(&self) -> Option<Value> {
+        None
+    }
+
+    /// What the service does to the world, for clients that ask before calling
+    /// (MCP's tool annotations): `#[fabric_service(read_only)]`, `idempotent`,
+    /// `destructive` or `destructive = false`.
+    fn hints(&self) -> Hints {
+        Hints::new()
+    }
+
     /// Runs the pipeline on raw JSON: coerce, deserialize, validate, call, serialize.
     /// Implementations may panic; adapters reach it through [`ServiceExt::call`],
     /// which catches that.
@@ -104,8 +140,85 @@ impl<S: Service + ?Sized> Service for Arc<S> {
     fn input_schema(&self) -> Value {
         (**self).input_schema()
     }
+    fn output_schema(&self) -> Option<Value> {
+        (**self).output_schema()
+    }
+    fn hints(&self) -> Hints {
+        (**self).hints()
+    }
     fn serve(&self, raw: Value, ctx: Context) -> BoxFuture<'static, Result<Output, Error>> {
         (**self).serve(raw, ctx)
+    }
+}
+
+/// What a service says about its effects, as `#[fabric_service(..)]` declares it:
+/// hints for clients, not promises (MCP clients may ask a person before calling a
+/// tool that is not read-only).
+///
+/// ```
+/// use fabric::prelude::*;
+/// use fabric::service::Hints;
+///
+/// #[derive(Deserialize, Input)]
+/// struct Key { key: String }
+///
+/// #[fabric_service(read_only, idempotent)]
+/// async fn lookup(input: Key, _ctx: Context) -> Result<String, Error> {
+///     Ok(input.key)
+/// }
+///
+/// #[fabric_service(destructive = false)]
+/// async fn append(input: Key, _ctx: Context) -> Result<(), Error> {
+///     Ok(())
+/// }
+///
+/// assert_eq!(lookup.hints(), Hints::new().read_only(true).idempotent(true));
+/// assert_eq!(append.hints().destructive, Some(false));
+/// assert!(!append.hints().read_only);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Hints {
+    /// It changes nothing (`read_only`).
+    pub read_only: bool,
+    /// Calling it again with the same input changes nothing more (`idempotent`).
+    pub idempotent: bool,
+    /// Whether it may delete or overwrite (`destructive`, or `destructive =
+    /// false` for a service that only adds); `None` when it does not say.
+    pub destructive: Option<bool>,
+}
+
+impl Hints {
+    /// No hints: a service that says nothing about its effects.
+    pub const fn new() -> Hints {
+        Hints {
+            read_only: false,
+            idempotent: false,
+            destructive: None,
+        }
+    }
+
+    /// Whether it changes nothing.
+    pub const fn read_only(mut self, read_only: bool) -> Hints {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Whether a repeated call changes nothing more.
+    pub const fn idempotent(mut self, idempotent: bool) -> Hints {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Whether it may delete or overwrite, if it says.
+    pub const fn destructive(mut self, destructive: Option<bool>) -> Hints {
+        self.destructive = destructive;
+        self
+    }
+
+    /// Whether it says anything at all.
+    pub const fn is_empty(&self) -> bool {
+        !self.read_only && !self.idempotent && self.destructive.is_none()
     }
 }
 

@@ -100,7 +100,7 @@ fn expand_field(container: &syn::Ident, index: usize, field: &InputField) -> Tok
         },
         DefaultSource::SerdeTrait => quote! {{
             use ::fabric::__private::{OpaqueDefault as _, SerializableDefault as _};
-            (&::fabric::__private::DefaultProbe::<#ty>::new()).default_json()
+            (&::fabric::__private::TypeProbe::<#ty>::new()).default_json()
         }},
         DefaultSource::SerdePath(path) => quote! {{
             use ::fabric::__private::{OpaqueValue as _, SerializableValue as _};

@@ -41,6 +41,12 @@ pub(super) fn expand(service: &ServiceFn) -> TokenStream {
     let description = &service.description;
     let input_ty = &service.input_ty;
     let return_ty = &service.return_ty;
+    let read_only = service.hints.read_only;
+    let idempotent = service.hints.idempotent;
+    let destructive = match service.hints.destructive {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    };
 
     let input_assoc = quote_spanned!(input_ty.span()=> type Input = #input_ty;);
     let result_assoc = quote_spanned!(return_ty.span()=> type Result = #return_ty;);
@@ -78,6 +84,19 @@ pub(super) fn expand(service: &ServiceFn) -> TokenStream {
 
             fn input(&self) -> &'static ::fabric::input::Shape {
                 <<Self as ::fabric::__private::ServiceFn>::Input as ::fabric::Input>::shape()
+            }
+
+            fn output_schema(&self) -> ::core::option::Option<::fabric::serde_json::Value> {
+                #[allow(unused_imports)]
+                use ::fabric::__private::{DescribedOutput as _, OpaqueOutput as _};
+                (&::fabric::__private::TypeProbe::<<#return_ty as ::fabric::__private::ResultOk>::Ok>::new()).output_schema()
+            }
+
+            fn hints(&self) -> ::fabric::service::Hints {
+                ::fabric::service::Hints::new()
+                    .read_only(#read_only)
+                    .idempotent(#idempotent)
+                    .destructive(#destructive)
             }
 
             fn serve(

@@ -16,6 +16,14 @@ pub(super) struct ServiceFn<'a> {
     pub input_ty: Type,
     pub context_ty: Option<Type>,
     pub return_ty: Type,
+    pub hints: Hints,
+}
+
+/// The checked hints: what `fabric::service::Hints` is built from.
+pub(super) struct Hints {
+    pub read_only: bool,
+    pub idempotent: bool,
+    pub destructive: Option<bool>,
 }
 
 pub(super) fn validate(attributes: Attributes, function: &ItemFn) -> syn::Result<ServiceFn<'_>> {
@@ -80,8 +88,24 @@ pub(super) fn validate(attributes: Attributes, function: &ItemFn) -> syn::Result
         Some(lit) => lit.value(),
         None => attrs::doc_comment(&function.attrs).unwrap_or_default(),
     };
+    // MCP reads `destructiveHint` only where `readOnlyHint` is false: a service
+    // cannot say both.
+    if let (Some(read_only), Some(destructive)) = (attributes.read_only, attributes.destructive) {
+        if read_only.value && destructive.value {
+            return Err(syn::Error::new(
+                destructive.span,
+                "a `read_only` service changes nothing, so it cannot be `destructive`",
+            ));
+        }
+    }
+    let hints = Hints {
+        read_only: attributes.read_only.is_some_and(|hint| hint.value),
+        idempotent: attributes.idempotent.is_some_and(|hint| hint.value),
+        destructive: attributes.destructive.map(|hint| hint.value),
+    };
     let mut types = types.into_iter();
     Ok(ServiceFn {
+        hints,
         input_ty: types.next().expect("one parameter at least"),
         context_ty: types.next(),
         return_ty,

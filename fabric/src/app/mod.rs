@@ -257,6 +257,16 @@ impl From<HttpRouter> for FunctionAdapter {
     }
 }
 
+/// An MCP server is its streamable HTTP endpoint's router: on its own, a function
+/// URL; in an HTTP API, the API's route to `/mcp` (turn its
+/// [`lambda_streaming`](crate::mcp::McpServer::lambda_streaming) off there).
+#[cfg(feature = "mcp")]
+impl From<crate::mcp::McpServer> for FunctionAdapter {
+    fn from(server: crate::mcp::McpServer) -> FunctionAdapter {
+        FunctionAdapter::Http(server.router())
+    }
+}
+
 #[derive(Debug, Clone)]
 struct FunctionSpec {
     name: String,

@@ -276,6 +276,12 @@ impl Planner<'_> {
                 )));
             };
             let described = router.describe();
+            if described.streaming {
+                return Err(AppError::new(format!(
+                    "function `{function}` answers in Lambda's response streaming mode, which API Gateway cannot pass on: leave it out of API `{}` (it gets its own function URL) or turn its lambda_streaming off",
+                    api.name
+                )));
+            }
             for endpoint in &described.endpoints {
                 let mut methods = endpoint.methods.clone();
                 if described.cors {

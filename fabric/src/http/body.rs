@@ -9,6 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
+use http_body_util::combinators::BoxBody;
 use tokio::sync::mpsc;
 
 use super::encoding::StreamFormat;
@@ -45,9 +46,39 @@ pub struct HttpBody {
 enum Inner {
     Full(Option<Bytes>),
     Stream(Box<Exchange>),
+    Other(BoxBody<Bytes, Infallible>),
 }
 
 impl HttpBody {
+    /// A whole body, for [`Endpoint`](super::Endpoint)s.
+    ///
+    /// ```
+    /// use http_body::Body as _;
+    /// let body = fabric::http::HttpBody::new("hello");
+    /// assert_eq!(body.size_hint().exact(), Some(5));
+    /// ```
+    pub fn new(bytes: impl Into<Bytes>) -> HttpBody {
+        HttpBody::full(bytes)
+    }
+
+    /// Any other body of bytes, streamed as it comes, for
+    /// [`Endpoint`](super::Endpoint)s. On Lambda it is collected first, unless the
+    /// router streams ([`lambda_streaming`](super::HttpRouter::lambda_streaming)).
+    ///
+    /// ```
+    /// use http_body_util::Full;
+    /// let body = fabric::http::HttpBody::from_body(Full::new(bytes::Bytes::from("hello")));
+    /// # let _ = body;
+    /// ```
+    pub fn from_body<B>(body: B) -> HttpBody
+    where
+        B: http_body::Body<Data = Bytes, Error = Infallible> + Send + Sync + 'static,
+    {
+        HttpBody {
+            inner: Inner::Other(BoxBody::new(body)),
+        }
+    }
+
     pub(super) fn empty() -> HttpBody {
         HttpBody {
             inner: Inner::Full(None),
@@ -74,7 +105,7 @@ impl std::fmt::Debug for HttpBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.inner {
             Inner::Full(bytes) => f.debug_tuple("HttpBody").field(bytes).finish(),
-            Inner::Stream(_) => f.write_str("HttpBody(stream)"),
+            Inner::Stream(_) | Inner::Other(_) => f.write_str("HttpBody(stream)"),
         }
     }
 }
@@ -90,6 +121,7 @@ impl http_body::Body for HttpBody {
         match &mut self.inner {
             Inner::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Inner::Stream(exchange) => exchange.poll_next(cx).map(|chunk| chunk.map(Ok)),
+            Inner::Other(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
@@ -97,6 +129,7 @@ impl http_body::Body for HttpBody {
         match &self.inner {
             Inner::Full(bytes) => bytes.is_none(),
             Inner::Stream(exchange) => exchange.finished,
+            Inner::Other(body) => body.is_end_stream(),
         }
     }
 
@@ -106,6 +139,7 @@ impl http_body::Body for HttpBody {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
             Inner::Stream(_) => SizeHint::default(),
+            Inner::Other(body) => body.size_hint(),
         }
     }
 }

@@ -17,9 +17,11 @@ use tracing::Instrument;
 use super::body::{self, HttpBody, Opening};
 use super::cors::method_list;
 use super::encoding::StreamFormat;
+use super::endpoint::FromLambda;
 use super::event::{LambdaDetails, details_of};
 use super::input;
 use super::response::{error_response, result_response, status_of, stream_response};
+use super::route::Target;
 use super::router::{Config, HttpRouter, Matched, RouteEntry, allow_header};
 use crate::settings::Ready;
 use crate::{BoxError, Context, Error, ServiceExt};
@@ -79,9 +81,9 @@ where
     B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
-    let from_lambda = details
-        .or_else(|| details_of(&parts.extensions))
-        .unwrap_or_default();
+    let details = details.or_else(|| details_of(&parts.extensions));
+    let lambda_event = details.is_some();
+    let from_lambda = details.unwrap_or_default();
     let request_id = from_lambda.request_id.unwrap_or_else(generate_request_id);
     let source_ip = from_lambda.source_ip.or_else(|| {
         parts
@@ -104,6 +106,7 @@ where
             request_id: &request_id,
             source_ip,
             authorizer: from_lambda.authorizer,
+            lambda_event,
         };
         let mut response = serve(config, parts, body, path, from).await;
         if let Some(cors) = &config.cors {
@@ -146,6 +149,8 @@ struct Caller<'a> {
     request_id: &'a str,
     source_ip: Option<String>,
     authorizer: Option<serde_json::Value>,
+    /// Whether the request came in a Lambda event, not to the local server.
+    lambda_event: bool,
 }
 
 async fn serve<B>(
@@ -195,6 +200,30 @@ where
             Err(err) => return error_response(&err, scrub),
         }
     }
+    let service = match &route.target {
+        Target::Service(service) => service,
+        Target::Endpoint(endpoint) => {
+            let bytes = match read_body(body, config.body_limit).await {
+                Ok(bytes) => bytes,
+                Err(err) => return error_response(&err, scrub),
+            };
+            let ctx = ctx
+                .extension(HttpRequest {
+                    method: parts.method.clone(),
+                    path,
+                    query: parts.uri.query().map(str::to_owned),
+                    headers: parts.headers.clone(),
+                    source_ip: from.source_ip,
+                    authorizer: from.authorizer,
+                })
+                .build();
+            let mut request = Request::from_parts(parts, bytes);
+            if from.lambda_event {
+                request.extensions_mut().insert(FromLambda);
+            }
+            return endpoint.call(request, ctx).await;
+        }
+    };
     let raw = match read_body(body, config.body_limit).await.and_then(|bytes| {
         input::raw_input(
             parts.uri.query(),
@@ -223,7 +252,7 @@ where
             authorizer: from.authorizer,
         })
         .build();
-    let call = route.service.call(raw, ctx);
+    let call = service.call(raw, ctx);
     match (stream, messages) {
         (Some(format), Some(messages)) => match body::open(call, messages, format, scrub).await {
             Opening::Finished(result) => {

@@ -57,6 +57,7 @@ mod auth;
 mod body;
 mod cors;
 mod encoding;
+mod endpoint;
 mod event;
 mod handler;
 mod input;
@@ -67,6 +68,7 @@ mod router;
 
 pub use body::HttpBody;
 pub use cors::Cors;
+pub use endpoint::{Endpoint, FromLambda, error_response};
 pub use handler::HttpRequest;
 #[cfg(feature = "local")]
 pub(crate) use handler::PeerAddr;

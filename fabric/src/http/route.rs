@@ -1,12 +1,32 @@
-//! [`Route`]: a service with its path and methods, and the path patterns routes
-//! match with.
+//! [`Route`]: a service (or an [`Endpoint`]) with its path and methods, and the path
+//! patterns routes match with.
 
 use std::fmt;
 use std::sync::Arc;
 
 use http::Method;
 
+use super::endpoint::Endpoint;
 use crate::Service;
+
+/// What a route serves.
+#[derive(Clone)]
+pub(super) enum Target {
+    /// A service: the router reads its input and writes its result.
+    Service(Arc<dyn Service>),
+    /// An endpoint: it reads the request and writes the response itself.
+    Endpoint(Arc<dyn Endpoint>),
+}
+
+impl Target {
+    /// The service's alias, or the endpoint's name.
+    pub(super) fn name(&self) -> &str {
+        match self {
+            Target::Service(service) => service.alias(),
+            Target::Endpoint(endpoint) => endpoint.name(),
+        }
+    }
+}
 
 /// A service with the path and methods it answers on. A service converts into a
 /// route with the defaults: path `/{alias}`, methods GET and POST.
@@ -28,7 +48,7 @@ use crate::Service;
 /// ```
 #[derive(Clone)]
 pub struct Route {
-    pub(super) service: Arc<dyn Service>,
+    pub(super) target: Target,
     path: Option<String>,
     pub(super) methods: Vec<Method>,
 }
@@ -42,9 +62,36 @@ impl Route {
     /// The route of a service that is already shared.
     pub fn shared(service: Arc<dyn Service>) -> Route {
         Route {
-            service,
+            target: Target::Service(service),
             path: None,
             methods: vec![Method::GET, Method::POST],
+        }
+    }
+
+    /// The route of an [`Endpoint`], at `/{name}` and POST unless
+    /// [`path`](Route::path) and [`methods`](Route::methods) say otherwise.
+    ///
+    /// ```
+    /// use fabric::http::{Endpoint, HttpBody, Method, Route};
+    /// use fabric::Context;
+    ///
+    /// struct Hook;
+    /// impl Endpoint for Hook {
+    ///     fn name(&self) -> &str { "hook" }
+    ///     fn call(&self, _request: http::Request<bytes::Bytes>, _ctx: Context)
+    ///         -> futures_util::future::BoxFuture<'static, http::Response<HttpBody>> {
+    ///         Box::pin(async { http::Response::new(HttpBody::new(String::from("ok"))) })
+    ///     }
+    /// }
+    ///
+    /// let route = Route::endpoint(Hook).methods([Method::PUT]);
+    /// assert_eq!(route.to_string(), "PUT /hook → hook");
+    /// ```
+    pub fn endpoint(endpoint: impl Endpoint) -> Route {
+        Route {
+            target: Target::Endpoint(Arc::new(endpoint)),
+            path: None,
+            methods: vec![Method::POST],
         }
     }
 
@@ -79,7 +126,7 @@ impl Route {
     pub(super) fn path_text(&self) -> String {
         self.path
             .clone()
-            .unwrap_or_else(|| format!("/{}", self.service.alias()))
+            .unwrap_or_else(|| format!("/{}", self.target.name()))
     }
 }
 
@@ -97,7 +144,7 @@ impl fmt::Display for Route {
             "{} {} → {}",
             methods.join(","),
             self.path_text(),
-            self.service.alias()
+            self.target.name()
         )
     }
 }

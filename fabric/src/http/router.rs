@@ -8,10 +8,10 @@ use http::Method;
 
 use super::auth::Authorizer;
 use super::cors::Cors;
-use super::route::{PathPattern, Route, Segment};
+use super::route::{PathPattern, Route, Segment, Target};
+use crate::Error;
 use crate::describe::{Endpoint, HttpRoutes};
 use crate::settings::{AdapterSettings, adapter_settings_methods};
-use crate::{Error, Service};
 
 fn add_unique<'r>(methods: &mut Vec<&'r Method>, more: &'r [Method]) {
     for method in more {
@@ -23,7 +23,7 @@ fn add_unique<'r>(methods: &mut Vec<&'r Method>, more: &'r [Method]) {
 
 /// A route ready to match.
 pub(super) struct RouteEntry {
-    pub(super) service: Arc<dyn Service>,
+    pub(super) target: Target,
     pattern: PathPattern,
     pub(super) methods: Vec<Method>,
     text: String,
@@ -175,7 +175,10 @@ impl HttpRouter {
         self
     }
 
-    fn with_settings(self, change: impl FnOnce(AdapterSettings) -> AdapterSettings) -> Self {
+    pub(crate) fn with_settings(
+        self,
+        change: impl FnOnce(AdapterSettings) -> AdapterSettings,
+    ) -> Self {
         self.configure(|config| {
             let settings = std::mem::replace(&mut config.settings, AdapterSettings::new(true));
             config.settings = change(settings);
@@ -245,7 +248,7 @@ impl HttpRouter {
             }
             config.routes.push(Arc::new(RouteEntry {
                 text: route.to_string(),
-                service: route.service,
+                target: route.target,
                 pattern,
                 methods: route.methods,
             }));
@@ -371,6 +374,7 @@ impl fmt::Debug for HttpRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Service;
 
     #[test]
     fn patterns_match_literals_and_parameters() {
@@ -418,14 +422,14 @@ mod tests {
         let config = &router.config;
         match config.find(&Method::GET, "/users/me") {
             Matched::Route(route, params) => {
-                assert_eq!(route.service.alias(), "me");
+                assert_eq!(route.target.name(), "me");
                 assert!(params.is_empty());
             }
             _ => panic!("/users/me has a route"),
         }
         match config.find(&Method::GET, "/users/7") {
             Matched::Route(route, params) => {
-                assert_eq!(route.service.alias(), "by-id");
+                assert_eq!(route.target.name(), "by-id");
                 assert_eq!(params, [("id", "7")]);
             }
             _ => panic!("/users/7 has a route"),

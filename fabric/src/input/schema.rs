@@ -39,12 +39,39 @@ impl Shape {
             json!("https://json-schema.org/draft/2020-12/schema"),
         );
         schema.insert("title".into(), json!(self.name));
-        schema.extend(object_schema(self));
+        schema.extend(object_schema(self, Limits::Kept));
         Value::Object(schema)
     }
 }
 
-fn object_schema(shape: &Shape) -> Map<String, Value> {
+impl Kind {
+    /// The JSON Schema of a service's result of this kind: its types, fields and
+    /// descriptions, without the input's `validator` limits (a service's output is
+    /// never validated, so a limit would be a promise nothing keeps). `None` for
+    /// [`Kind::Any`], which says nothing.
+    ///
+    /// ```
+    /// use fabric::input::{InputType, Kind};
+    /// use serde_json::json;
+    /// assert_eq!(<f64 as InputType>::kind().output_schema(), Some(json!({"type": "number"})));
+    /// assert_eq!(Kind::Any.output_schema(), None);
+    /// ```
+    pub fn output_schema(&self) -> Option<Value> {
+        match self {
+            Kind::Any => None,
+            kind => Some(Value::Object(kind_schema(kind, Limits::Dropped))),
+        }
+    }
+}
+
+/// Whether a schema carries the `validator` limits: inputs do, outputs do not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Limits {
+    Kept,
+    Dropped,
+}
+
+fn object_schema(shape: &Shape, limits: Limits) -> Map<String, Value> {
     let mut schema = Map::new();
     schema.insert("type".into(), json!("object"));
     if let Some(description) = shape.description {
@@ -53,7 +80,12 @@ fn object_schema(shape: &Shape) -> Map<String, Value> {
     let properties: Map<String, Value> = shape
         .fields
         .iter()
-        .map(|field| (field.name.to_owned(), Value::Object(field_schema(field))))
+        .map(|field| {
+            (
+                field.name.to_owned(),
+                Value::Object(field_schema(field, limits)),
+            )
+        })
         .collect();
     schema.insert("properties".into(), Value::Object(properties));
     let required: Vec<&str> = shape
@@ -68,9 +100,11 @@ fn object_schema(shape: &Shape) -> Map<String, Value> {
     schema
 }
 
-fn field_schema(field: &Field) -> Map<String, Value> {
-    let mut schema = kind_schema(&field.kind);
-    apply_rules(&mut schema, &field.rules, field.kind.inner());
+fn field_schema(field: &Field, limits: Limits) -> Map<String, Value> {
+    let mut schema = kind_schema(&field.kind, limits);
+    if limits == Limits::Kept {
+        apply_rules(&mut schema, &field.rules, field.kind.inner());
+    }
     if let Some(description) = field.description {
         schema.insert("description".into(), json!(description));
     }
@@ -80,7 +114,7 @@ fn field_schema(field: &Field) -> Map<String, Value> {
     schema
 }
 
-fn kind_schema(kind: &Kind) -> Map<String, Value> {
+fn kind_schema(kind: &Kind, limits: Limits) -> Map<String, Value> {
     let mut schema = Map::new();
     match kind {
         Kind::Bool => {
@@ -112,17 +146,17 @@ fn kind_schema(kind: &Kind) -> Map<String, Value> {
         }
         Kind::List(item) => {
             schema.insert("type".into(), json!("array"));
-            schema.insert("items".into(), Value::Object(kind_schema(item)));
+            schema.insert("items".into(), Value::Object(kind_schema(item, limits)));
         }
         Kind::Map(value) => {
             schema.insert("type".into(), json!("object"));
             schema.insert(
                 "additionalProperties".into(),
-                Value::Object(kind_schema(value)),
+                Value::Object(kind_schema(value, limits)),
             );
         }
         Kind::Optional(inner) => {
-            schema = kind_schema(inner);
+            schema = kind_schema(inner, limits);
             // `Any` has no type; it already admits null.
             if let Some(Value::String(name)) = schema.get("type").cloned() {
                 schema.insert("type".into(), json!([name, "null"]));
@@ -131,7 +165,7 @@ fn kind_schema(kind: &Kind) -> Map<String, Value> {
                 names.push(Value::Null);
             }
         }
-        Kind::Object(shape) => schema = object_schema(shape),
+        Kind::Object(shape) => schema = object_schema(shape, limits),
         Kind::Any => {}
     }
     schema
@@ -169,20 +203,26 @@ mod tests {
             name: "a",
             description: None,
         }];
-        let schema = kind_schema(&Kind::Optional(Box::new(Kind::Choice(CHOICES))));
+        let schema = kind_schema(
+            &Kind::Optional(Box::new(Kind::Choice(CHOICES))),
+            Limits::Kept,
+        );
         assert_eq!(
             Value::Object(schema),
             json!({"type": ["string", "null"], "enum": ["a", null]})
         );
-        let byte = kind_schema(&Kind::Integer { min: 0, max: 255 });
+        let byte = kind_schema(&Kind::Integer { min: 0, max: 255 }, Limits::Kept);
         assert_eq!(
             Value::Object(byte),
             json!({"type": "integer", "minimum": 0, "maximum": 255})
         );
-        let wide = kind_schema(&Kind::Integer {
-            min: i64::MIN.into(),
-            max: i64::MAX.into(),
-        });
+        let wide = kind_schema(
+            &Kind::Integer {
+                min: i64::MIN.into(),
+                max: i64::MAX.into(),
+            },
+            Limits::Kept,
+        );
         assert_eq!(Value::Object(wide), json!({"type": "integer"}));
     }
 
@@ -191,9 +231,15 @@ mod tests {
         let mut field = Field::new("tags", Kind::List(Box::new(Kind::String)));
         field.rules.min_length = Some(1);
         field.rules.max_length = Some(5);
-        let schema = Value::Object(field_schema(&field));
+        let schema = Value::Object(field_schema(&field, Limits::Kept));
         assert_eq!(schema["minItems"], json!(1));
         assert_eq!(schema["maxItems"], json!(5));
         assert_eq!(schema["items"], json!({"type": "string"}));
+        // An output promises types, not the input's limits.
+        let output = Value::Object(field_schema(&field, Limits::Dropped));
+        assert_eq!(
+            output,
+            json!({"type": "array", "items": {"type": "string"}})
+        );
     }
 }

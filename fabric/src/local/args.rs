@@ -43,12 +43,25 @@ impl LocalArgs {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
+        let (command, args) = LocalArgs::command(default_port, args);
+        let matches = command
+            .about("Serves locally on 127.0.0.1 until Ctrl-C")
+            .try_get_matches_from(args)?;
+        Ok(LocalArgs::from_matches(&matches))
+    }
+
+    /// The command with `--port` and `--verbose`, named after the program, and the
+    /// arguments to parse with it.
+    fn command<I, T>(default_port: u16, args: I) -> (clap::Command, Vec<std::ffi::OsString>)
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
         use clap::{Arg, ArgAction, Command, value_parser};
 
-        let mut args = args.into_iter().map(Into::into).peekable();
-        let name = crate::env::program_name(args.peek().map(|first| first.as_os_str()));
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        let name = crate::env::program_name(args.first().map(|first| first.as_os_str()));
         let command = Command::new(name)
-            .about("Serves locally on 127.0.0.1 until Ctrl-C")
             .arg(
                 Arg::new("port")
                     .long("port")
@@ -66,13 +79,16 @@ impl LocalArgs {
                     .action(ArgAction::SetTrue)
                     .help("Log at debug level (RUST_LOG overrides)"),
             );
-        let matches = command.try_get_matches_from(args)?;
-        Ok(LocalArgs {
+        (command, args)
+    }
+
+    fn from_matches(matches: &clap::ArgMatches) -> LocalArgs {
+        LocalArgs {
             port: *matches
                 .get_one::<u16>("port")
                 .expect("the port has a default"),
             verbose: matches.get_flag("verbose"),
-        })
+        }
     }
 
     /// Installs logging as [`crate::logging::init`] does, at debug level with
@@ -88,6 +104,59 @@ impl LocalArgs {
         tokio::net::TcpListener::bind(address)
             .await
             .map_err(|err| -> BoxError { Box::new(LocalError(bind_error(self.port, &err))) })
+    }
+}
+
+/// The command line of an MCP server off Lambda: stdio by default, as MCP clients
+/// launch it; `--http` serves streamable HTTP on 127.0.0.1 instead, with
+/// [`LocalArgs`]' `--port` (default 3000) and `--verbose`.
+///
+/// ```
+/// use fabric::local::McpArgs;
+///
+/// assert!(!McpArgs::parse_from(["division-mcp"]).unwrap().http);
+/// let args = McpArgs::parse_from(["division-mcp", "--http", "--port", "8080"]).unwrap();
+/// assert!(args.http);
+/// assert_eq!(args.local.port, 8080);
+/// assert!(McpArgs::parse_from(["division-mcp", "--stdio"]).is_err());
+/// ```
+#[cfg(feature = "mcp")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpArgs {
+    /// Whether to serve streamable HTTP rather than stdio.
+    pub http: bool,
+    /// The local server's flags, for `--http`.
+    pub local: LocalArgs,
+}
+
+#[cfg(feature = "mcp")]
+impl McpArgs {
+    /// The arguments of this process; prints help or a usage error and exits as clap
+    /// does (code 2) when they are wrong.
+    pub fn from_env() -> McpArgs {
+        McpArgs::parse_from(std::env::args_os()).unwrap_or_else(|err| err.exit())
+    }
+
+    /// Parses `args` (the first is the program name).
+    pub fn parse_from<I, T>(args: I) -> Result<McpArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let (command, args) = LocalArgs::command(super::http::DEFAULT_HTTP_PORT, args);
+        let matches = command
+            .about("An MCP server: over stdio, as MCP clients launch it, or with --http on 127.0.0.1 until Ctrl-C")
+            .arg(
+                clap::Arg::new("http")
+                    .long("http")
+                    .action(clap::ArgAction::SetTrue)
+                    .help("Serve streamable HTTP (at /mcp) instead of stdio"),
+            )
+            .try_get_matches_from(args)?;
+        Ok(McpArgs {
+            http: matches.get_flag("http"),
+            local: LocalArgs::from_matches(&matches),
+        })
     }
 }
 

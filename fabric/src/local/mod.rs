@@ -48,6 +48,8 @@ mod http;
 mod websocket;
 
 pub use args::LocalArgs;
+#[cfg(feature = "mcp")]
+pub use args::McpArgs;
 pub(crate) use args::stop_signal;
 #[cfg(feature = "http")]
 pub use http::DEFAULT_HTTP_PORT;
@@ -102,9 +104,22 @@ pub(crate) fn app_store(plan: &Plan) -> Result<Option<crate::store::SharedStore>
 /// setup and state), the app's store shared. `pinned` is the function a binary of
 /// the app was built for; off Lambda it runs the whole app all the same.
 pub(crate) async fn serve_app(app: App, pinned: Option<String>) -> Result<(), BoxError> {
+    serve_app_with(app, pinned, None).await
+}
+
+/// [`serve_app`] with the command line read already (`None`: read it here).
+pub(crate) async fn serve_app_with(
+    app: App,
+    pinned: Option<String>,
+    args: Option<LocalArgs>,
+) -> Result<(), BoxError> {
     let mut plan = app.plan().unwrap_or_else(|err| fatal(&err.to_string()));
-    let first_is_http = matches!(plan.description.apis.first(), Some(ApiDescription::Http(_)));
-    let args = LocalArgs::from_env(if first_is_http { 3000 } else { 3001 });
+    // HTTP first, or a function on its own URL alone: the HTTP server's port.
+    let first_is_http = !matches!(
+        plan.description.apis.first(),
+        Some(ApiDescription::WebSocket(_))
+    );
+    let args = args.unwrap_or_else(|| LocalArgs::from_env(if first_is_http { 3000 } else { 3001 }));
     if first_is_http
         || !plan
             .description
@@ -183,6 +198,8 @@ async fn start(plan: Plan, args: &LocalArgs) -> Vec<Server> {
     let description = plan.description.clone();
     #[cfg(feature = "http")]
     let routers = http_routers(&plan);
+    #[cfg(feature = "http")]
+    let alone = lone_routers(&plan);
     #[cfg(feature = "websocket")]
     let mut gateways = websocket::gateways(plan).unwrap_or_else(|err| fatal(&err.to_string()));
     #[cfg(not(feature = "websocket"))]
@@ -223,12 +240,40 @@ async fn start(plan: Plan, args: &LocalArgs) -> Vec<Server> {
             )),
         }
     }
+    // A function on its own function URL (outside every API) gets a port of its own.
+    #[cfg(feature = "http")]
+    for (offset, router) in alone.into_iter().enumerate() {
+        let port = u16::try_from(usize::from(args.port) + description.apis.len() + offset)
+            .unwrap_or_else(|_| fatal("too many APIs for the ports above --port"));
+        let port_args = LocalArgs {
+            port,
+            ..args.clone()
+        };
+        servers.push(serve_http(http::HttpApiServer::new(vec![router]), &port_args).await);
+    }
     if servers.is_empty() {
-        fatal(
-            "this app has no API to serve locally (a streaming function URL runs on Lambda only)",
-        );
+        fatal("this app has no API to serve locally");
     }
     servers
+}
+
+/// Every HTTP function outside every API: on Lambda each answers its own function
+/// URL.
+#[cfg(feature = "http")]
+fn lone_routers(plan: &Plan) -> Vec<crate::http::HttpRouter> {
+    plan.functions
+        .iter()
+        .filter(|function| {
+            plan.description
+                .function(&function.name)
+                .is_some_and(|described| described.api.is_none())
+        })
+        .filter_map(|function| match &function.adapter {
+            FunctionAdapter::Http(router) => Some(router.clone()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        })
+        .collect()
 }
 
 /// Every HTTP function's router, with the API it belongs to.
