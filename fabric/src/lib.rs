@@ -81,6 +81,8 @@ pub mod service;
 pub mod settings;
 #[cfg(feature = "websocket")]
 pub mod store;
+#[cfg(any(feature = "websocket", feature = "http"))]
+pub mod testing;
 #[cfg(feature = "websocket")]
 pub mod websocket;
 

@@ -44,6 +44,17 @@ pub(super) enum HttpEvent {
     HttpApi(Request<Full<Bytes>>, LambdaDetails),
     /// Any other event `lambda_http` knows: REST API, ALB.
     Other(LambdaRequest),
+    /// An event whose body is marked base64 but is not: a 400, in the shape of the
+    /// event's source (`lambda_http` would panic converting it).
+    BadBody(BadBody),
+}
+
+/// An event whose body cannot be read, and where it came from.
+pub(super) struct BadBody {
+    /// Whether it is an HTTP API (payload 2.0) event; else REST API or ALB.
+    pub(super) http_api: bool,
+    pub(super) alb: bool,
+    pub(super) reason: String,
 }
 
 impl<'de> Deserialize<'de> for HttpEvent {
@@ -92,8 +103,7 @@ impl<'de> Visitor<'de> for EventVisitor {
     }
 }
 
-const INVALID_HTTP_API_EVENT: &str =
-    "this HTTP API event has a path, method or base64 body that is not valid";
+const INVALID_HTTP_API_EVENT: &str = "this HTTP API event has a path or method that is not valid";
 
 impl HttpEvent {
     /// The generic path, for events whose first field is not `"version": "2.0"`.
@@ -105,8 +115,35 @@ impl HttpEvent {
                     .ok_or_else(|| serde::de::Error::custom(INVALID_HTTP_API_EVENT));
             }
         }
-        serde_json::from_str::<LambdaRequest>(text).map(HttpEvent::Other)
+        let event = serde_json::from_str::<LambdaRequest>(text)?;
+        Ok(match undecodable_body(&event) {
+            Some(bad) => HttpEvent::BadBody(bad),
+            None => HttpEvent::Other(event),
+        })
     }
+}
+
+/// The reason a body marked base64 is not, checked before `lambda_http` decodes it
+/// (which panics on a bad one).
+fn undecodable_body(event: &LambdaRequest) -> Option<BadBody> {
+    let (body, base64, http_api, alb) = match event {
+        LambdaRequest::ApiGatewayV1(event) => (&event.body, event.is_base64_encoded, false, false),
+        LambdaRequest::ApiGatewayV2(event) => (&event.body, event.is_base64_encoded, true, false),
+        LambdaRequest::Alb(event) => (&event.body, event.is_base64_encoded, false, true),
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    };
+    let body = body.as_deref().filter(|_| base64)?;
+    let err = base64::engine::general_purpose::STANDARD.decode(body).err()?;
+    Some(BadBody {
+        http_api,
+        alb,
+        reason: bad_base64(&err),
+    })
+}
+
+fn bad_base64(err: &base64::DecodeError) -> String {
+    format!("The body is marked base64 but is not: {err}")
 }
 
 /// Whether the event's text has `"version": "2.0"`. A false positive only costs the
@@ -258,11 +295,18 @@ impl HttpApiEvent<'_> {
         };
         let body = match self.body {
             None => Bytes::new(),
-            Some(text) if self.is_base64_encoded => Bytes::from(
-                base64::engine::general_purpose::STANDARD
-                    .decode(text.as_bytes())
-                    .ok()?,
-            ),
+            Some(text) if self.is_base64_encoded => {
+                match base64::engine::general_purpose::STANDARD.decode(text.as_bytes()) {
+                    Ok(bytes) => Bytes::from(bytes),
+                    Err(err) => {
+                        return Some(HttpEvent::BadBody(BadBody {
+                            http_api: true,
+                            alb: false,
+                            reason: bad_base64(&err),
+                        }));
+                    }
+                }
+            }
             Some(text) => Bytes::from(String::from(text)),
         };
         let mut request = Request::new(Full::new(body));

@@ -71,6 +71,17 @@ impl HttpRouter {
                 let response = super::handler::handle(&self.config, request, Some(details)).await;
                 Origin::HttpApi.response(response).await
             }
+            HttpEvent::BadBody(bad) => {
+                let origin = match (bad.http_api, bad.alb) {
+                    (true, _) => Origin::HttpApi,
+                    (false, true) => Origin::Alb,
+                    (false, false) => Origin::RestApi,
+                };
+                let error = crate::Error::bad_request(bad.reason);
+                let response =
+                    super::response::error_response(&error, self.config.settings.scrub_errors());
+                origin.response(response).await
+            }
             HttpEvent::Other(event) => {
                 let origin = match &event {
                     LambdaRequest::ApiGatewayV2(_) => Origin::HttpApi,
