@@ -380,7 +380,7 @@ proptest! {
 
     // An error a service returns is its status over HTTP, with the envelope.
     #[test]
-    fn over_http_an_error_is_its_status_and_envelope(kind in any_kind(), detail in "[ -~]{0,40}") {
+    fn over_http_an_error_is_its_status_and_envelope(kind in any_kind(), detail in "[ -~]{1,40}") {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let event = fabric::testing::HttpEvent::http_api("POST", "/fail")
             .json_body(&json!({"status": kind.status(), "detail": detail}));

@@ -253,7 +253,7 @@ pub fn assert_http_answer(output: &[u8]) {
         return; // closed without an answer (a head that never completed)
     }
     assert!(
-        output.starts_with(b"HTTP/1.1 "),
+        output.starts_with(b"HTTP/1.1 ") || output.starts_with(b"HTTP/1.0 "),
         "the gateway answered with something that is not HTTP: {:?}",
         String::from_utf8_lossy(&output[..output.len().min(200)])
     );

@@ -44,12 +44,12 @@ pub(super) enum HttpEvent {
     HttpApi(Request<Full<Bytes>>, LambdaDetails),
     /// Any other event `lambda_http` knows: REST API, ALB.
     Other(LambdaRequest),
-    /// An event whose body is marked base64 but is not: a 400, in the shape of the
-    /// event's source (`lambda_http` would panic converting it).
+    /// An event `lambda_http` cannot convert (it would panic): a 400, in the shape
+    /// of the event's source.
     BadBody(BadBody),
 }
 
-/// An event whose body cannot be read, and where it came from.
+/// An event that cannot be read as a request, and where it came from.
 pub(super) struct BadBody {
     /// Whether it is an HTTP API (payload 2.0) event; else REST API or ALB.
     pub(super) http_api: bool,
@@ -116,16 +116,17 @@ impl HttpEvent {
             }
         }
         let event = serde_json::from_str::<LambdaRequest>(text)?;
-        Ok(match undecodable_body(&event) {
+        Ok(match unreadable(&event) {
             Some(bad) => HttpEvent::BadBody(bad),
             None => HttpEvent::Other(event),
         })
     }
 }
 
-/// The reason a body marked base64 is not, checked before `lambda_http` decodes it
-/// (which panics on a bad one).
-fn undecodable_body(event: &LambdaRequest) -> Option<BadBody> {
+/// What `lambda_http` would panic on converting `event` into a request: a body
+/// marked base64 that is not, or a host, scheme, stage or path that make no URL
+/// (its conversion unwraps both). Such an event is answered with a 400 instead.
+fn unreadable(event: &LambdaRequest) -> Option<BadBody> {
     let (body, base64, http_api, alb) = match event {
         LambdaRequest::ApiGatewayV1(event) => (&event.body, event.is_base64_encoded, false, false),
         LambdaRequest::ApiGatewayV2(event) => (&event.body, event.is_base64_encoded, true, false),
@@ -133,13 +134,76 @@ fn undecodable_body(event: &LambdaRequest) -> Option<BadBody> {
         #[allow(unreachable_patterns)]
         _ => return None,
     };
-    let body = body.as_deref().filter(|_| base64)?;
-    let err = base64::engine::general_purpose::STANDARD.decode(body).err()?;
-    Some(BadBody {
+    let reason = match body.as_deref().filter(|_| base64) {
+        Some(body) => base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .err()
+            .map(|err| bad_base64(&err)),
+        None => None,
+    }
+    .or_else(|| url_problem(event));
+    reason.map(|reason| BadBody {
         http_api,
         alb,
-        reason: bad_base64(&err),
+        reason,
     })
+}
+
+/// Whether the URL `lambda_http` builds from the event's host, scheme, stage,
+/// path and (for HTTP APIs) raw query parses, as it must.
+fn url_problem(event: &LambdaRequest) -> Option<String> {
+    let (headers, domain, stage, path, query) = match event {
+        LambdaRequest::ApiGatewayV1(event) => (
+            &event.headers,
+            event.request_context.domain_name.as_deref(),
+            event.request_context.stage.as_deref(),
+            event.path.as_deref(),
+            None,
+        ),
+        LambdaRequest::ApiGatewayV2(event) => (
+            &event.headers,
+            event.request_context.domain_name.as_deref(),
+            event.request_context.stage.as_deref(),
+            event.raw_path.as_deref(),
+            event.raw_query_string.as_deref(),
+        ),
+        LambdaRequest::Alb(event) => (&event.headers, None, None, event.path.as_deref(), None),
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    };
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or(domain);
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("https");
+    let path = path.unwrap_or_default();
+    let staged = stage
+        .filter(|stage| *stage != "$default")
+        .map(|stage| format!("/{stage}{path}"));
+    for path in std::iter::once(path.to_owned()).chain(staged) {
+        let text = match host {
+            Some(host) => format!("{scheme}://{host}{path}"),
+            None => format!("http://localhost{path}"),
+        };
+        let parsed = url::Url::parse(&text).map_err(|err| err.to_string());
+        let uri = parsed.and_then(|url| {
+            let mut uri = url.to_string();
+            if let Some(query) = query.filter(|q| !q.is_empty()) {
+                uri.push('?');
+                uri.push_str(query);
+            }
+            uri.parse::<Uri>().map(drop).map_err(|err| err.to_string())
+        });
+        if let Err(err) = uri {
+            return Some(format!(
+                "The event's host, stage and path do not form a URL ({text:?}): {err}"
+            ));
+        }
+    }
+    None
 }
 
 fn bad_base64(err: &base64::DecodeError) -> String {

@@ -55,13 +55,17 @@ impl MemoryGateway {
         MemoryClient { stream: client }
     }
 
-    /// Sends `bytes` on a new connection, ends the client's side, and gives back
-    /// everything the gateway wrote until it closed the connection (or a minute
-    /// passed, which on a paused clock is no time at all).
+    /// Sends `bytes` on a new connection, reads until the gateway has said all it
+    /// will (a second of quiet), then ends the client's side and reads until the
+    /// gateway closes the connection. On a paused clock the waits cost nothing.
+    /// The client half-closes only once answered: hyper drops a request whose
+    /// client half-closed before the answer.
     pub async fn exchange(&self, bytes: &[u8]) -> Vec<u8> {
         let mut client = self.connect();
         client.write(bytes).await;
-        client.finish().await
+        let mut output = client.read_for(Duration::from_secs(1)).await;
+        output.extend(client.finish().await);
+        output
     }
 
     /// How many connections are open or inside `$connect`.
