@@ -14,9 +14,9 @@ use support::process::{KillOnDrop, free_port, ready_line, spawn_binary};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -90,7 +90,10 @@ async fn send_fragmented(client: &mut Client, text: &[u8]) {
             ..FrameHeader::default()
         };
         client
-            .send(Message::Frame(Frame::from_payload(header, chunk.to_vec().into())))
+            .send(Message::Frame(Frame::from_payload(
+                header,
+                chunk.to_vec().into(),
+            )))
             .await
             .unwrap();
     }
@@ -101,7 +104,10 @@ async fn websocket_frames_that_are_not_input_get_error_frames_and_the_chat_serve
     let (_chat, port) = serve(env!("CARGO_BIN_EXE_chat")).await;
     let mut client = chat_client(port).await;
     let bad: Vec<(Vec<u8>, &str)> = vec![
-        (b"not json".to_vec(), "Input must be an object, got invalid JSON"),
+        (
+            b"not json".to_vec(),
+            "Input must be an object, got invalid JSON",
+        ),
         (b"[1, 2]".to_vec(), "Input must be an object"),
         (b"3".to_vec(), "Input must be an object"),
         (b"null".to_vec(), "Input must be an object"),
@@ -112,8 +118,12 @@ async fn websocket_frames_that_are_not_input_get_error_frames_and_the_chat_serve
             "recursion limit exceeded",
         ),
         (
-            format!(r#"{{"action": "join", "room": {}"x"{}}}"#, "{\"a\":".repeat(20_000), "}".repeat(20_000))
-                .into_bytes(),
+            format!(
+                r#"{{"action": "join", "room": {}"x"{}}}"#,
+                "{\"a\":".repeat(20_000),
+                "}".repeat(20_000)
+            )
+            .into_bytes(),
             "recursion limit exceeded",
         ),
         (
@@ -161,7 +171,13 @@ async fn websocket_frames_that_are_not_input_get_error_frames_and_the_chat_serve
         .send(Message::text(r#"{"action": 5, "room": []}"#))
         .await
         .unwrap();
-    assert_eq!(next_json(&mut client).await["errors"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        next_json(&mut client).await["errors"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     client
         .send(Message::text(r#"{"action": "join", "room": "general"}"#))
@@ -177,7 +193,10 @@ async fn websocket_frames_that_are_not_input_get_error_frames_and_the_chat_serve
         ..FrameHeader::default()
     };
     broken
-        .send(Message::Frame(Frame::from_payload(header, vec![0xff, 0xfe, b'{'].into())))
+        .send(Message::Frame(Frame::from_payload(
+            header,
+            vec![0xff, 0xfe, b'{'].into(),
+        )))
         .await
         .unwrap();
     match next_frame(&mut broken).await {
@@ -205,21 +224,37 @@ async fn malformed_handshakes_are_refused_clearly_and_half_open_sockets_are_clos
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("Sec-WebSocket-Key is missing"), "{answer}");
 
-    let answer = raw(port, &handshake("Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n")).await;
+    let answer = raw(
+        port,
+        &handshake("Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n"),
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("16 bytes in base64"), "{answer}");
 
-    let answer = raw(port, &handshake(&format!("{key}Sec-WebSocket-Version: 8\r\n"))).await;
+    let answer = raw(
+        port,
+        &handshake(&format!("{key}Sec-WebSocket-Version: 8\r\n")),
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 426"), "{answer}");
     assert!(
-        answer.to_ascii_lowercase().contains("sec-websocket-version: 13\r\n"),
+        answer
+            .to_ascii_lowercase()
+            .contains("sec-websocket-version: 13\r\n"),
         "RFC 6455 §4.4 names the version: {answer}"
     );
 
-    let huge = format!("{key}Sec-WebSocket-Version: 13\r\nX-Big: {}\r\n", "a".repeat(1 << 20));
+    let huge = format!(
+        "{key}Sec-WebSocket-Version: 13\r\nX-Big: {}\r\n",
+        "a".repeat(1 << 20)
+    );
     let answer = raw(port, &handshake(&huge)).await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.200}");
-    assert_eq!(body_of(&answer)["message"], "Request Header Fields Too Large");
+    assert_eq!(
+        body_of(&answer)["message"],
+        "Request Header Fields Too Large"
+    );
 
     let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
     let answer = raw(port, long.as_bytes()).await;
@@ -233,7 +268,9 @@ async fn malformed_handshakes_are_refused_clearly_and_half_open_sockets_are_clos
     for _ in 0..200 {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         stream
-            .write_all(b"GET /?token=dev-token HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n")
+            .write_all(
+                b"GET /?token=dev-token HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n",
+            )
             .await
             .unwrap();
         half_open.push(stream);
@@ -246,13 +283,16 @@ async fn malformed_handshakes_are_refused_clearly_and_half_open_sockets_are_clos
     assert_eq!(next_json(&mut client).await["joined"], "general");
     for mut stream in half_open {
         let mut rest = Vec::new();
-        let closed = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut rest)).await;
+        let closed =
+            tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut rest)).await;
         assert!(closed.is_ok(), "a half-sent handshake was kept open");
     }
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(25), "closed after {waited:?}");
     client
-        .send(Message::text(r#"{"action": "message", "room": "general", "content": "still here"}"#))
+        .send(Message::text(
+            r#"{"action": "message", "room": "general", "content": "still here"}"#,
+        ))
         .await
         .unwrap();
     assert_eq!(next_json(&mut client).await["content"], "still here");
@@ -277,9 +317,18 @@ async fn http_bodies_of_10_mb_bad_escapes_and_oversized_heads_get_envelopes() {
     assert_eq!(envelope["errors"][0]["status"], 413);
 
     for (path, expected) in [
-        ("/division?numerator=%zz", "The query string has invalid percent-encoding: %zz"),
-        ("/division?numerator=1%", "The query string has invalid percent-encoding: %"),
-        ("/division?numerator=%ff%fe", "The query string has invalid percent-encoding"),
+        (
+            "/division?numerator=%zz",
+            "The query string has invalid percent-encoding: %zz",
+        ),
+        (
+            "/division?numerator=1%",
+            "The query string has invalid percent-encoding: %",
+        ),
+        (
+            "/division?numerator=%ff%fe",
+            "The query string has invalid percent-encoding",
+        ),
     ] {
         let response = client.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(response.status(), 400, "{path}");
@@ -296,16 +345,27 @@ async fn http_bodies_of_10_mb_bad_escapes_and_oversized_heads_get_envelopes() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let envelope: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-    assert!(envelope["errors"][0]["detail"].as_str().unwrap().starts_with("The form body has invalid percent-encoding"));
+    assert!(
+        envelope["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("The form body has invalid percent-encoding")
+    );
 
     let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
     let answer = raw(port, long.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 414"), "{answer:.200}");
     assert_eq!(body_of(&answer)["errors"][0]["status"], 414);
-    let huge = format!("GET /division HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(1 << 20));
+    let huge = format!(
+        "GET /division HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
     let answer = raw(port, huge.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.200}");
-    assert_eq!(body_of(&answer)["errors"][0]["title"], "Request Header Fields Too Large");
+    assert_eq!(
+        body_of(&answer)["errors"][0]["title"],
+        "Request Header Fields Too Large"
+    );
     let answer = raw(port, b"BREW /pot HTTP/1.1\r\nHost x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer:.200}");
     assert_eq!(body_of(&answer)["errors"][0]["status"], 400);
@@ -319,7 +379,8 @@ async fn http_bodies_of_10_mb_bad_escapes_and_oversized_heads_get_envelopes() {
 }
 
 fn message_event(body: Value, base64: Value) -> String {
-    let mut event: Value = serde_json::from_str(&support::fixture("apigw/websocket-message.json")).unwrap();
+    let mut event: Value =
+        serde_json::from_str(&support::fixture("apigw/websocket-message.json")).unwrap();
     event["body"] = body;
     event["isBase64Encoded"] = base64;
     event.to_string()
@@ -341,12 +402,30 @@ async fn lambda_events_of_the_wrong_shape_get_clear_errors_and_the_function_serv
         ("[]".to_owned(), "Invalid WebSocket event"),
         ("42".to_owned(), "Invalid WebSocket event"),
         (r#""text""#.to_owned(), "Invalid WebSocket event"),
-        (r#"{"requestContext": "nope"}"#.to_owned(), "Invalid WebSocket event"),
-        (r#"{"requestContext": {"routeKey": 7}}"#.to_owned(), "Invalid WebSocket event"),
-        (message_event(json!(5), json!(false)), "Invalid WebSocket event"),
-        (message_event(json!("{}"), json!("yes")), "Invalid WebSocket event"),
-        (message_event(json!("%%% not base64"), json!(true)), "The body is marked base64 but is not"),
-        (message_event(json!("//79"), json!(true)), "The body is not UTF-8 text"),
+        (
+            r#"{"requestContext": "nope"}"#.to_owned(),
+            "Invalid WebSocket event",
+        ),
+        (
+            r#"{"requestContext": {"routeKey": 7}}"#.to_owned(),
+            "Invalid WebSocket event",
+        ),
+        (
+            message_event(json!(5), json!(false)),
+            "Invalid WebSocket event",
+        ),
+        (
+            message_event(json!("{}"), json!("yes")),
+            "Invalid WebSocket event",
+        ),
+        (
+            message_event(json!("%%% not base64"), json!(true)),
+            "The body is marked base64 but is not",
+        ),
+        (
+            message_event(json!("//79"), json!(true)),
+            "The body is not UTF-8 text",
+        ),
     ] {
         let response = answered(event.clone()).await;
         assert_eq!(response["statusCode"], 400, "{event:.200}");
@@ -354,7 +433,11 @@ async fn lambda_events_of_the_wrong_shape_get_clear_errors_and_the_function_serv
         let detail = body["errors"][0]["detail"].as_str().unwrap();
         assert!(detail.starts_with(expected), "{event:.200}: {detail}");
     }
-    let response = answered(message_event(json!(r#"{"text": "still here"}"#), json!(false))).await;
+    let response = answered(message_event(
+        json!(r#"{"text": "still here"}"#),
+        json!(false),
+    ))
+    .await;
     assert_eq!(response["statusCode"], 200);
     assert!(function.is_running());
 
@@ -365,10 +448,19 @@ async fn lambda_events_of_the_wrong_shape_get_clear_errors_and_the_function_serv
     let mut function = runtime.spawn_function(env!("CARGO_BIN_EXE_division-http"), &[]);
     let id = runtime.invoke("[1, 2]");
     match runtime.outcome(&id).await {
-        Outcome::Error(error) => assert!(!error["errorMessage"].as_str().unwrap_or_default().is_empty(), "{error}"),
+        Outcome::Error(error) => assert!(
+            !error["errorMessage"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty(),
+            "{error}"
+        ),
         _ => panic!("an array is not an HTTP event"),
     }
-    let mut event: Value = serde_json::from_str(&support::fixture("apigw/example-apigw-v2-request-no-authorizer.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&support::fixture(
+        "apigw/example-apigw-v2-request-no-authorizer.json",
+    ))
+    .unwrap();
     event["rawPath"] = json!("/division");
     event["requestContext"]["http"]["method"] = json!("POST");
     event["body"] = json!("%%% not base64");
@@ -379,7 +471,13 @@ async fn lambda_events_of_the_wrong_shape_get_clear_errors_and_the_function_serv
     };
     assert_eq!(response["statusCode"], 400);
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
-    assert!(body["errors"][0]["detail"].as_str().unwrap().contains("base64"), "{body}");
+    assert!(
+        body["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("base64"),
+        "{body}"
+    );
     event["body"] = json!("");
     event["isBase64Encoded"] = json!(false);
     event["rawQueryString"] = json!("numerator=14&denominator=7");
@@ -398,9 +496,24 @@ async fn command_line_arguments_that_are_not_utf8_exit_2_with_a_message() {
     use std::os::unix::ffi::OsStrExt;
 
     for (args, expected) in [
-        (vec![OsStr::from_bytes(b"--numerator"), OsStr::from_bytes(b"\xff\xfe")], "UTF-8"),
-        (vec![OsStr::from_bytes(b"--\xffnumerator=1")], "unexpected argument"),
-        (vec![OsStr::from_bytes(b"--json"), OsStr::from_bytes(b"{\"numerator\": \"\xff\"}")], "UTF-8"),
+        (
+            vec![
+                OsStr::from_bytes(b"--numerator"),
+                OsStr::from_bytes(b"\xff\xfe"),
+            ],
+            "UTF-8",
+        ),
+        (
+            vec![OsStr::from_bytes(b"--\xffnumerator=1")],
+            "unexpected argument",
+        ),
+        (
+            vec![
+                OsStr::from_bytes(b"--json"),
+                OsStr::from_bytes(b"{\"numerator\": \"\xff\"}"),
+            ],
+            "UTF-8",
+        ),
     ] {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_division"))
             .args(&args)

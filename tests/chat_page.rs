@@ -30,13 +30,17 @@ fn program(names: &[&str]) -> Option<PathBuf> {
 /// Chromium and ChromeDriver, or `None` (with a message) when either is missing
 /// and `CI` is unset.
 fn browser() -> Option<(PathBuf, PathBuf)> {
-    let found = program(&["chromium", "chromium-browser", "google-chrome"])
-        .zip(program(&["chromedriver"]));
+    let found =
+        program(&["chromium", "chromium-browser", "google-chrome"]).zip(program(&["chromedriver"]));
     if found.is_none() {
         if std::env::var_os("CI").is_some() {
-            panic!("Chromium and ChromeDriver are needed on CI (.ci/run installs chromium and chromium-driver)");
+            panic!(
+                "Chromium and ChromeDriver are needed on CI (.ci/run installs chromium and chromium-driver)"
+            );
         }
-        eprintln!("SKIPPED the chat page test: no chromium and chromedriver (apt-get install chromium chromium-driver)");
+        eprintln!(
+            "SKIPPED the chat page test: no chromium and chromedriver (apt-get install chromium chromium-driver)"
+        );
     }
     found
 }
@@ -46,12 +50,19 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
 struct BrowserLog;
 
 impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
         base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
     }
 
     fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
     }
 }
 
@@ -191,30 +202,73 @@ async fn two_people_chat_on_the_page_and_it_sends_nothing_it_cannot() {
          box.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'}));",
     )
     .await;
-    until(&ada, "Ada connected", "return document.getElementById('join').disabled === false;").await;
-    assert_eq!(run(&ada, "return window.__opened;").await, 1, "one connection");
+    until(
+        &ada,
+        "Ada connected",
+        "return document.getElementById('join').disabled === false;",
+    )
+    .await;
+    assert_eq!(
+        run(&ada, "return window.__opened;").await,
+        1,
+        "one connection"
+    );
     assert_eq!(run(&ada, "return window.__errors;").await, json!([]));
     assert_eq!(
         run(&ada, "return document.getElementById('content').value;").await,
         "too early"
     );
     assert!(
-        messages(&ada).await.iter().any(|(class, text)| class == "err" && text.contains("not connected")),
+        messages(&ada)
+            .await
+            .iter()
+            .any(|(class, text)| class == "err" && text.contains("not connected")),
         "{:?}",
         messages(&ada).await
     );
 
-    bob.find(Locator::Id("connect")).await.unwrap().click().await.unwrap();
-    until(&bob, "Bob connected", "return document.getElementById('join').disabled === false;").await;
+    bob.find(Locator::Id("connect"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &bob,
+        "Bob connected",
+        "return document.getElementById('join').disabled === false;",
+    )
+    .await;
     for client in [&ada, &bob] {
-        client.find(Locator::Id("join")).await.unwrap().click().await.unwrap();
-        until(client, "joined", "return document.getElementById('messages').textContent.includes('joined #general');").await;
+        client
+            .find(Locator::Id("join"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            client,
+            "joined",
+            "return document.getElementById('messages').textContent.includes('joined #general');",
+        )
+        .await;
     }
 
     type_and_enter(&ada, "hello bob").await;
-    until(&bob, "Bob hears Ada", "return document.getElementById('messages').textContent.includes('hello bob');").await;
+    until(
+        &bob,
+        "Bob hears Ada",
+        "return document.getElementById('messages').textContent.includes('hello bob');",
+    )
+    .await;
     type_and_enter(&bob, "hi ada").await;
-    until(&ada, "Ada hears Bob", "return document.getElementById('messages').textContent.includes('hi ada');").await;
+    until(
+        &ada,
+        "Ada hears Bob",
+        "return document.getElementById('messages').textContent.includes('hi ada');",
+    )
+    .await;
     let line = |lines: &[(String, String)], text: &str| {
         lines
             .iter()
@@ -223,35 +277,74 @@ async fn two_people_chat_on_the_page_and_it_sends_nothing_it_cannot() {
             .unwrap_or_else(|| panic!("no line with {text}: {lines:?}"))
     };
     let (on_ada, on_bob) = (messages(&ada).await, messages(&bob).await);
-    assert_eq!(line(&on_ada, "hello bob"), "mine", "Ada's own message is marked");
-    assert_eq!(line(&on_ada, "hi ada"), "", "Bob's message on Ada's page is not");
+    assert_eq!(
+        line(&on_ada, "hello bob"),
+        "mine",
+        "Ada's own message is marked"
+    );
+    assert_eq!(
+        line(&on_ada, "hi ada"),
+        "",
+        "Bob's message on Ada's page is not"
+    );
     assert_eq!(line(&on_bob, "hi ada"), "mine");
     assert_eq!(line(&on_bob, "hello bob"), "");
 
     // After a disconnect, Enter sends nothing and keeps the text.
-    ada.find(Locator::Id("disconnect")).await.unwrap().click().await.unwrap();
-    until(&ada, "Ada disconnected", "return document.getElementById('messages').textContent.includes('disconnected (1000');").await;
-    let frames_before = run(&ada, "return document.querySelectorAll('#frames .out').length;").await;
+    ada.find(Locator::Id("disconnect"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &ada,
+        "Ada disconnected",
+        "return document.getElementById('messages').textContent.includes('disconnected (1000');",
+    )
+    .await;
+    let frames_before = run(
+        &ada,
+        "return document.querySelectorAll('#frames .out').length;",
+    )
+    .await;
     type_and_enter(&ada, "into the void").await;
     assert_eq!(
         run(&ada, "return document.getElementById('content').value;").await,
         "into the void"
     );
     assert_eq!(
-        run(&ada, "return document.querySelectorAll('#frames .out').length;").await,
+        run(
+            &ada,
+            "return document.querySelectorAll('#frames .out').length;"
+        )
+        .await,
         frames_before,
         "nothing was sent"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!messages(&bob).await.iter().any(|(_, text)| text.contains("into the void")));
+    assert!(
+        !messages(&bob)
+            .await
+            .iter()
+            .any(|(_, text)| text.contains("into the void"))
+    );
     assert_eq!(run(&ada, "return window.__errors;").await, json!([]));
 
     // A narrow window does not scroll sideways.
     assert_eq!(
-        run(&bob, "return document.documentElement.scrollWidth <= window.innerWidth;").await,
+        run(
+            &bob,
+            "return document.documentElement.scrollWidth <= window.innerWidth;"
+        )
+        .await,
         true,
         "{}",
-        run(&bob, "return [document.documentElement.scrollWidth, window.innerWidth];").await
+        run(
+            &bob,
+            "return [document.documentElement.scrollWidth, window.innerWidth];"
+        )
+        .await
     );
 
     // No request the gateway refuses: the favicon is the page's own.

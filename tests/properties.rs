@@ -292,14 +292,24 @@ fn is_json_pointer(pointer: &str) -> bool {
 /// member is `errors`, a non-empty list of error objects with members JSON:API
 /// defines, each with the status and title of `kind`.
 fn check_document(text: &str, kind: ErrorKind) -> Result<Vec<Value>, TestCaseError> {
-    let document: Value = serde_json::from_str(text).map_err(|e| TestCaseError::fail(format!("not JSON: {e}: {text}")))?;
-    let object = document.as_object().ok_or_else(|| TestCaseError::fail("not an object"))?;
+    let document: Value = serde_json::from_str(text)
+        .map_err(|e| TestCaseError::fail(format!("not JSON: {e}: {text}")))?;
+    let object = document
+        .as_object()
+        .ok_or_else(|| TestCaseError::fail("not an object"))?;
     prop_assert_eq!(object.keys().collect::<Vec<_>>(), ["errors"]);
     let errors = document["errors"].as_array().cloned().unwrap_or_default();
     prop_assert!(!errors.is_empty());
     for error in &errors {
         for member in error.as_object().unwrap().keys() {
-            prop_assert!(["id", "links", "status", "code", "title", "detail", "source", "meta"].contains(&member.as_str()), "{}", member);
+            prop_assert!(
+                [
+                    "id", "links", "status", "code", "title", "detail", "source", "meta"
+                ]
+                .contains(&member.as_str()),
+                "{}",
+                member
+            );
         }
         prop_assert_eq!(&error["status"], &json!(kind.status()));
         prop_assert_eq!(&error["title"], &json!(kind.title()));
@@ -313,13 +323,24 @@ fn check_document(text: &str, kind: ErrorKind) -> Result<Vec<Value>, TestCaseErr
 }
 
 fn issues() -> impl Strategy<Value = Vec<(String, Option<String>)>> {
-    prop::collection::vec((any::<String>(), prop::option::of(prop::collection::vec("[^/~]{0,6}", 0..4))), 0..5)
-        .prop_map(|issues| {
-            issues
-                .into_iter()
-                .map(|(detail, path)| (detail, path.map(|tokens| tokens.iter().map(|t| format!("/{t}")).collect())))
-                .collect()
-        })
+    prop::collection::vec(
+        (
+            any::<String>(),
+            prop::option::of(prop::collection::vec("[^/~]{0,6}", 0..4)),
+        ),
+        0..5,
+    )
+    .prop_map(|issues| {
+        issues
+            .into_iter()
+            .map(|(detail, path)| {
+                (
+                    detail,
+                    path.map(|tokens| tokens.iter().map(|t| format!("/{t}")).collect()),
+                )
+            })
+            .collect()
+    })
 }
 
 fn build(kind: ErrorKind, issues: &[(String, Option<String>)]) -> Error {
@@ -402,14 +423,23 @@ fn json_body() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        prop::sample::select(vec!["join", "leave", "sendMessage", "", "JOIN", "dance"]).prop_map(Value::from),
+        prop::sample::select(vec!["join", "leave", "sendMessage", "", "JOIN", "dance"])
+            .prop_map(Value::from),
         any::<String>().prop_map(Value::from),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(vec!["action", "meta", "type", "room", "x"]), inner), 0..4)
-                .prop_map(|fields| Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec!["action", "meta", "type", "room", "x"]),
+                    inner
+                ),
+                0..4
+            )
+            .prop_map(|fields| Value::Object(
+                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
         ]
     })
 }
@@ -430,7 +460,11 @@ fn api_gateway_rule<'k>(body: &str, path: &[&str]) -> &'k str {
         }
     }
     match at {
-        Value::String(selected) => KEYS.iter().find(|key| **key == selected).copied().unwrap_or("$default"),
+        Value::String(selected) => KEYS
+            .iter()
+            .find(|key| **key == selected)
+            .copied()
+            .unwrap_or("$default"),
         _ => "$default",
     }
 }

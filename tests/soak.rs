@@ -45,7 +45,10 @@ fn check(output: &Output) -> String {
         assert!(report.contains(line), "{line}:\n{report}");
     }
     // A quarter of the 120 dropped in each of 3 rounds, and as many new ones joined.
-    assert!(report.contains("210 connections opened, 90 dropped abruptly"), "{report}");
+    assert!(
+        report.contains("210 connections opened, 90 dropped abruptly"),
+        "{report}"
+    );
     report
 }
 

@@ -659,7 +659,10 @@ async fn the_chat_example_keeps_its_rooms_in_the_store() {
         .iter()
         .map(|text| serde_json::from_str(text).unwrap())
         .collect();
-    assert_eq!(joined, [json!({"joined": "general", "connectionId": "ann"})]);
+    assert_eq!(
+        joined,
+        [json!({"joined": "general", "connectionId": "ann"})]
+    );
     assert_eq!(
         store.members("general").await.unwrap()[1]
             .user_id

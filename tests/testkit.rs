@@ -58,17 +58,14 @@ fn websocket_events_are_the_json_api_gateway_sends() {
         fixture_json("apigw/websocket-message.json")
     );
 
-    let disconnect = WebSocketEvent::disconnect(
-        "AAAA1234=",
-        1005,
-        "Client-side close frame status not set",
-    )
-    .api_id("abcd1234")
-    .stage("prod")
-    .source_ip("192.0.2.1")
-    .connected_at(1_707_503_007_396)
-    .request_time_epoch(1_707_503_008_941)
-    .request_id("ABCD1234=");
+    let disconnect =
+        WebSocketEvent::disconnect("AAAA1234=", 1005, "Client-side close frame status not set")
+            .api_id("abcd1234")
+            .stage("prod")
+            .source_ip("192.0.2.1")
+            .connected_at(1_707_503_007_396)
+            .request_time_epoch(1_707_503_008_941)
+            .request_id("ABCD1234=");
     assert_eq!(
         disconnect.to_json(),
         fixture_json("apigw/example-apigw-websocket-request-disconnect-route.json")
@@ -107,7 +104,10 @@ async fn http_events_have_the_shape_of_each_source_and_read_the_same() {
             &real["requestContext"]
         };
         for key in keys(built) {
-            assert!(real.get(&key).is_some(), "{path}.{key} is not in the fixture");
+            assert!(
+                real.get(&key).is_some(),
+                "{path}.{key} is not in the fixture"
+            );
         }
     }
 
@@ -118,7 +118,10 @@ async fn http_events_have_the_shape_of_each_source_and_read_the_same() {
     let real = fixture_json("apigw/example-apigw-v2-request-no-authorizer.json");
     for key in keys(&v2) {
         let real = fixture_json("apigw/example-apigw-sam-http-request.json");
-        assert!(real.get(&key).is_some(), "{key} is not in the HTTP API fixture");
+        assert!(
+            real.get(&key).is_some(),
+            "{key} is not in the HTTP API fixture"
+        );
     }
     assert_eq!(
         keys(&v2["requestContext"]["http"]),
@@ -168,8 +171,7 @@ async fn http_events_have_the_shape_of_each_source_and_read_the_same() {
             .text_body("numerator=14&denominator=7"),
     ] {
         let response: Value =
-            serde_json::from_str(&router.invoke_lambda(&event.to_string()).await.unwrap())
-                .unwrap();
+            serde_json::from_str(&router.invoke_lambda(&event.to_string()).await.unwrap()).unwrap();
         assert_eq!(response["statusCode"], 200, "{event}");
         assert_eq!(response["body"], r#"{"data":2.0}"#, "{event}");
     }
@@ -194,7 +196,9 @@ async fn the_test_gateway_runs_connect_rooms_broadcasts_and_disconnect() {
     let ada = gateway.connect_with(token).await.unwrap();
     let bob = gateway.connect_with(token).await.unwrap();
     for client in [&ada, &bob] {
-        let answer = client.send(json!({"action": "join", "room": "general"})).await;
+        let answer = client
+            .send(json!({"action": "join", "room": "general"}))
+            .await;
         assert_eq!(answer.status, 200);
     }
     assert_eq!(
@@ -278,15 +282,21 @@ async fn an_apps_api_routes_each_key_to_its_function_with_one_store() {
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(ada.received()[1]["content"], "hey");
-    let err = ada.send(json!({"action": "dance", "room": "general"})).await;
+    let err = ada
+        .send(json!({"action": "dance", "room": "general"}))
+        .await;
     assert_eq!(err.status, 400);
-    assert!(gateway.connection_ids().contains(&ada.connection_id().to_owned()));
+    assert!(
+        gateway
+            .connection_ids()
+            .contains(&ada.connection_id().to_owned())
+    );
 }
 
 #[test]
 fn readme_shows_the_first_service_test_as_it_runs() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let test = include_str!("first_service_test.rs");
     assert!(
         readme.contains(&format!("```rust\n{test}```")),

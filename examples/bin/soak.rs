@@ -108,7 +108,10 @@ fn options() -> Options {
         drop_percent: get("drop-percent").min(100),
         messages: get("messages"),
         url: matches.get_one::<String>("url").cloned(),
-        store: matches.get_one::<String>("store").cloned().expect("defaulted"),
+        store: matches
+            .get_one::<String>("store")
+            .cloned()
+            .expect("defaulted"),
         dynamodb_endpoint: matches
             .get_one::<String>("dynamodb-endpoint")
             .cloned()
@@ -276,12 +279,17 @@ struct Target {
 async fn target(options: &Options) -> Result<Target, fabric::BoxError> {
     if let Some(url) = &options.url {
         let base = url.split('?').next().unwrap_or_default();
-        let management = base.replacen("ws://", "http://", 1).trim_end_matches('/').to_owned();
+        let management = base
+            .replacen("ws://", "http://", 1)
+            .trim_end_matches('/')
+            .to_owned();
         let store = match std::env::var_os("FABRIC_CONNECTIONS_TABLE") {
             Some(_) => Some(Arc::new(DynamoDbStore::from_env()?) as SharedStore),
             None => None,
         };
-        let pid = options.pid.ok_or("--url needs the gateway's --pid for its memory")?;
+        let pid = options
+            .pid
+            .ok_or("--url needs the gateway's --pid for its memory")?;
         return Ok(Target {
             url: url.clone(),
             management: SdkManagementApi::new(&format!("{management}/local")),
@@ -292,10 +300,9 @@ async fn target(options: &Options) -> Result<Target, fabric::BoxError> {
     }
     let store: SharedStore = match options.store.as_str() {
         "dynamodb" => {
-            let endpoint = options
-                .dynamodb_endpoint
-                .clone()
-                .ok_or("--store dynamodb needs --dynamodb-endpoint or FABRIC_TEST_DYNAMODB_ENDPOINT")?;
+            let endpoint = options.dynamodb_endpoint.clone().ok_or(
+                "--store dynamodb needs --dynamodb-endpoint or FABRIC_TEST_DYNAMODB_ENDPOINT",
+            )?;
             let table = format!("soak-{}-{}", std::process::id(), chrono_millis());
             let store = DynamoDbStore::new(
                 DynamoDbStore::sdk_client(Some(&endpoint)),
@@ -339,7 +346,12 @@ struct Findings {
 
 /// Checks, until `wait` runs out or all is well, that dropped connections are gone
 /// everywhere and live ones are where they should be.
-async fn leftovers(target: &Target, live: &[Client], dropped: &[String], wait: Duration) -> Findings {
+async fn leftovers(
+    target: &Target,
+    live: &[Client],
+    dropped: &[String],
+    wait: Duration,
+) -> Findings {
     let deadline = Instant::now() + wait;
     loop {
         let mut findings = Findings::default();
@@ -370,7 +382,9 @@ async fn leftovers(target: &Target, live: &[Client], dropped: &[String], wait: D
                 findings.missing_members += expected.difference(&ids).count();
             }
         }
-        let clean = findings.gateway_leaks + findings.store_leaks + findings.membership_leaks
+        let clean = findings.gateway_leaks
+            + findings.store_leaks
+            + findings.membership_leaks
             + findings.missing_members
             == 0;
         if clean || Instant::now() > deadline {
@@ -389,7 +403,14 @@ async fn main() -> Result<(), fabric::BoxError> {
     println!("gateway memory before: {rss_before:.1} MiB resident");
     let started = Instant::now();
 
-    let mut live = join_many(&target.url, options.connections, options.rooms, 0, &mut random).await;
+    let mut live = join_many(
+        &target.url,
+        options.connections,
+        options.rooms,
+        0,
+        &mut random,
+    )
+    .await;
     let mut opened = live.len();
     let mut dropped: Vec<String> = Vec::new();
     // (room, content, round) of every message sent.
@@ -444,7 +465,8 @@ async fn main() -> Result<(), fabric::BoxError> {
         let received = client.received.lock().unwrap().clone();
         let unique: HashSet<String> = received.iter().cloned().collect();
         findings.lost += expected.difference(&unique).count();
-        findings.misdelivered += unique.difference(&expected).count() + (received.len() - unique.len());
+        findings.misdelivered +=
+            unique.difference(&expected).count() + (received.len() - unique.len());
     }
     let elapsed = started.elapsed();
 
@@ -478,10 +500,16 @@ async fn main() -> Result<(), fabric::BoxError> {
     );
     println!("lost messages: {}", findings.lost);
     println!("misdelivered messages: {}", findings.misdelivered);
-    println!("leaked connections in the gateway: {}", findings.gateway_leaks);
+    println!(
+        "leaked connections in the gateway: {}",
+        findings.gateway_leaks
+    );
     println!("leaked connections in the store: {}", findings.store_leaks);
     println!("leaked room memberships: {}", findings.membership_leaks);
-    println!("live members missing from their room: {}", findings.missing_members);
+    println!(
+        "live members missing from their room: {}",
+        findings.missing_members
+    );
     println!(
         "gateway memory: {rss_before:.1} MiB before, {rss_after:.1} MiB after every connection closed (peak {peak:.1} MiB)"
     );

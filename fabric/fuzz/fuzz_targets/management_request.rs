@@ -15,8 +15,14 @@ fuzz_target!(|data: &[u8]| {
         client.write(HANDSHAKE).await;
         let opened = client.read_for(Duration::from_millis(100)).await;
         assert!(opened.starts_with(b"HTTP/1.1 101 "));
-        let id = gateway.connection_ids().pop().expect("the connection is open");
-        let encoded = id.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+        let id = gateway
+            .connection_ids()
+            .pop()
+            .expect("the connection is open");
+        let encoded = id
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D");
         let mut request = Vec::with_capacity(data.len() + 32);
         let mut rest = data;
         while let Some(at) = rest.windows(4).position(|w| w == b"{id}") {

@@ -12,7 +12,12 @@ const KEYS: [&str; 4] = ["join", "leave", "sendMessage", ""];
 fn rule<'k>(body: &str, pointer: &str) -> &'k str {
     serde_json::from_str::<Value>(body)
         .ok()
-        .and_then(|value| value.pointer(pointer).and_then(Value::as_str).map(str::to_owned))
+        .and_then(|value| {
+            value
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .and_then(|selected| KEYS.iter().find(|key| **key == selected).copied())
         .unwrap_or("$default")
 }

@@ -64,7 +64,8 @@ fn decoded_pairs<'a>(
 ) -> Result<impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)> + use<'a>, Error> {
     let mut pairs = Vec::new();
     for (key, value) in plain_pairs(text) {
-        let decode = |part: &'a str| percent_decode(part, true).map_err(|bad| invalid_encoding(what, &bad));
+        let decode =
+            |part: &'a str| percent_decode(part, true).map_err(|bad| invalid_encoding(what, &bad));
         pairs.push((decode_cow(key, decode)?, decode_cow(value, decode)?));
     }
     Ok(pairs.into_iter())

@@ -88,11 +88,13 @@ impl HttpRouter {
                 };
                 // `unreadable` turned away what `lambda_http`'s conversion is known
                 // to panic on; any other panic there is a 400 too, not a crash.
-                let converted = catch_panic(|| std::future::ready(lambda_http::Request::from(event)));
+                let converted =
+                    catch_panic(|| std::future::ready(lambda_http::Request::from(event)));
                 let mut request = match converted.await {
                     Ok(request) => request,
                     Err(panic) => {
-                        let reason = format!("The event cannot be read as a request: {}", panic.message());
+                        let reason =
+                            format!("The event cannot be read as a request: {}", panic.message());
                         return Ok(self.refuse(origin, reason).await);
                     }
                 };

@@ -107,7 +107,14 @@ impl HttpApiServer {
                 server.router_for(request.uri().path()).call(request)
             })
         };
-        serve_http1(listener, make_service, ErrorStyle::Envelope, shutdown, GRACE).await;
+        serve_http1(
+            listener,
+            make_service,
+            ErrorStyle::Envelope,
+            shutdown,
+            GRACE,
+        )
+        .await;
         Ok(())
     }
 }

@@ -160,9 +160,11 @@ mod tests {
         let envelope: ErrorEnvelope = serde_json::from_str(body).unwrap();
         assert_eq!(envelope.errors[0].status, 414);
 
-        let message =
-            with_body(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n", ErrorStyle::Message)
-                .unwrap();
+        let message = with_body(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n",
+            ErrorStyle::Message,
+        )
+        .unwrap();
         assert!(message.ends_with(br#"{"message":"Bad Request"}"#));
 
         // A service's own answer, and the bytes of a WebSocket frame.

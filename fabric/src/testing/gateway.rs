@@ -187,7 +187,8 @@ impl TestGateway {
         };
         let result = match decided {
             Ok(()) => {
-                self.hub.with_connection(&id, |connection| connection.open = true);
+                self.hub
+                    .with_connection(&id, |connection| connection.open = true);
                 Ok(TestClient {
                     gateway: self.clone(),
                     id,
@@ -318,9 +319,7 @@ impl TestClient {
         });
         let route_key = gateway.routes.route_key(text);
         let event = gateway.event(WebSocketEvent::message(&self.id, text).route_key(&route_key));
-        let failure = |message: &str| {
-            json!({"message": message, "connectionId": self.id, "requestId": "test-request"})
-        };
+        let failure = |message: &str| json!({"message": message, "connectionId": self.id, "requestId": "test-request"});
         let answer = match gateway.routes.function(&route_key) {
             None => {
                 self.inbox.push(failure("Forbidden").to_string());
@@ -347,7 +346,8 @@ impl TestClient {
                     }
                 }
                 None => {
-                    self.inbox.push(failure("Internal server error").to_string());
+                    self.inbox
+                        .push(failure("Internal server error").to_string());
                     Answer {
                         status: 500,
                         body: None,
@@ -418,7 +418,10 @@ impl TestClient {
 
 /// One adapter call on `event`'s JSON, as Lambda makes it; `None` when the
 /// invocation failed (a panic escaped the adapter).
-async fn invoke(adapter: &WebSocketAdapter, event: &WebSocketEvent) -> Option<ApiGatewayProxyResponse> {
+async fn invoke(
+    adapter: &WebSocketAdapter,
+    event: &WebSocketEvent,
+) -> Option<ApiGatewayProxyResponse> {
     let text = event.to_string();
     catch_panic(|| adapter.handle_json(&text)).await.ok()
 }

@@ -361,10 +361,7 @@ impl HttpEvent {
         }
         event.insert("requestContext".into(), context);
         if self.source == Source::HttpApi && !self.path_parameters.is_empty() {
-            event.insert(
-                "pathParameters".into(),
-                pairs_object(&self.path_parameters),
-            );
+            event.insert("pathParameters".into(), pairs_object(&self.path_parameters));
         }
         if self.body.is_some() {
             self.body_fields(&mut event);

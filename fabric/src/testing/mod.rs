@@ -94,4 +94,3 @@ fn request_time(millis: i64) -> String {
         .format("%d/%b/%Y:%H:%M:%S +0000")
         .to_string()
 }
-

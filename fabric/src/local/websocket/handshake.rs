@@ -97,7 +97,12 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
     if parts.method != Method::GET {
         return plain(StatusCode::BAD_REQUEST, "A WebSocket handshake is a GET");
     }
-    if parts.headers.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+    if parts
+        .headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
         // RFC 6455 §4.4: name the version this server speaks.
         return (
             StatusCode::UPGRADE_REQUIRED,

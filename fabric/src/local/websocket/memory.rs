@@ -89,7 +89,8 @@ impl MemoryClient {
     pub async fn read_for(&mut self, wait: Duration) -> Vec<u8> {
         let mut out = Vec::new();
         let mut buffer = vec![0u8; 16 * 1024];
-        while let Ok(Ok(n @ 1..)) = tokio::time::timeout(wait, self.stream.read(&mut buffer)).await {
+        while let Ok(Ok(n @ 1..)) = tokio::time::timeout(wait, self.stream.read(&mut buffer)).await
+        {
             out.extend_from_slice(&buffer[..n]);
         }
         out
@@ -99,11 +100,8 @@ impl MemoryClient {
     pub async fn finish(mut self) -> Vec<u8> {
         let _ = self.stream.shutdown().await;
         let mut out = Vec::new();
-        let _ = tokio::time::timeout(
-            Duration::from_secs(60),
-            self.stream.read_to_end(&mut out),
-        )
-        .await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(60), self.stream.read_to_end(&mut out)).await;
         out
     }
 }
