@@ -45,8 +45,10 @@ pub async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {
     match input.action {
         Action::Join => {
             ctx.join(&room).await?;
-            ctx.send_message(json!({ "joined": room })).await?;
-            Ok(json!({ "joined": room }))
+            // The connection id tells a client which messages are its own.
+            let joined = json!({ "joined": room, "connectionId": ctx.connection_id() });
+            ctx.send_message(&joined).await?;
+            Ok(joined)
         }
         Action::Leave => {
             ctx.leave(&room).await?;

@@ -47,7 +47,8 @@ pub async fn membership(input: MembershipInput, ctx: Context) -> Result<Value, E
     let reply = match input.action {
         Membership::Join => {
             ctx.join(&input.room).await?;
-            json!({ "joined": input.room })
+            // The connection id tells a client which messages are its own.
+            json!({ "joined": input.room, "connectionId": ctx.connection_id() })
         }
         Membership::Leave => {
             ctx.leave(&input.room).await?;

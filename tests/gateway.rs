@@ -228,7 +228,7 @@ async fn chat_tokens_are_checked_on_the_handshake() {
     );
     let mut client = connect(&gateway, "/?token=dev-token").await;
     send(&mut client, json!({"action": "join", "room": "general"})).await;
-    assert_eq!(next_json(&mut client).await, json!({"joined": "general"}));
+    assert_eq!(next_json(&mut client).await["joined"], "general");
     assert_eq!(gateway.connection_count(), 1);
     gateway.shutdown().await;
 }
@@ -238,9 +238,12 @@ async fn chat_rooms_deliver_to_members_until_they_leave() {
     let gateway = start(chat::adapter()).await;
     let mut alice = connect(&gateway, "/?token=dev-token").await;
     let mut bob = connect(&gateway, "/local?token=dev-token").await;
+    let mut ids = Vec::new();
     for client in [&mut alice, &mut bob] {
         send(client, json!({"action": "join", "room": "general"})).await;
-        assert_eq!(next_json(client).await, json!({"joined": "general"}));
+        let joined = next_json(client).await;
+        assert_eq!(joined["joined"], "general");
+        ids.push(joined["connectionId"].as_str().unwrap().to_owned());
     }
 
     send(
@@ -254,6 +257,8 @@ async fn chat_rooms_deliver_to_members_until_they_leave() {
     assert_eq!(to_bob["content"], "hi bob");
     assert_eq!(to_bob["room"], "general");
     let alice_id = to_bob["from"].as_str().unwrap().to_owned();
+    // The join told alice her id: her page tells her own messages apart by it.
+    assert_eq!(alice_id, ids[0]);
 
     send(
         &mut bob,
@@ -266,6 +271,7 @@ async fn chat_rooms_deliver_to_members_until_they_leave() {
         .unwrap()
         .to_owned();
     assert_ne!(alice_id, bob_id);
+    assert_eq!(bob_id, ids[1]);
 
     send(&mut alice, json!({"action": "leave", "room": "general"})).await;
     assert_eq!(next_json(&mut alice).await, json!({"left": "general"}));
@@ -297,10 +303,7 @@ async fn a_bad_message_is_an_error_frame_and_the_connection_stays_open() {
     assert_eq!(next_json(&mut client).await["errors"][0]["status"], 400);
 
     send(&mut client, json!({"action": "join", "room": "still-here"})).await;
-    assert_eq!(
-        next_json(&mut client).await,
-        json!({"joined": "still-here"})
-    );
+    assert_eq!(next_json(&mut client).await["joined"], "still-here");
     gateway.shutdown().await;
 }
 
@@ -471,7 +474,7 @@ async fn a_client_close_reaches_disconnect_with_its_code_and_reason() {
     )
     .await;
     let listener_id = next_json(&mut listener).await;
-    assert_eq!(listener_id, json!({"joined": "last-words"}));
+    assert_eq!(listener_id["joined"], "last-words");
     let mut leaver = connect(&closing, "/?token=dev-token").await;
     send(&mut leaver, json!({"action": "join", "room": "last-words"})).await;
     send(
@@ -966,7 +969,7 @@ async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     let url = format!("ws://127.0.0.1:{port}/dev?token=dev-token");
     let (mut client, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     send(&mut client, json!({"action": "join", "room": "general"})).await;
-    assert_eq!(next_json(&mut client).await, json!({"joined": "general"}));
+    assert_eq!(next_json(&mut client).await["joined"], "general");
     send(
         &mut client,
         json!({"action": "message", "room": "general", "content": "hello"}),

@@ -989,3 +989,81 @@ mod binary {
         );
     }
 }
+
+/// Found writing the `http_event` fuzz target: `lambda_http` panics converting a REST
+/// API or ALB event whose body is marked base64 but is not. Every source now gets
+/// a 400 in its own shape, and the router serves on.
+#[tokio::test]
+async fn lambda_http_panicked_on_a_body_marked_base64_that_is_not() {
+    use fabric::testing::HttpEvent;
+    let router = fabric_http(division);
+    for event in [
+        HttpEvent::rest_api("POST", "/division"),
+        HttpEvent::http_api("POST", "/division"),
+        HttpEvent::function_url("POST", "/division"),
+        HttpEvent::alb("POST", "/division"),
+    ] {
+        let event = event.raw_body("%%% not base64", true);
+        let response: Value =
+            serde_json::from_str(&router.invoke_lambda(&event.to_string()).await.unwrap()).unwrap();
+        assert_eq!(response["statusCode"], 400, "{event}");
+        let body: ErrorEnvelope = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert!(
+            body.errors[0]
+                .detail
+                .starts_with("The body is marked base64 but is not"),
+            "{event}: {}",
+            body.errors[0].detail
+        );
+    }
+    let fine = HttpEvent::alb("GET", "/division")
+        .query("numerator", "9")
+        .query("denominator", "3");
+    let response: Value =
+        serde_json::from_str(&router.invoke_lambda(&fine.to_string()).await.unwrap()).unwrap();
+    assert_eq!(response["body"], r#"{"data":3.0}"#);
+}
+
+/// Found by the `http_event` fuzz target (its first crash): an ALB event whose
+/// `Host` is `lambda-test-alb-1>34523864...` made `lambda_http` unwrap a URL error
+/// and panic. A host, scheme or path that makes no URL is a 400 in the event's
+/// shape.
+#[tokio::test]
+async fn lambda_http_panicked_on_a_host_that_makes_no_url() {
+    let mut alb = fixture("example-alb-lambda-target-request-headers-only.json");
+    alb["headers"]["host"] =
+        serde_json::json!("lambda-test-alb-1>34523864.us-east-1.elb.amazonaws.com");
+    let mut rest = fixture("example-apigw-request.json");
+    rest["headers"]["X-Forwarded-Proto"] = serde_json::json!("ht tp");
+    let mut port = fixture("example-apigw-request.json");
+    port["path"] = serde_json::json!(":99999");
+    port["headers"].as_object_mut().unwrap().remove("Host");
+    port["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("domainName");
+    port["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("stage");
+    let router = fabric_http(division);
+    for (name, event, shape) in [
+        ("alb", alb, "statusDescription"),
+        ("rest", rest, "multiValueHeaders"),
+        ("port", port, "multiValueHeaders"),
+    ] {
+        let response: Value =
+            serde_json::from_str(&router.invoke_lambda(&event.to_string()).await.unwrap()).unwrap();
+        assert_eq!(response["statusCode"], 400, "{name}: {response}");
+        assert!(
+            response.get(shape).is_some(),
+            "{name} answered in its own shape: {response}"
+        );
+        let body: ErrorEnvelope = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert!(
+            body.errors[0].detail.contains("do not form a URL"),
+            "{name}: {}",
+            body.errors[0].detail
+        );
+    }
+}

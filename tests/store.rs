@@ -654,7 +654,15 @@ async fn the_chat_example_keeps_its_rooms_in_the_store() {
     let say = |id: &str, body: Value| chat.handle(message(id, "$default", &body.to_string()));
     say("ann", json!({"action": "join", "room": "general"})).await;
     say("ben", json!({"action": "join", "room": "general"})).await;
-    assert_eq!(server.posts_to("ann"), [r#"{"joined":"general"}"#]);
+    let joined: Vec<Value> = server
+        .posts_to("ann")
+        .iter()
+        .map(|text| serde_json::from_str(text).unwrap())
+        .collect();
+    assert_eq!(
+        joined,
+        [json!({"joined": "general", "connectionId": "ann"})]
+    );
     assert_eq!(
         store.members("general").await.unwrap()[1]
             .user_id

@@ -15,6 +15,7 @@
 use std::time::{Duration, Instant};
 
 use clap::{Arg, ArgAction, Command, value_parser};
+use fabric_examples::load::memory_of;
 use futures_util::{SinkExt, StreamExt, stream};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -103,17 +104,6 @@ fn options() -> Options {
         pid: matches.get_one::<u32>("pid").copied(),
         connect_concurrency: *matches.get_one("connect-concurrency").expect("defaulted"),
     }
-}
-
-/// `VmRSS` and `VmHWM` (peak) of a process, in MiB, from /proc.
-fn memory_of(pid: u32) -> Option<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| -> Option<f64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb / 1024.0)
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 /// CPU time (user + system) a process has used, in seconds, from /proc: robust to

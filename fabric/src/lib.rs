@@ -84,6 +84,8 @@ pub mod service;
 pub mod settings;
 #[cfg(feature = "websocket")]
 pub mod store;
+#[cfg(any(feature = "websocket", feature = "http"))]
+pub mod testing;
 pub mod tools;
 #[cfg(feature = "websocket")]
 pub mod websocket;

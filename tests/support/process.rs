@@ -62,3 +62,28 @@ pub(crate) async fn exit_of(mut child: std::process::Child) -> std::process::Exi
         .await
         .unwrap()
 }
+
+/// Waits up to 60 s for the child's first output line (its ready line); gives back
+/// the line and the rest of the output.
+pub(crate) async fn ready_line(
+    lines: std::sync::mpsc::Receiver<String>,
+) -> (String, std::sync::mpsc::Receiver<String>) {
+    tokio::task::spawn_blocking(move || {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a ready line");
+        (line, lines)
+    })
+    .await
+    .unwrap()
+}
+
+/// Stops the child at the end of a test, whatever happened in it.
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -60,6 +60,8 @@
 
 mod check;
 mod routes;
+#[cfg(feature = "websocket")]
+mod serving;
 
 use std::fmt;
 #[cfg(feature = "websocket")]
@@ -74,6 +76,8 @@ use crate::store::SharedStore;
 use crate::websocket::{StoreFactory, WebSocketAdapter};
 
 pub(crate) use check::Plan;
+#[cfg(feature = "websocket")]
+pub(crate) use serving::Routes;
 
 /// An application: its functions, its APIs and its connection store. See the
 /// [module](self).

@@ -44,6 +44,17 @@ pub(super) enum HttpEvent {
     HttpApi(Request<Full<Bytes>>, LambdaDetails),
     /// Any other event `lambda_http` knows: REST API, ALB.
     Other(LambdaRequest),
+    /// An event `lambda_http` cannot convert (it would panic): a 400, in the shape
+    /// of the event's source.
+    BadBody(BadBody),
+}
+
+/// An event that cannot be read as a request, and where it came from.
+pub(super) struct BadBody {
+    /// Whether it is an HTTP API (payload 2.0) event; else REST API or ALB.
+    pub(super) http_api: bool,
+    pub(super) alb: bool,
+    pub(super) reason: String,
 }
 
 impl<'de> Deserialize<'de> for HttpEvent {
@@ -92,8 +103,7 @@ impl<'de> Visitor<'de> for EventVisitor {
     }
 }
 
-const INVALID_HTTP_API_EVENT: &str =
-    "this HTTP API event has a path, method or base64 body that is not valid";
+const INVALID_HTTP_API_EVENT: &str = "this HTTP API event has a path or method that is not valid";
 
 impl HttpEvent {
     /// The generic path, for events whose first field is not `"version": "2.0"`.
@@ -105,8 +115,99 @@ impl HttpEvent {
                     .ok_or_else(|| serde::de::Error::custom(INVALID_HTTP_API_EVENT));
             }
         }
-        serde_json::from_str::<LambdaRequest>(text).map(HttpEvent::Other)
+        let event = serde_json::from_str::<LambdaRequest>(text)?;
+        Ok(match unreadable(&event) {
+            Some(bad) => HttpEvent::BadBody(bad),
+            None => HttpEvent::Other(event),
+        })
     }
+}
+
+/// What `lambda_http` would panic on converting `event` into a request: a body
+/// marked base64 that is not, or a host, scheme, stage or path that make no URL
+/// (its conversion unwraps both). Such an event is answered with a 400 instead.
+fn unreadable(event: &LambdaRequest) -> Option<BadBody> {
+    let (body, base64, http_api, alb) = match event {
+        LambdaRequest::ApiGatewayV1(event) => (&event.body, event.is_base64_encoded, false, false),
+        LambdaRequest::ApiGatewayV2(event) => (&event.body, event.is_base64_encoded, true, false),
+        LambdaRequest::Alb(event) => (&event.body, event.is_base64_encoded, false, true),
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    };
+    let reason = match body.as_deref().filter(|_| base64) {
+        Some(body) => base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .err()
+            .map(|err| bad_base64(&err)),
+        None => None,
+    }
+    .or_else(|| url_problem(event));
+    reason.map(|reason| BadBody {
+        http_api,
+        alb,
+        reason,
+    })
+}
+
+/// Whether the URL `lambda_http` builds from the event's host, scheme, stage,
+/// path and (for HTTP APIs) raw query parses, as it must.
+fn url_problem(event: &LambdaRequest) -> Option<String> {
+    let (headers, domain, stage, path, query) = match event {
+        LambdaRequest::ApiGatewayV1(event) => (
+            &event.headers,
+            event.request_context.domain_name.as_deref(),
+            event.request_context.stage.as_deref(),
+            event.path.as_deref(),
+            None,
+        ),
+        LambdaRequest::ApiGatewayV2(event) => (
+            &event.headers,
+            event.request_context.domain_name.as_deref(),
+            event.request_context.stage.as_deref(),
+            event.raw_path.as_deref(),
+            event.raw_query_string.as_deref(),
+        ),
+        LambdaRequest::Alb(event) => (&event.headers, None, None, event.path.as_deref(), None),
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    };
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or(domain);
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("https");
+    let path = path.unwrap_or_default();
+    let staged = stage
+        .filter(|stage| *stage != "$default")
+        .map(|stage| format!("/{stage}{path}"));
+    for path in std::iter::once(path.to_owned()).chain(staged) {
+        let text = match host {
+            Some(host) => format!("{scheme}://{host}{path}"),
+            None => format!("http://localhost{path}"),
+        };
+        let parsed = url::Url::parse(&text).map_err(|err| err.to_string());
+        let uri = parsed.and_then(|url| {
+            let mut uri = url.to_string();
+            if let Some(query) = query.filter(|q| !q.is_empty()) {
+                uri.push('?');
+                uri.push_str(query);
+            }
+            uri.parse::<Uri>().map(drop).map_err(|err| err.to_string())
+        });
+        if let Err(err) = uri {
+            return Some(format!(
+                "The event's host, stage and path do not form a URL ({text:?}): {err}"
+            ));
+        }
+    }
+    None
+}
+
+fn bad_base64(err: &base64::DecodeError) -> String {
+    format!("The body is marked base64 but is not: {err}")
 }
 
 /// Whether the event's text has `"version": "2.0"`. A false positive only costs the
@@ -258,11 +359,18 @@ impl HttpApiEvent<'_> {
         };
         let body = match self.body {
             None => Bytes::new(),
-            Some(text) if self.is_base64_encoded => Bytes::from(
-                base64::engine::general_purpose::STANDARD
-                    .decode(text.as_bytes())
-                    .ok()?,
-            ),
+            Some(text) if self.is_base64_encoded => {
+                match base64::engine::general_purpose::STANDARD.decode(text.as_bytes()) {
+                    Ok(bytes) => Bytes::from(bytes),
+                    Err(err) => {
+                        return Some(HttpEvent::BadBody(BadBody {
+                            http_api: true,
+                            alb: false,
+                            reason: bad_base64(&err),
+                        }));
+                    }
+                }
+            }
             Some(text) => Bytes::from(String::from(text)),
         };
         let mut request = Request::new(Full::new(body));

@@ -18,15 +18,15 @@ pub(super) fn raw_input(
     let mut input = Map::new();
     if let Some(query) = query {
         if query.contains(['%', '+']) {
-            add_pairs(&mut input, form_urlencoded::parse(query.as_bytes()));
+            add_pairs(&mut input, decoded_pairs(query, "query string")?);
         } else {
-            // Nothing to decode: the pairs are slices of the query, as
-            // `form_urlencoded` would give them, without its copying decoder.
+            // Nothing to decode: the pairs are slices of the query.
             add_pairs(&mut input, plain_pairs(query));
         }
     }
     for (name, value) in params {
-        let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+        let value = percent_decode(value, false)
+            .map_err(|bad| invalid_encoding(&format!("path parameter \"{name}\""), &bad))?;
         input.insert((*name).to_owned(), Value::String(value.into_owned()));
     }
     if let Some(fields) = body_fields(content_type, body)? {
@@ -53,6 +53,84 @@ fn add_pairs<'a>(
             }
         }
     }
+}
+
+/// `key=value` pairs of a query or form body, decoded; a `%` not followed by two
+/// hex digits, or escapes that do not decode to UTF-8 text, are a 400: read
+/// leniently, they would reach the service as other text than the client sent.
+fn decoded_pairs<'a>(
+    text: &'a str,
+    what: &str,
+) -> Result<impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)> + use<'a>, Error> {
+    let mut pairs = Vec::new();
+    for (key, value) in plain_pairs(text) {
+        let decode =
+            |part: &'a str| percent_decode(part, true).map_err(|bad| invalid_encoding(what, &bad));
+        pairs.push((decode_cow(key, decode)?, decode_cow(value, decode)?));
+    }
+    Ok(pairs.into_iter())
+}
+
+fn decode_cow<'a>(
+    part: Cow<'a, str>,
+    decode: impl Fn(&'a str) -> Result<Cow<'a, str>, Error>,
+) -> Result<Cow<'a, str>, Error> {
+    match part {
+        Cow::Borrowed(text) => decode(text),
+        Cow::Owned(text) => Ok(Cow::Owned(text)),
+    }
+}
+
+/// `text` percent-decoded (and `+` as a space, in queries and forms), or the
+/// offending escape.
+fn percent_decode(text: &str, plus_as_space: bool) -> Result<Cow<'_, str>, String> {
+    if !text.contains('%') && !(plus_as_space && text.contains('+')) {
+        return Ok(Cow::Borrowed(text));
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'%' => {
+                let hex = bytes.get(at + 1..at + 3).and_then(|pair| {
+                    std::str::from_utf8(pair)
+                        .ok()
+                        .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                        .filter(|_| pair.iter().all(u8::is_ascii_hexdigit))
+                });
+                let Some(byte) = hex else {
+                    let end = (at + 3).min(bytes.len());
+                    return Err(String::from_utf8_lossy(&bytes[at..end]).into_owned());
+                };
+                out.push(byte);
+                at += 3;
+            }
+            b'+' if plus_as_space => {
+                out.push(b' ');
+                at += 1;
+            }
+            byte => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| format!("escapes in \"{}\" that are not UTF-8", describe(text)))
+}
+
+/// A value in a message, cut at 40 characters.
+fn describe(text: &str) -> &str {
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
+    }
+}
+
+fn invalid_encoding(what: &str, bad: &str) -> Error {
+    Error::bad_request(format!("The {what} has invalid percent-encoding: {bad}"))
 }
 
 /// `key=value` pairs of a query with no escapes; empty pairs are skipped and a key
@@ -113,7 +191,7 @@ fn body_fields(
     };
     if !json {
         let mut fields = Map::new();
-        add_pairs(&mut fields, form_urlencoded::parse(body));
+        add_pairs(&mut fields, decoded_pairs(text, "form body")?);
         return Ok(Some(fields));
     }
     match serde_json::from_str::<Value>(text) {

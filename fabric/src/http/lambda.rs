@@ -17,6 +17,7 @@ use serde::{Serialize, Serializer};
 use super::event::HttpEvent;
 use super::{HttpBody, HttpRouter};
 use crate::BoxError;
+use crate::panic::catch_panic;
 
 impl HttpRouter {
     /// Handles one Lambda event as the Lambda runtime would: `event` is the JSON an
@@ -71,13 +72,32 @@ impl HttpRouter {
                 let response = super::handler::handle(&self.config, request, Some(details)).await;
                 Origin::HttpApi.response(response).await
             }
+            HttpEvent::BadBody(bad) => {
+                let origin = match (bad.http_api, bad.alb) {
+                    (true, _) => Origin::HttpApi,
+                    (false, true) => Origin::Alb,
+                    (false, false) => Origin::RestApi,
+                };
+                self.refuse(origin, bad.reason).await
+            }
             HttpEvent::Other(event) => {
                 let origin = match &event {
                     LambdaRequest::ApiGatewayV2(_) => Origin::HttpApi,
                     LambdaRequest::Alb(_) => Origin::Alb,
                     _ => Origin::RestApi,
                 };
-                let mut request: lambda_http::Request = event.into();
+                // `unreadable` turned away what `lambda_http`'s conversion is known
+                // to panic on; any other panic there is a 400 too, not a crash.
+                let converted =
+                    catch_panic(|| std::future::ready(lambda_http::Request::from(event)));
+                let mut request = match converted.await {
+                    Ok(request) => request,
+                    Err(panic) => {
+                        let reason =
+                            format!("The event cannot be read as a request: {}", panic.message());
+                        return Ok(self.refuse(origin, reason).await);
+                    }
+                };
                 add_trace(request.headers_mut(), trace);
                 request.extensions_mut().insert(context);
                 let response = super::handler::handle(&self.config, request, None).await;
@@ -85,6 +105,13 @@ impl HttpRouter {
             }
         };
         Ok(response)
+    }
+
+    /// A 400 with `reason`, in the shape `origin` expects.
+    async fn refuse(&self, origin: Origin, reason: String) -> LambdaResponse {
+        let error = crate::Error::bad_request(reason);
+        let response = super::response::error_response(&error, self.config.settings.scrub_errors());
+        origin.response(response).await
     }
 
     /// Serves Lambda invocations until the process is stopped: what

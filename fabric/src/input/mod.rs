@@ -11,6 +11,24 @@
 //!
 //! [`parse`] does all three and returns one 400 [`Error`] listing
 //! every failing field.
+//!
+//! # The coercion table
+//!
+//! | Target | Accepts | Rejects (400) |
+//! |---|---|---|
+//! | `bool` | `true`/`false`; `"true"`/`"false"` in any case, trimmed; numbers and numeric strings (true above 0) | other strings, objects, arrays of 2+ |
+//! | integers, floats | numbers; numeric strings, trimmed (the whole string: `"42abc"` is refused); `true`/`false` as 1/0 | other strings, NaN and infinities, values out of the type's range, fractions for integers |
+//! | `String` | strings as they are; numbers and booleans as their text | objects, arrays of 2+ |
+//! | `Vec<T>`, sets | arrays; a JSON array in a string; `"a,b,c"` or tab-separated text; a single value as `[value]`; each element coerced as `T`, errors naming its index | |
+//! | `Option<T>` | missing, `null` or `""` (or blank, for a non-text `T`) as `None` | |
+//! | choices (unit enums) | the variant names serde uses, trimmed | anything else, with the allowed names in the message |
+//! | date-times | RFC 3339 strings; epoch milliseconds, as numbers or strings | everything else |
+//! | any scalar | a one-element array, unwrapped | arrays of 2+ |
+//! | a field with a default | the default when the value is missing, `null` or `""` | |
+//!
+//! Undeclared keys are left alone (a WebSocket body always carries `action`), and
+//! every bad field is reported at once. Each row is a property test
+//! (`tests/properties.rs`).
 
 mod coerce;
 pub(crate) mod names;

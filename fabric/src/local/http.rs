@@ -5,12 +5,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower_service::Service as _;
 
+use super::parse_error::ErrorStyle;
+use super::serve::serve_http1;
 use crate::BoxError;
 use crate::http::{HttpRouter, PeerAddr};
 
@@ -100,43 +99,22 @@ impl HttpApiServer {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), BoxError> {
-        let graceful = GracefulShutdown::new();
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(err) => {
-                        // Out of file descriptors and the like: keep serving.
-                        tracing::warn!(error = %err, "could not accept a connection");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let server = self.clone();
-            let service = hyper::service::service_fn(
-                move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(PeerAddr(peer));
-                    server.router_for(request.uri().path()).call(request)
-                },
-            );
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            let connection = graceful.watch(connection);
-            tokio::spawn(async move {
-                if let Err(err) = connection.await {
-                    tracing::debug!(error = %err, "connection closed with an error");
-                }
-            });
-        }
-        drop(listener);
-        if tokio::time::timeout(GRACE, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("open requests did not finish in time; stopping anyway");
-        }
+        let server = self;
+        let make_service = move |peer| {
+            let server = server.clone();
+            hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(PeerAddr(peer));
+                server.router_for(request.uri().path()).call(request)
+            })
+        };
+        serve_http1(
+            listener,
+            make_service,
+            ErrorStyle::Envelope,
+            shutdown,
+            GRACE,
+        )
+        .await;
         Ok(())
     }
 }

@@ -44,6 +44,8 @@
 mod args;
 #[cfg(feature = "http")]
 mod http;
+mod parse_error;
+mod serve;
 #[cfg(feature = "websocket")]
 mod websocket;
 
@@ -57,9 +59,11 @@ pub use http::DEFAULT_HTTP_PORT;
 pub use websocket::{
     CONSOLE_PAGE, DEFAULT_PORT, Gateway, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, RunningGateway,
 };
+#[cfg(all(fuzzing, feature = "websocket"))]
+pub use websocket::{MemoryClient, MemoryGateway};
 
 use crate::BoxError;
-use crate::app::{App, AppError, FunctionAdapter, Plan};
+use crate::app::{App, FunctionAdapter, Plan};
 use crate::describe::ApiDescription;
 use crate::logging::fatal;
 
@@ -81,23 +85,6 @@ use crate::logging::fatal;
 #[cfg(feature = "websocket")]
 pub async fn serve_websocket(adapter: crate::websocket::WebSocketAdapter) -> Result<(), BoxError> {
     serve_app(App::single("fabric", adapter), None).await
-}
-
-/// The app's store, made once, when some function takes it.
-#[cfg(feature = "websocket")]
-pub(crate) fn app_store(plan: &Plan) -> Result<Option<crate::store::SharedStore>, AppError> {
-    for function in &plan.functions {
-        if let (true, FunctionAdapter::WebSocket(adapter)) =
-            (function.uses_app_store, &function.adapter)
-        {
-            let store = adapter
-                .store_source()
-                .resolve()
-                .map_err(|err| AppError::new(format!("the connection store: {}", err.detail())))?;
-            return Ok(store);
-        }
-    }
-    Ok(None)
 }
 
 /// Serves a whole app until Ctrl-C: every function as on Lambda (its own adapter,
@@ -147,10 +134,8 @@ pub(crate) async fn serve_app_with(
         );
     }
     #[cfg(feature = "websocket")]
-    match app_store(&plan) {
-        Ok(Some(store)) => plan.share_store(store),
-        Ok(None) => {}
-        Err(err) => fatal(&err.to_string()),
+    if let Err(err) = plan.share_app_store() {
+        fatal(&err.to_string());
     }
     // A broken setup fails at start, as a Lambda cold start would.
     for function in &plan.functions {

@@ -28,7 +28,6 @@ mod request;
 mod rooms;
 mod router;
 mod sdk;
-mod testing;
 
 pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 pub use aws_lambda_events::encodings::Body;
@@ -40,4 +39,3 @@ pub use management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, Managemen
 pub use request::{BroadcastReport, Delivery, EventType, WebSocket};
 pub use router::{RouteSelection, WebSocketRouter};
 pub use sdk::SdkManagementApi;
-pub use testing::{RecordingManagementApi, TestConnection, test_context};

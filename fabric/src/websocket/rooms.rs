@@ -22,7 +22,7 @@ impl Context {
     /// The caller's WebSocket connection id, when the call came over a WebSocket.
     ///
     /// ```
-    /// let (ctx, _) = fabric::websocket::test_context("Bq7ZkfvLIAMCLbQ=");
+    /// let (ctx, _) = fabric::testing::test_context("Bq7ZkfvLIAMCLbQ=");
     /// assert_eq!(ctx.connection_id(), Some("Bq7ZkfvLIAMCLbQ="));
     /// assert_eq!(fabric::Context::test().0.connection_id(), None);
     /// ```
@@ -39,7 +39,7 @@ impl Context {
     /// ```
     /// use std::sync::Arc;
     /// use fabric::store::{Connection, MemoryStore, SharedStore};
-    /// use fabric::websocket::TestConnection;
+    /// use fabric::testing::TestConnection;
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let store: SharedStore = Arc::new(MemoryStore::new());
@@ -48,7 +48,7 @@ impl Context {
     /// ctx.join("general").await?;
     /// assert_eq!(ctx.rooms().await?, ["general"]);
     ///
-    /// let (bare, _posts) = fabric::websocket::test_context("c1");
+    /// let (bare, _posts) = fabric::testing::test_context("c1");
     /// let err = bare.join("general").await.unwrap_err();
     /// assert_eq!(err.status(), 500);
     /// assert!(err.detail().starts_with("no connection store configured"));

@@ -141,6 +141,16 @@ impl Registry {
         }
     }
 
+    /// The ids of the open connections.
+    #[cfg(fuzzing)]
+    pub(super) fn ids(&self) -> Vec<String> {
+        self.read()
+            .values()
+            .filter(|connection| connection.is_open())
+            .map(|connection| connection.id.to_string())
+            .collect()
+    }
+
     /// How many connections there are, open or connecting.
     pub(super) fn len(&self) -> usize {
         self.read().len()

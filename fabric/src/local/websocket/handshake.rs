@@ -94,21 +94,32 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
             "The gateway is shutting down",
         );
     }
-    if parts.method != Method::GET
-        || parts
-            .headers
-            .get(SEC_WEBSOCKET_VERSION)
-            .map(|v| v.as_bytes())
-            != Some(b"13")
+    if parts.method != Method::GET {
+        return plain(StatusCode::BAD_REQUEST, "A WebSocket handshake is a GET");
+    }
+    if parts
+        .headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
     {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "A WebSocket handshake is a GET with Sec-WebSocket-Version: 13",
-        );
+        // RFC 6455 §4.4: name the version this server speaks.
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            [(SEC_WEBSOCKET_VERSION, "13")],
+            "This server speaks WebSocket version 13 (RFC 6455)\n",
+        )
+            .into_response();
     }
     let Some(key) = parts.headers.get(SEC_WEBSOCKET_KEY).cloned() else {
         return plain(StatusCode::BAD_REQUEST, "Sec-WebSocket-Key is missing");
     };
+    if !is_handshake_key(key.as_bytes()) {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Key must be 16 bytes in base64 (RFC 6455 §4.1)",
+        );
+    }
     let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
         return plain(
             StatusCode::BAD_REQUEST,
@@ -230,6 +241,16 @@ fn rejection(outcome: Outcome) -> Response {
             .into_response(),
         Outcome::NoRoute => forbidden(),
     }
+}
+
+/// A `Sec-WebSocket-Key` as RFC 6455 §4.1 has it: 16 bytes, base64-encoded.
+fn is_handshake_key(key: &[u8]) -> bool {
+    use base64::Engine as _;
+    let key = key.trim_ascii();
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .is_ok_and(|bytes| bytes.len() == 16)
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {

@@ -5,6 +5,8 @@ mod events;
 mod handshake;
 mod invocation;
 mod management;
+#[cfg(fuzzing)]
+mod memory;
 mod session;
 mod shared;
 
@@ -13,21 +15,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use self::shared::{Function, Routes, Settings, Shared};
-use super::app_store;
+use self::shared::{Settings, Shared};
 use super::args::{LocalArgs, bind_error};
-use crate::app::{App, AppError, Plan};
+use super::parse_error::ErrorStyle;
+use super::serve::serve_http1;
+use crate::app::{App, AppError, Plan, Routes};
 use crate::logging::fatal;
 use crate::names::check_name;
-use crate::websocket::{RouteSelection, WebSocketAdapter};
+use crate::websocket::WebSocketAdapter;
 use crate::{BoxError, env};
+
+#[cfg(fuzzing)]
+pub use memory::{MemoryClient, MemoryGateway};
 
 /// The page served at `/` when the adapter sets none: a WebSocket console.
 ///
@@ -125,9 +130,7 @@ impl Gateway {
     /// ```
     pub fn from_app(app: &App, api: &str) -> Result<Gateway, AppError> {
         let mut plan = app.clone().plan()?;
-        if let Some(store) = app_store(&plan)? {
-            plan.share_store(store);
-        }
+        plan.share_app_store()?;
         let mut gateways = gateways(plan)?;
         let index = gateways
             .iter()
@@ -242,6 +245,34 @@ impl Gateway {
             .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let shutdown_grace = self.shutdown_grace;
+        let shared = self.into_shared(addr);
+        let app = router(shared.clone());
+        let stopped = CancellationToken::new();
+        let stop = stopped.clone();
+        let make_service = move |peer: SocketAddr| peer_service(app.clone(), peer);
+        // Open requests are Management API calls; upgraded connections are the
+        // sessions', which `shutdown` has already closed.
+        let server = tokio::spawn(serve_http1(
+            listener,
+            make_service,
+            ErrorStyle::Message,
+            stop.cancelled_owned(),
+            Duration::from_secs(1),
+        ));
+        Ok(RunningGateway {
+            addr,
+            shared,
+            stopped,
+            server,
+            shutdown_grace,
+        })
+    }
+}
+
+impl Gateway {
+    /// What the handlers and sessions of this gateway, listening at `addr`, share.
+    fn into_shared(self, addr: SocketAddr) -> Arc<Shared> {
         let page = self.page.unwrap_or(CONSOLE_PAGE);
         let api = events::Api {
             domain_name: domain_name(addr),
@@ -254,41 +285,41 @@ impl Gateway {
             integration_timeout: self.integration_timeout,
             verbose: self.verbose,
         };
-        let shared = Arc::new(Shared::new(self.routes, api, addr.port(), settings, page));
-        let connections = get(management::get)
-            .post(management::post)
-            .delete(management::delete);
-        let app = Router::new()
-            .route("/", get(handshake::root))
-            .route("/{stage}", get(handshake::staged))
-            .route("/@connections/{id}", connections.clone())
-            .route("/{stage}/@connections/{id}", connections)
-            .fallback(|| async { handshake::forbidden() })
-            // Larger posts are read only to be refused with API Gateway's 413.
-            .layer(DefaultBodyLimit::max(4 * MAX_MESSAGE_BYTES))
-            .with_state(shared.clone());
-        let stopped = CancellationToken::new();
-        let stop = stopped.clone();
-        // Small frames are the whole traffic: Nagle's delay would dominate latency.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-        });
-        Ok(RunningGateway {
-            addr,
-            shared,
-            stopped,
-            server,
-            shutdown_grace: self.shutdown_grace,
-        })
+        Arc::new(Shared::new(self.routes, api, addr.port(), settings, page))
     }
+}
+
+/// The router as the service of one connection from `peer`.
+fn peer_service(
+    app: Router,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = axum::routing::future::RouteFuture<std::convert::Infallible>,
+> + Send
++ 'static {
+    hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        tower::Service::call(&mut app.clone(), request)
+    })
+}
+
+/// The gateway's HTTP side: the handshake, the Management API and the page.
+fn router(shared: Arc<Shared>) -> Router {
+    let connections = get(management::get)
+        .post(management::post)
+        .delete(management::delete);
+    Router::new()
+        .route("/", get(handshake::root))
+        .route("/{stage}", get(handshake::staged))
+        .route("/@connections/{id}", connections.clone())
+        .route("/{stage}/@connections/{id}", connections)
+        .fallback(|| async { handshake::forbidden() })
+        // Larger posts are read only to be refused with API Gateway's 413.
+        .layer(DefaultBodyLimit::max(4 * MAX_MESSAGE_BYTES))
+        .with_state(shared)
 }
 
 /// A gateway that is listening. Dropping it leaves it running until the runtime
@@ -315,7 +346,7 @@ pub struct RunningGateway {
     addr: SocketAddr,
     shared: Arc<Shared>,
     stopped: CancellationToken,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
     shutdown_grace: Duration,
 }
 
@@ -428,59 +459,17 @@ fn warn_if_posts_go_elsewhere(running: &RunningGateway) {
 
 /// The gateways of an app's WebSocket APIs, by API name, in the app's order.
 pub(crate) fn gateways(plan: Plan) -> Result<Vec<(String, Gateway)>, AppError> {
-    use crate::app::FunctionAdapter;
-    use crate::describe::ApiDescription;
-
-    let Plan {
-        description,
-        functions,
-        pages,
-    } = plan;
-    let mut adapters: Vec<(String, Arc<WebSocketAdapter>)> = functions
+    Ok(plan
+        .websocket_apis()?
         .into_iter()
-        .filter_map(|function| match function.adapter {
-            FunctionAdapter::WebSocket(adapter) => Some((function.name, Arc::new(adapter))),
-            #[allow(unreachable_patterns)]
-            _ => None,
+        .map(|api| {
+            let mut gateway = Gateway::for_routes(api.routes, api.page);
+            if let Some(stage) = api.stage {
+                gateway.stage = stage;
+            }
+            (api.name, gateway)
         })
-        .collect();
-    let mut gateways = Vec::new();
-    for api in &description.apis {
-        let ApiDescription::WebSocket(api) = api else {
-            continue;
-        };
-        let mut members: Vec<Function> = Vec::new();
-        let mut keys = Vec::new();
-        for route in &api.routes {
-            let index = match members.iter().position(|f| f.name == route.function) {
-                Some(index) => index,
-                None => {
-                    let at = adapters
-                        .iter()
-                        .position(|(name, _)| *name == route.function)
-                        .ok_or_else(|| {
-                            AppError::new(format!("no function `{}`", route.function))
-                        })?;
-                    let (name, adapter) = adapters.swap_remove(at);
-                    members.push(Function { name, adapter });
-                    members.len() - 1
-                }
-            };
-            keys.push((route.key.clone(), index));
-        }
-        let selection = RouteSelection::parse(&api.selection)
-            .map_err(|err| AppError::new(err.detail().to_owned()))?;
-        let page = pages
-            .iter()
-            .find(|(name, _)| *name == api.name)
-            .and_then(|(_, page)| *page);
-        let mut gateway = Gateway::for_routes(Routes::new(selection, members, keys), page);
-        if let Some(stage) = &api.stage {
-            gateway.stage = stage.clone();
-        }
-        gateways.push((api.name.clone(), gateway));
-    }
-    Ok(gateways)
+        .collect())
 }
 
 /// The address the gateway's events name as their `domainName`, from the address

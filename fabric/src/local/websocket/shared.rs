@@ -1,7 +1,6 @@
 //! What the gateway's handlers and connection tasks share: the API's route table
 //! (which function serves which route key), its settings and its connections.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
@@ -12,8 +11,8 @@ use tokio_util::task::TaskTracker;
 use super::connections::Registry;
 use super::events::Api;
 use super::invocation::{EventLog, EventMeta, Invocation};
+use crate::app::Routes;
 use crate::panic::catch_panic;
-use crate::websocket::{RouteSelection, WebSocketAdapter};
 
 /// The settings of a gateway, fixed once it is bound.
 #[derive(Debug, Clone)]
@@ -22,87 +21,6 @@ pub(crate) struct Settings {
     pub max_lifetime: Duration,
     pub integration_timeout: Duration,
     pub verbose: bool,
-}
-
-/// One function behind the API: a name and the adapter it serves, as on Lambda.
-#[derive(Debug)]
-pub(crate) struct Function {
-    pub name: String,
-    pub adapter: Arc<WebSocketAdapter>,
-}
-
-/// Which function serves which route key, and how API Gateway picks the key.
-#[derive(Debug)]
-pub(crate) struct Routes {
-    functions: Vec<Function>,
-    /// Route key → index into `functions`.
-    keys: Vec<(String, usize)>,
-    /// The custom (not `$`-prefixed) keys, for route selection.
-    custom_keys: Vec<String>,
-    selection: RouteSelection,
-}
-
-impl Routes {
-    /// One adapter serving every route key it declares: a single-function program.
-    pub(crate) fn single(adapter: WebSocketAdapter) -> Routes {
-        let keys = adapter.route_keys();
-        let selection = adapter.selection().clone();
-        let function = Function {
-            name: String::new(),
-            adapter: Arc::new(adapter),
-        };
-        Routes::new(
-            selection,
-            vec![function],
-            keys.into_iter().map(|key| (key, 0)).collect(),
-        )
-    }
-
-    /// `functions`, each serving the keys `keys` map to it.
-    pub(crate) fn new(
-        selection: RouteSelection,
-        functions: Vec<Function>,
-        keys: Vec<(String, usize)>,
-    ) -> Routes {
-        let custom_keys = keys
-            .iter()
-            .map(|(key, _)| key)
-            .filter(|key| !key.starts_with('$'))
-            .cloned()
-            .collect();
-        Routes {
-            functions,
-            keys,
-            custom_keys,
-            selection,
-        }
-    }
-
-    /// The function serving `key`.
-    pub(crate) fn function(&self, key: &str) -> Option<&Function> {
-        self.keys
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|&(_, index)| &self.functions[index])
-    }
-
-    /// The functions, in the order given.
-    pub(crate) fn functions(&self) -> &[Function] {
-        &self.functions
-    }
-
-    /// Each route key and the function that serves it, for the ready line.
-    pub(crate) fn table(&self) -> Vec<(&str, &str)> {
-        self.keys
-            .iter()
-            .map(|(key, index)| (key.as_str(), self.functions[*index].name.as_str()))
-            .collect()
-    }
-
-    /// Whether log lines name the function (there are several).
-    fn names_functions(&self) -> bool {
-        self.functions.len() > 1
-    }
 }
 
 /// Everything the gateway's handlers and connection tasks share.
@@ -147,11 +65,7 @@ impl Shared {
 
     /// The route key API Gateway would pick for a text frame.
     pub(super) fn route_key(&self, body: &str) -> String {
-        if self.routes.custom_keys.is_empty() {
-            return "$default".to_owned();
-        }
-        let keys: Vec<&str> = self.routes.custom_keys.iter().map(String::as_str).collect();
-        self.routes.selection.route_key(body, &keys).to_owned()
+        self.routes.route_key(body)
     }
 
     /// Starts the function serving the event's route, polled by the caller's task;
