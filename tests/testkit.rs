@@ -210,7 +210,7 @@ async fn the_test_gateway_runs_connect_rooms_broadcasts_and_disconnect() {
     ada.send(json!({"action": "message", "room": "general", "content": "hi"}))
         .await;
     let heard = json!({"room": "general", "from": ada.connection_id(), "content": "hi"});
-    assert_eq!(ada.take_received(), [heard.clone()]);
+    assert_eq!(ada.take_received(), std::slice::from_ref(&heard));
     assert_eq!(bob.take_received(), [heard]);
 
     // Errors are posted back as error frames; the service keeps serving.
