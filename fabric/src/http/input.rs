@@ -84,7 +84,8 @@ fn decode_cow<'a>(
 /// `text` percent-decoded (and `+` as a space, in queries and forms), or the
 /// offending escape.
 fn percent_decode(text: &str, plus_as_space: bool) -> Result<Cow<'_, str>, String> {
-    if !(text.contains('%') || plus_as_space && text.contains('+')) {
+    let escaped = text.contains('%') || (plus_as_space && text.contains('+'));
+    if !escaped {
         return Ok(Cow::Borrowed(text));
     }
     let bytes = text.as_bytes();
