@@ -2,27 +2,23 @@
 //! no sockets and no AWS, every event goes to the function serving its route as
 //! the JSON Lambda would get, and posts land in each client's inbox.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::hub::{Hub, HubApi, Inbox};
 use super::websocket_events::WebSocketEvent;
 use crate::app::{App, AppError, FunctionAdapter, Routes};
 use crate::panic::catch_panic;
-use crate::websocket::{
-    ApiGatewayProxyResponse, Body, ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi,
-    ManagementError, WebSocketAdapter,
-};
+use crate::websocket::{ApiGatewayProxyResponse, Body, WebSocketAdapter};
 
 /// The reason of a `$disconnect` whose client left without a close frame.
 const ABNORMAL: &str = "Connection closed abnormally";
 
 /// The `$disconnect` reason of a connection closed with `DELETE @connections/{id}`.
-const CLOSED_BY_DELETE: &str = "Connection Closed Normally";
+pub(super) const CLOSED_BY_DELETE: &str = "Connection Closed Normally";
 
 /// An API Gateway WebSocket API in the test's own process: one adapter serving
 /// every route ([`TestGateway::new`]), or an app's API with each route at its own
@@ -442,145 +438,4 @@ fn event_field(event: &WebSocketEvent, name: &str) -> Option<String> {
     event.to_json()["requestContext"]["identity"][name]
         .as_str()
         .map(str::to_owned)
-}
-
-/// The gateway's connections, shared with the Management API its adapters post to.
-#[derive(Debug, Default)]
-struct Hub {
-    state: Mutex<HubState>,
-}
-
-#[derive(Debug, Default)]
-struct HubState {
-    connections: HashMap<String, Connection>,
-    /// Deleted through the Management API, their `$disconnect` not yet run.
-    deleted: Vec<String>,
-    issued: u64,
-}
-
-#[derive(Debug)]
-struct Connection {
-    inbox: Arc<Inbox>,
-    /// False while `$connect` runs: API Gateway answers 410 for such a connection.
-    open: bool,
-    connected_at: DateTime<Utc>,
-    last_active_at: DateTime<Utc>,
-    source_ip: Option<String>,
-    user_agent: Option<String>,
-}
-
-impl Hub {
-    fn lock(&self) -> MutexGuard<'_, HubState> {
-        // A test that panicked mid-call still left a usable gateway.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A new connection, not yet open, with an id shaped like API Gateway's.
-    fn register(&self) -> (String, Arc<Inbox>) {
-        let mut state = self.lock();
-        state.issued += 1;
-        let mut bytes = [0u8; 11];
-        bytes[3..].copy_from_slice(&state.issued.to_be_bytes());
-        let id = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
-        let inbox = Arc::new(Inbox::default());
-        let now = Utc::now();
-        state.connections.insert(
-            id.clone(),
-            Connection {
-                inbox: inbox.clone(),
-                open: false,
-                connected_at: now,
-                last_active_at: now,
-                source_ip: None,
-                user_agent: None,
-            },
-        );
-        (id, inbox)
-    }
-
-    fn with_connection(&self, id: &str, change: impl FnOnce(&mut Connection)) {
-        if let Some(connection) = self.lock().connections.get_mut(id) {
-            change(connection);
-        }
-    }
-}
-
-/// What one client has been sent, and how its connection ended.
-#[derive(Debug, Default)]
-struct Inbox {
-    state: Mutex<InboxState>,
-}
-
-#[derive(Debug, Default)]
-struct InboxState {
-    frames: Vec<String>,
-    closed: Option<(u16, String)>,
-}
-
-impl Inbox {
-    fn lock(&self) -> MutexGuard<'_, InboxState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn push(&self, frame: String) {
-        self.lock().frames.push(frame);
-    }
-
-    fn close(&self, code: u16, reason: &str) {
-        self.lock().closed.get_or_insert((code, reason.to_owned()));
-    }
-}
-
-/// The Management API of a [`TestGateway`]: posts reach the named open connection.
-#[derive(Debug)]
-struct HubApi(Arc<Hub>);
-
-#[async_trait]
-impl ManagementApi for HubApi {
-    async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), ManagementError> {
-        if data.len() > MAX_MESSAGE_BYTES {
-            return Err(ManagementError::PayloadTooLarge(data.len()));
-        }
-        let state = self.0.lock();
-        match state.connections.get(connection_id) {
-            Some(connection) if connection.open => {
-                connection
-                    .inbox
-                    .push(String::from_utf8_lossy(data).into_owned());
-                Ok(())
-            }
-            _ => Err(ManagementError::Gone),
-        }
-    }
-
-    async fn get(&self, connection_id: &str) -> Result<ConnectionInfo, ManagementError> {
-        let state = self.0.lock();
-        match state.connections.get(connection_id) {
-            Some(connection) if connection.open => Ok(ConnectionInfo {
-                connected_at: connection.connected_at,
-                last_active_at: connection.last_active_at,
-                source_ip: connection.source_ip.clone(),
-                user_agent: connection.user_agent.clone(),
-            }),
-            _ => Err(ManagementError::Gone),
-        }
-    }
-
-    async fn delete(&self, connection_id: &str) -> Result<(), ManagementError> {
-        let mut state = self.0.lock();
-        match state.connections.remove(connection_id) {
-            Some(connection) if connection.open => {
-                connection.inbox.close(1000, CLOSED_BY_DELETE);
-                state.deleted.push(connection_id.to_owned());
-                Ok(())
-            }
-            Some(connecting) => {
-                state
-                    .connections
-                    .insert(connection_id.to_owned(), connecting);
-                Err(ManagementError::Gone)
-            }
-            None => Err(ManagementError::Gone),
-        }
-    }
 }

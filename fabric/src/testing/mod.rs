@@ -48,6 +48,8 @@ mod gateway;
 #[cfg(feature = "http")]
 mod http_events;
 #[cfg(feature = "websocket")]
+mod hub;
+#[cfg(feature = "websocket")]
 mod management;
 #[cfg(feature = "websocket")]
 mod websocket_events;
