@@ -313,6 +313,8 @@ async fn http_bodies_of_10_mb_bad_escapes_and_oversized_heads_get_envelopes() {
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
+    // The rest of the body is never read, so the connection is not reused.
+    assert_eq!(response.headers()["connection"], "close");
     let envelope: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
     assert_eq!(envelope["errors"][0]["status"], 413);
 
