@@ -877,6 +877,12 @@ async fn unknown_ids_and_oversized_posts_get_the_sdks_errors() {
         api.post(&id, &way_too_big).await,
         Err(ManagementError::PayloadTooLarge(_))
     ));
+    // A refused post leaves the client able to post again.
+    api.post(&id, b"after").await.unwrap();
+    match tokio::time::timeout(WAIT, client.next()).await.unwrap() {
+        Some(Ok(Message::Text(text))) => assert_eq!(text, "after"),
+        other => panic!("{other:?}"),
+    }
 
     // The raw answer names the exception as API Gateway does.
     let raw = raw_http(&gateway, "POST", "/local/@connections/nope", "{}").await;

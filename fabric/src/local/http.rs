@@ -104,19 +104,7 @@ impl HttpApiServer {
             let server = server.clone();
             hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(PeerAddr(peer));
-                let response = server.router_for(request.uri().path()).call(request);
-                async move {
-                    let mut response = response.await?;
-                    // A body refused for its size is left unread: the connection
-                    // cannot carry another request, so the client must not reuse it.
-                    if response.status() == hyper::StatusCode::PAYLOAD_TOO_LARGE {
-                        response.headers_mut().insert(
-                            hyper::header::CONNECTION,
-                            hyper::header::HeaderValue::from_static("close"),
-                        );
-                    }
-                    Ok::<_, std::convert::Infallible>(response)
-                }
+                server.router_for(request.uri().path()).call(request)
             })
         };
         serve_http1(

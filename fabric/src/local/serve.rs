@@ -8,9 +8,10 @@ use std::pin::pin;
 use std::time::Duration;
 
 use hyper::body::{Body, Incoming};
+use hyper::header::{CONNECTION, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::Service;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -94,6 +95,20 @@ pub(crate) async fn serve_connection<I, S, B>(
     B::Error: Into<BoxError>,
 {
     let io = TokioIo::new(ParseErrorBodies::new(io, style));
+    let service = hyper::service::service_fn(move |request| {
+        let response = service.call(request);
+        async move {
+            let mut response = response.await?;
+            // A body refused for its size is left unread: the connection cannot
+            // carry another request, so the client must not reuse it.
+            if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, S::Error>(response)
+        }
+    });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEAD_TIMEOUT)

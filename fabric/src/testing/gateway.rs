@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::hub::{Hub, HubApi, Inbox};
+use super::hub::{CLOSED_BY_DELETE, Hub, HubApi, Inbox};
 use super::websocket_events::WebSocketEvent;
 use crate::app::{App, AppError, FunctionAdapter, Routes};
 use crate::panic::catch_panic;
@@ -16,9 +16,6 @@ use crate::websocket::{ApiGatewayProxyResponse, Body, WebSocketAdapter};
 
 /// The reason of a `$disconnect` whose client left without a close frame.
 const ABNORMAL: &str = "Connection closed abnormally";
-
-/// The `$disconnect` reason of a connection closed with `DELETE @connections/{id}`.
-pub(super) const CLOSED_BY_DELETE: &str = "Connection Closed Normally";
 
 /// An API Gateway WebSocket API in the test's own process: one adapter serving
 /// every route ([`TestGateway::new`]), or an app's API with each route at its own
@@ -113,6 +110,8 @@ impl TestGateway {
         let mut plan = app.clone().plan()?;
         plan.share_app_store()?;
         for function in &mut plan.functions {
+            // Built without HTTP, WebSocket is the only kind of adapter.
+            #[cfg_attr(not(feature = "http"), allow(irrefutable_let_patterns))]
             let FunctionAdapter::WebSocket(adapter) = &mut function.adapter else {
                 continue;
             };

@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::gateway::CLOSED_BY_DELETE;
 use crate::websocket::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
+
+/// The `$disconnect` reason of a connection closed with `DELETE @connections/{id}`.
+pub(super) const CLOSED_BY_DELETE: &str = "Connection Closed Normally";
 
 /// The gateway's connections, shared with the Management API its adapters post to.
 #[derive(Debug, Default)]
@@ -34,6 +36,17 @@ pub(super) struct Connection {
     pub(super) last_active_at: DateTime<Utc>,
     pub(super) source_ip: Option<String>,
     pub(super) user_agent: Option<String>,
+}
+
+impl HubState {
+    /// The connection, if it is open: one still in `$connect` or gone is API
+    /// Gateway's 410.
+    fn open(&self, id: &str) -> Result<&Connection, ManagementError> {
+        match self.connections.get(id) {
+            Some(connection) if connection.open => Ok(connection),
+            _ => Err(ManagementError::Gone),
+        }
+    }
 }
 
 impl Hub {
@@ -109,45 +122,65 @@ impl ManagementApi for HubApi {
             return Err(ManagementError::PayloadTooLarge(data.len()));
         }
         let state = self.0.lock();
-        match state.connections.get(connection_id) {
-            Some(connection) if connection.open => {
-                connection
-                    .inbox
-                    .push(String::from_utf8_lossy(data).into_owned());
-                Ok(())
-            }
-            _ => Err(ManagementError::Gone),
-        }
+        let connection = state.open(connection_id)?;
+        connection
+            .inbox
+            .push(String::from_utf8_lossy(data).into_owned());
+        Ok(())
     }
 
     async fn get(&self, connection_id: &str) -> Result<ConnectionInfo, ManagementError> {
         let state = self.0.lock();
-        match state.connections.get(connection_id) {
-            Some(connection) if connection.open => Ok(ConnectionInfo {
-                connected_at: connection.connected_at,
-                last_active_at: connection.last_active_at,
-                source_ip: connection.source_ip.clone(),
-                user_agent: connection.user_agent.clone(),
-            }),
-            _ => Err(ManagementError::Gone),
-        }
+        let connection = state.open(connection_id)?;
+        Ok(ConnectionInfo {
+            connected_at: connection.connected_at,
+            last_active_at: connection.last_active_at,
+            source_ip: connection.source_ip.clone(),
+            user_agent: connection.user_agent.clone(),
+        })
     }
 
     async fn delete(&self, connection_id: &str) -> Result<(), ManagementError> {
         let mut state = self.0.lock();
-        match state.connections.remove(connection_id) {
-            Some(connection) if connection.open => {
-                connection.inbox.close(1000, CLOSED_BY_DELETE);
-                state.deleted.push(connection_id.to_owned());
-                Ok(())
-            }
-            Some(connecting) => {
-                state
-                    .connections
-                    .insert(connection_id.to_owned(), connecting);
-                Err(ManagementError::Gone)
-            }
-            None => Err(ManagementError::Gone),
-        }
+        state
+            .open(connection_id)?
+            .inbox
+            .close(1000, CLOSED_BY_DELETE);
+        state.connections.remove(connection_id);
+        state.deleted.push(connection_id.to_owned());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_in_connect_is_gone_until_open_and_a_delete_closes_it_once() {
+        let hub = Arc::new(Hub::default());
+        let api = HubApi(hub.clone());
+        let (id, inbox) = hub.register();
+
+        // Still in `$connect`: every call is a 410 and the connection stays.
+        assert_eq!(api.post(&id, b"early").await, Err(ManagementError::Gone));
+        assert_eq!(api.get(&id).await.err(), Some(ManagementError::Gone));
+        assert_eq!(api.delete(&id).await, Err(ManagementError::Gone));
+        assert!(hub.lock().connections.contains_key(&id));
+        assert!(inbox.lock().frames.is_empty());
+
+        hub.with_connection(&id, |connection| connection.open = true);
+        api.post(&id, b"hello").await.unwrap();
+        assert_eq!(api.get(&id).await.unwrap().source_ip, None);
+        assert_eq!(inbox.lock().frames, ["hello"]);
+
+        api.delete(&id).await.unwrap();
+        assert_eq!(
+            inbox.lock().closed,
+            Some((1000, CLOSED_BY_DELETE.to_owned()))
+        );
+        assert_eq!(hub.lock().deleted, std::slice::from_ref(&id));
+        assert_eq!(api.delete(&id).await, Err(ManagementError::Gone));
+        assert_eq!(api.post(&id, b"late").await, Err(ManagementError::Gone));
     }
 }
