@@ -41,6 +41,7 @@
 //! # let _ = adapter;
 //! ```
 
+mod buckets;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
 pub mod layout;
@@ -56,6 +57,7 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 
+pub use buckets::{BucketLimit, MemoryBuckets, SharedBuckets, Take, TokenBuckets};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoDbStore;
 pub use memory::MemoryStore;
