@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use fabric::local::{Gateway, RunningGateway};
 use fabric::prelude::*;
-use fabric::websocket::{RateLimit, WebSocketAdapter, WebSocketRouter};
+use fabric::store::{DynamoDbBuckets, DynamoDbStore, MemoryStore};
+use fabric::websocket::{Accept, RateLimit, WebSocketAdapter, WebSocketRouter};
 use futures_util::{SinkExt, StreamExt};
 use support::ws_client::WsClient;
 use tokio_tungstenite::tungstenite::Message;
@@ -182,4 +183,91 @@ async fn a_connection_over_its_violations_is_closed() {
         }
     }
     assert_eq!(limited, 3, "closed at the third violation");
+}
+
+/// The user named by `?user=`.
+async fn user_from_query(ctx: Context) -> Result<Accept, Error> {
+    let user = ctx
+        .websocket()
+        .and_then(|ws| ws.query_param("user"))
+        .ok_or_else(|| Error::unauthorized("?user= is required"))?
+        .to_owned();
+    Ok(Accept::new().user(user))
+}
+
+/// Sends `count` messages and counts the answers that passed.
+async fn passed_of(client: &mut WsClient, count: usize) -> usize {
+    for n in 0..count {
+        client.send_json(json!({"text": format!("m{n}")})).await;
+    }
+    let mut passed = 0;
+    for _ in 0..count {
+        let frame = client.next_json().await;
+        if frame.get("data").is_some() {
+            passed += 1;
+        } else {
+            assert_eq!(frame["errors"][0]["status"], 429, "{frame}");
+        }
+    }
+    passed
+}
+
+#[tokio::test]
+async fn a_dynamodb_bucket_is_shared_by_two_adapters() {
+    let Some(endpoint) = support::dynamodb::server("limits_dynamodb").await else {
+        return;
+    };
+    let table = support::dynamodb::unique_table("buckets");
+    let buckets = DynamoDbBuckets::new(DynamoDbStore::sdk_client(Some(&endpoint)), table);
+    buckets.create_table().await.unwrap();
+    // Two adapters as two Lambda instances: each with its own memory, one table of
+    // buckets. 0.5/s: nothing refills during the test.
+    let instance = || {
+        fabric_websocket(say)
+            .reply(true)
+            .on_connect(user_from_query)
+            .store(MemoryStore::new())
+            .rate_limit(RateLimit::per_user(0.5, 10).buckets(buckets.clone()))
+    };
+    let first = start(instance()).await;
+    let second = start(instance()).await;
+    let mut ada_first = WsClient::connect(&format!("{}/?user=ada", first.ws_url())).await;
+    let mut ada_second = WsClient::connect(&format!("{}/?user=ada", second.ws_url())).await;
+    let mut bob_second = WsClient::connect(&format!("{}/?user=bob", second.ws_url())).await;
+
+    assert_eq!(passed_of(&mut ada_first, 6).await, 6);
+    // Ada's other connection, on the other instance, has only what is left.
+    assert_eq!(passed_of(&mut ada_second, 8).await, 4);
+    assert_eq!(passed_of(&mut ada_first, 2).await, 0);
+    // Bob's bucket is his own.
+    assert_eq!(passed_of(&mut bob_second, 3).await, 3);
+}
+
+#[tokio::test]
+async fn concurrent_takes_from_one_dynamodb_bucket_never_exceed_its_burst() {
+    let Some(endpoint) = support::dynamodb::server("limits_race").await else {
+        return;
+    };
+    let table = support::dynamodb::unique_table("race");
+    let buckets = DynamoDbBuckets::new(DynamoDbStore::sdk_client(Some(&endpoint)), table);
+    buckets.create_table().await.unwrap();
+    let limit = fabric::store::BucketLimit::new(0.2, 15);
+    let takes = (0..40).map(|_| {
+        let buckets = buckets.clone();
+        tokio::spawn(async move {
+            use fabric::store::TokenBuckets;
+            buckets.take("shared", limit).await.unwrap().is_allowed()
+        })
+    });
+    let mut allowed = 0;
+    for take in takes.collect::<Vec<_>>() {
+        if take.await.unwrap() {
+            allowed += 1;
+        }
+    }
+    assert!(allowed <= 15, "{allowed} tokens from a bucket of 15");
+    assert!(
+        allowed >= 10,
+        "only {allowed}: races should mostly be settled"
+    );
 }

@@ -386,7 +386,10 @@ impl Error {
     pub fn envelope(&self, scrub: bool) -> ErrorEnvelope {
         let hide = scrub && self.kind.is_server_error();
         let meta = self.retry_after.map(|after| ErrorMeta {
-            retry_after_ms: Some(u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
+            // Rounded up: a client that waits the hint finds the token there.
+            retry_after_ms: Some(
+                u64::try_from(after.as_micros().div_ceil(1000)).unwrap_or(u64::MAX),
+            ),
         });
         let errors = if hide {
             vec![ErrorObject {

@@ -59,7 +59,7 @@ use crate::Error;
 
 pub use buckets::{BucketLimit, MemoryBuckets, SharedBuckets, Take, TokenBuckets};
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::DynamoDbStore;
+pub use dynamodb::{DynamoDbBuckets, DynamoDbStore};
 pub use memory::MemoryStore;
 
 /// How long a connection is kept by default: API Gateway closes every WebSocket
