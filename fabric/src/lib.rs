@@ -70,6 +70,8 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod input;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 #[cfg(any(feature = "websocket", feature = "http"))]
 mod lambda_json;
 #[cfg(all(feature = "local", any(feature = "websocket", feature = "http")))]

@@ -139,6 +139,21 @@ impl Adapter for crate::websocket::WebSocketAdapter {
     }
 }
 
+/// An authorizer runs on Lambda only: off Lambda it has nothing to serve (the local
+/// gateway does not run authorizers on its handshakes yet).
+#[cfg(feature = "websocket")]
+impl Adapter for crate::websocket::AuthorizerAdapter {
+    async fn serve_lambda(self) -> Result<(), BoxError> {
+        crate::websocket::AuthorizerAdapter::serve_lambda(self).await
+    }
+
+    async fn serve_local(self) -> Result<(), BoxError> {
+        fatal(
+            "an authorizer runs on Lambda only; the local gateway does not run authorizers yet, so check tokens in an on_connect hook to try them locally",
+        )
+    }
+}
+
 #[cfg(feature = "http")]
 impl Adapter for crate::http::HttpRouter {
     async fn serve_lambda(self) -> Result<(), BoxError> {

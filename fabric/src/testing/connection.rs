@@ -32,6 +32,7 @@ pub struct TestConnection {
     state: State,
     store: Option<SharedStore>,
     management: RecordingManagementApi,
+    authorizer: Value,
 }
 
 impl std::fmt::Debug for TestConnection {
@@ -53,7 +54,21 @@ impl TestConnection {
             state: State::new(),
             store: None,
             management: RecordingManagementApi::new(),
+            authorizer: Value::Null,
         }
+    }
+
+    /// The event's `requestContext.authorizer`, as a Lambda authorizer on `$connect`
+    /// leaves it on every event of the connection (`principalId` and string values).
+    ///
+    /// ```
+    /// use fabric::testing::TestConnection;
+    /// let (ctx, _) = TestConnection::new("c1").authorizer(serde_json::json!({"principalId": "ada"})).context();
+    /// assert_eq!(ctx.websocket().unwrap().authorizer()["principalId"], "ada");
+    /// ```
+    pub fn authorizer(mut self, context: Value) -> TestConnection {
+        self.authorizer = context;
+        self
     }
 
     /// The route key the message arrived on.
@@ -99,7 +114,7 @@ impl TestConnection {
             connected_at: Utc::now().timestamp_millis(),
             headers: Default::default(),
             query: Default::default(),
-            authorizer: Value::Null,
+            authorizer: self.authorizer.clone(),
             management: Arc::new(self.management.clone()),
             broadcast_concurrency: 64,
             store: self.store.clone(),

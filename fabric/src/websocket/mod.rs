@@ -17,12 +17,14 @@
 //! - a post to a closed connection is a 410, reported as [`Delivery::Gone`] so
 //!   stale ids can be forgotten.
 
+mod authorizer;
 mod config;
 mod dispatch;
 mod endpoint;
 mod event;
 mod heartbeat;
 mod hooks;
+mod identity;
 mod lambda;
 mod management;
 mod rate_limit;
@@ -31,6 +33,10 @@ mod rooms;
 mod router;
 mod sdk;
 
+pub use authorizer::{
+    Allowed, Authorized, AuthorizerAdapter, AuthorizerRequest, IdentitySource, MAX_CONTEXT_BYTES,
+    fabric_authorizer, flatten_context,
+};
 pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 pub use aws_lambda_events::encodings::Body;
 pub(crate) use config::StoreSource;
@@ -38,6 +44,7 @@ pub use config::{StoreFactory, WebSocketAdapter, fabric_websocket};
 pub use endpoint::{EndpointRules, ManagementClients};
 pub use heartbeat::{PING_ACTION, PONG_FRAME};
 pub use hooks::{Accept, Disconnect};
+pub use identity::{Identity, IdentityOrigin};
 pub use management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
 pub use rate_limit::{LimitKey, RateLimit};
 pub use request::{BroadcastReport, Delivery, EventType, WebSocket};
