@@ -271,3 +271,40 @@ async fn concurrent_takes_from_one_dynamodb_bucket_never_exceed_its_burst() {
         "only {allowed}: races should mostly be settled"
     );
 }
+
+#[tokio::test]
+async fn the_chat_answers_ping_and_limits_each_connection_to_10_a_second_burst_20() {
+    if std::env::var_os("CHAT_RATE_LIMIT").is_some() {
+        eprintln!("SKIPPED: CHAT_RATE_LIMIT is set; this test checks the default");
+        return;
+    }
+    let gateway = start(fabric_examples::chat::adapter()).await;
+    let url = format!("{}/?token=dev-token", gateway.ws_url());
+    let mut client = WsClient::connect(&url).await;
+    client.send_json(json!({"action": "ping"})).await;
+    assert_eq!(client.next_json().await, json!({"action": "pong"}));
+    for _ in 0..60 {
+        client
+            .send_json(json!({"action": "join", "room": "general"}))
+            .await;
+    }
+    let (mut joined, mut limited) = (0, 0);
+    for _ in 0..60 {
+        let frame = client.next_json().await;
+        if frame.get("joined").is_some() {
+            joined += 1;
+        } else {
+            assert_eq!(frame["errors"][0]["status"], 429, "{frame}");
+            limited += 1;
+        }
+    }
+    // The ping took one of the 20; ~10 a second refill while the joins run.
+    assert!(
+        (19..=40).contains(&joined),
+        "{joined} joined, {limited} refused"
+    );
+    // The connection is still served once the bucket refills.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.send_json(json!({"action": "ping"})).await;
+    assert_eq!(client.next_json().await, json!({"action": "pong"}));
+}
