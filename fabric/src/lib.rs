@@ -80,6 +80,7 @@ pub mod mcp;
 pub mod names;
 pub mod panic;
 pub mod runtime;
+pub mod secrets;
 pub mod service;
 pub mod settings;
 #[cfg(feature = "websocket")]
