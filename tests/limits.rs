@@ -271,3 +271,70 @@ async fn concurrent_takes_from_one_dynamodb_bucket_never_exceed_its_burst() {
         "only {allowed}: races should mostly be settled"
     );
 }
+
+#[tokio::test]
+async fn the_chat_answers_ping_and_limits_each_connection_to_10_a_second_burst_20() {
+    if std::env::var_os("CHAT_RATE_LIMIT").is_some() {
+        eprintln!("SKIPPED: CHAT_RATE_LIMIT is set; this test checks the default");
+        return;
+    }
+    let gateway = start(fabric_examples::chat::adapter()).await;
+    let url = format!("{}/?token=dev-token", gateway.ws_url());
+    let mut client = WsClient::connect(&url).await;
+    client.send_json(json!({"action": "ping"})).await;
+    assert_eq!(client.next_json().await, json!({"action": "pong"}));
+    for _ in 0..60 {
+        client
+            .send_json(json!({"action": "join", "room": "general"}))
+            .await;
+    }
+    let (mut joined, mut limited) = (0, 0);
+    for _ in 0..60 {
+        let frame = client.next_json().await;
+        if frame.get("joined").is_some() {
+            joined += 1;
+        } else {
+            assert_eq!(frame["errors"][0]["status"], 429, "{frame}");
+            limited += 1;
+        }
+    }
+    // The ping took one of the 20; ~10 a second refill while the joins run.
+    assert!(
+        (19..=40).contains(&joined),
+        "{joined} joined, {limited} refused"
+    );
+    // The connection is still served once the bucket refills.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.send_json(json!({"action": "ping"})).await;
+    assert_eq!(client.next_json().await, json!({"action": "pong"}));
+}
+
+#[tokio::test]
+async fn the_local_gateway_applies_the_stage_throttling_as_api_gateway_does() {
+    let throttled = fabric_websocket(say).reply(true).stage_throttling(1, 3);
+    let gateway = start(throttled).await;
+    let mut client = WsClient::connect(&gateway.ws_url()).await;
+    let mut other = WsClient::connect(&gateway.ws_url()).await;
+    for n in 0..8 {
+        client.send_json(json!({"text": format!("m{n}")})).await;
+    }
+    let (mut passed, mut throttled) = (0, 0);
+    for _ in 0..8 {
+        let frame = client.next_json().await;
+        if frame.get("data").is_some() {
+            passed += 1;
+        } else {
+            assert_eq!(frame["message"], "Too Many Requests", "{frame}");
+            assert!(frame["connectionId"].is_string() && frame["requestId"].is_string());
+            throttled += 1;
+        }
+    }
+    assert_eq!((passed, throttled), (3, 5));
+    // The stage's bucket is shared: another connection is throttled too.
+    other.send_json(json!({"text": "x"})).await;
+    assert_eq!(other.next_json().await["message"], "Too Many Requests");
+    // One second refills one request.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    other.send_json(json!({"text": "y"})).await;
+    assert_eq!(other.next_json().await, json!({"data": {"said": "y"}}));
+}

@@ -3,7 +3,8 @@
 //! response. Management API posts go to a sink that accepts at once, so the bench
 //! measures Fabric, not a network.
 //!
-//! Run with `cargo bench -p fabric --bench websocket`.
+//! Run with `cargo bench -p fabric --bench websocket`; `message_event_rate_limited`
+//! is the same event with a rate limit that never refuses.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -70,5 +71,25 @@ fn message_event(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, message_event);
+/// The same event through an adapter with a per-connection rate limit (in memory)
+/// that never refuses, in the same run, so the two figures compare.
+fn message_event_rate_limited(c: &mut Criterion) {
+    let limit = fabric::websocket::RateLimit::per_connection(1e9, u32::MAX);
+    let adapter = fabric_websocket(chat)
+        .management_api(Arc::new(Discard))
+        .rate_limit(limit);
+    let event = event();
+    c.bench_function("websocket/message_event_rate_limited", |b| {
+        b.iter(|| {
+            let response = adapter
+                .handle_json(black_box(&event))
+                .now_or_never()
+                .expect("nothing waits");
+            assert_eq!(response.status_code, 200);
+            black_box(response)
+        })
+    });
+}
+
+criterion_group!(benches, message_event, message_event_rate_limited);
 criterion_main!(benches);

@@ -10,7 +10,7 @@ use super::hooks::{Accept, ConnectHook, Disconnect, DisconnectHook};
 use super::management::ManagementApi;
 use super::rate_limit::RateLimit;
 use super::router::{RouteSelection, WebSocketRouter};
-use crate::describe::WebSocketRoutes;
+use crate::describe::{StageThrottling, WebSocketRoutes};
 use crate::settings::{AdapterSettings, adapter_settings_methods};
 use crate::store::{self, ConnectionStore, SharedStore};
 use crate::{BoxError, Context, Error, State};
@@ -58,6 +58,7 @@ pub fn fabric_websocket(routes: impl Into<WebSocketRouter>) -> WebSocketAdapter 
         posts: None,
         heartbeat: true,
         rate_limits: Vec::new(),
+        stage_throttling: None,
     }
 }
 
@@ -134,6 +135,7 @@ pub struct WebSocketAdapter {
     pub(super) posts: Option<bool>,
     pub(super) heartbeat: bool,
     pub(super) rate_limits: Vec<RateLimit>,
+    pub(super) stage_throttling: Option<StageThrottling>,
 }
 
 adapter_settings_methods!(WebSocketAdapter, "fabric_websocket(svc)");
@@ -348,6 +350,32 @@ impl WebSocketAdapter {
         self
     }
 
+    /// Asks API Gateway to throttle the stage to `rate` requests a second, `burst`
+    /// at once, across every connection: the template's stage
+    /// `DefaultRouteSettings`, and the local gateway, which answers a throttled
+    /// message `{"message": "Too Many Requests", ...}` as API Gateway does. Unlike
+    /// [`rate_limit`](WebSocketAdapter::rate_limit) it never reaches the function.
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric_websocket(svc).stage_throttling(500, 1000);
+    /// assert_eq!(adapter.describe().stage_throttling.unwrap().burst_limit, 1000);
+    /// ```
+    pub fn stage_throttling(mut self, rate: u32, burst: u32) -> WebSocketAdapter {
+        self.stage_throttling = Some(StageThrottling {
+            rate_limit: rate,
+            burst_limit: burst,
+        });
+        self
+    }
+
+    /// The stage throttling asked for.
+    pub fn stage_throttling_setting(&self) -> Option<StageThrottling> {
+        self.stage_throttling
+    }
+
     /// The rate limits, in the order they are checked.
     pub fn rate_limits(&self) -> &[RateLimit] {
         &self.rate_limits
@@ -439,6 +467,7 @@ impl WebSocketAdapter {
             two_way: self.two_way,
             tracks_connections: self.tracks_connections(),
             posts: self.posts,
+            stage_throttling: self.stage_throttling,
         }
     }
 
