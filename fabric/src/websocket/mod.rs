@@ -33,6 +33,8 @@ pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketP
 pub use aws_lambda_events::encodings::Body;
 pub(crate) use config::StoreSource;
 pub use config::{StoreFactory, WebSocketAdapter, fabric_websocket};
+#[cfg(feature = "local")]
+pub(crate) use endpoint::serve_in_process;
 pub use endpoint::{EndpointRules, ManagementClients};
 pub use hooks::{Accept, Disconnect};
 pub use management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
