@@ -41,6 +41,8 @@ pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketP
 pub use aws_lambda_events::encodings::Body;
 pub(crate) use config::StoreSource;
 pub use config::{StoreFactory, WebSocketAdapter, fabric_websocket};
+#[cfg(feature = "local")]
+pub(crate) use endpoint::serve_in_process;
 pub use endpoint::{EndpointRules, ManagementClients};
 pub use heartbeat::{PING_ACTION, PONG_FRAME};
 pub use hooks::{Accept, Disconnect};
