@@ -5,13 +5,19 @@
 //! `{"action": "message", "room": "general", "content": "hi"}` and
 //! `{"action": "leave", "room": "general"}`.
 //!
+//! `{"action": "ping"}` is answered `{"action": "pong"}` (send one every 5 to 9
+//! minutes to stay under API Gateway's 10-minute idle timeout). Each connection may
+//! send 10 messages a second, 20 at once; more get a 429 error frame with
+//! `meta.retryAfterMs`. `CHAT_RATE_LIMIT` changes that (`rate/burst`, e.g. `5/10`,
+//! or `off`).
+//!
 //! Rooms live in the connection store: in memory on the local gateway, in DynamoDB
 //! when `FABRIC_CONNECTIONS_TABLE` names the connections table (see README,
 //! "Connection tracking and rooms").
 
 use fabric::prelude::*;
 use fabric::store::SharedStore;
-use fabric::websocket::{Accept, WebSocketAdapter, fabric_websocket};
+use fabric::websocket::{Accept, RateLimit, WebSocketAdapter, fabric_websocket};
 
 /// What to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Input)]
@@ -94,18 +100,45 @@ pub async fn check_token(ctx: Context) -> Result<Accept, Error> {
 /// `FABRIC_CONNECTIONS_TABLE` names a table, in memory otherwise (the store is
 /// chosen when serving starts).
 pub fn adapter() -> WebSocketAdapter {
-    fabric_websocket(chat)
-        .on_connect(check_token)
-        .track_connections()
-        .local_page(PAGE)
+    limited(
+        fabric_websocket(chat)
+            .on_connect(check_token)
+            .track_connections()
+            .local_page(PAGE),
+    )
 }
 
 /// The chat adapter, keeping connections and rooms in `store`.
 pub fn with_store(store: SharedStore) -> WebSocketAdapter {
-    fabric_websocket(chat)
-        .on_connect(check_token)
-        .shared_store(store)
-        .local_page(PAGE)
+    limited(
+        fabric_websocket(chat)
+            .on_connect(check_token)
+            .shared_store(store)
+            .local_page(PAGE),
+    )
+}
+
+/// The chat's rate limit per connection when `CHAT_RATE_LIMIT` is unset.
+pub const DEFAULT_RATE_LIMIT: &str = "10/20";
+
+/// The chat's rate limit: `CHAT_RATE_LIMIT` (`rate/burst` or `off`), default
+/// [`DEFAULT_RATE_LIMIT`]; an unreadable value is logged and the default kept.
+pub fn rate_limit() -> Option<RateLimit> {
+    let default = || RateLimit::parse(DEFAULT_RATE_LIMIT).ok().flatten();
+    match std::env::var("CHAT_RATE_LIMIT") {
+        Ok(text) => RateLimit::parse(&text).unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "CHAT_RATE_LIMIT ignored");
+            default()
+        }),
+        Err(_) => default(),
+    }
+}
+
+fn limited(adapter: WebSocketAdapter) -> WebSocketAdapter {
+    match rate_limit() {
+        Some(limit) => adapter.rate_limit(limit),
+        None => adapter,
+    }
 }
 
 /// The chat page the local gateway serves at `http://127.0.0.1:3001/`.

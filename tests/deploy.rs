@@ -742,3 +742,44 @@ async fn the_store_works_on_the_tables_the_template_declares() {
         .collect();
     assert_eq!(members, ["c2", "c3"]);
 }
+
+#[test]
+fn stage_throttling_reaches_the_stages_default_route_settings_and_passes_cfn_lint() {
+    let throttled = echo::adapter().stage_throttling(100, 200);
+    let template = single_template("echo", throttled);
+    let stages = resources(&template, "AWS::ApiGatewayV2::Stage");
+    assert_eq!(stages.len(), 1);
+    assert_eq!(
+        stages[0].1["Properties"]["DefaultRouteSettings"],
+        json!({"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200})
+    );
+    let plain = single_template("echo", echo::adapter());
+    let stages = resources(&plain, "AWS::ApiGatewayV2::Stage");
+    assert!(
+        stages[0].1["Properties"]
+            .get("DefaultRouteSettings")
+            .is_none()
+    );
+
+    // An app's API setting wins over its functions'.
+    let app = App::new("Throttled")
+        .function("echo", echo::adapter().stage_throttling(100, 200))
+        .websocket_api("Echo", |api| api.handler("echo").throttling(5, 10));
+    let template = app_template(&app);
+    let stages = resources(&template, "AWS::ApiGatewayV2::Stage");
+    assert_eq!(
+        stages[0].1["Properties"]["DefaultRouteSettings"],
+        json!({"ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 10})
+    );
+
+    let Some(mut lint) = cfn_lint() else { return };
+    let path = std::env::temp_dir().join(format!("fabric-throttled-{}.json", std::process::id()));
+    std::fs::write(&path, template.to_string()).unwrap();
+    let output = lint.arg(&path).output().unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(
+        output.status.success(),
+        "cfn-lint found problems:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

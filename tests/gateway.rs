@@ -235,7 +235,22 @@ async fn chat_tokens_are_checked_on_the_handshake() {
 
 #[tokio::test]
 async fn chat_rooms_deliver_to_members_until_they_leave() {
-    let gateway = start(chat::adapter()).await;
+    chat_rooms(start(chat::adapter()).await).await;
+}
+
+/// The same conversation with every post signed and sent over HTTP by the AWS SDK,
+/// as on Lambda, instead of the gateway's in-process Management API.
+#[tokio::test]
+async fn chat_rooms_deliver_the_same_through_the_sdk() {
+    let gateway = Gateway::new(chat::adapter())
+        .sdk_management(true)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    chat_rooms(gateway).await;
+}
+
+async fn chat_rooms(gateway: RunningGateway) {
     let mut alice = connect(&gateway, "/?token=dev-token").await;
     let mut bob = connect(&gateway, "/local?token=dev-token").await;
     let mut ids = Vec::new();
@@ -942,6 +957,53 @@ async fn a_post_during_connect_is_gone_and_a_refused_connection_never_exists() {
     gateway.shutdown().await;
 }
 
+/// Posts from a service: twenty in order to its own connection, then one over
+/// 128 KB and one to an unknown id, whose statuses it posts last.
+#[fabric_service]
+async fn poster(_input: Probe, ctx: Context) -> Result<Value, Error> {
+    let ws = ctx.websocket().unwrap();
+    let me = ws.connection_id().to_owned();
+    for n in 0..20 {
+        ws.send_to(&me, json!({ "n": n })).await?;
+    }
+    let too_large = ws.send_to(&me, json!("x".repeat(131_071))).await;
+    let unknown = ws.send_to("bm8tc3VjaC1pZA==", json!({})).await;
+    let statuses: Vec<u16> = [too_large, unknown]
+        .into_iter()
+        .map(|result| result.map_or_else(|err| err.status(), |()| 200))
+        .collect();
+    ws.send_to(&me, json!({ "statuses": statuses })).await?;
+    Ok(Value::Null)
+}
+
+async fn posts_in_order_then_413_and_410(through_sdk: bool) {
+    let gateway = Gateway::new(fabric_websocket(poster))
+        .sdk_management(through_sdk)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let mut client = connect(&gateway, "/").await;
+    send(&mut client, json!({})).await;
+    for n in 0..20 {
+        assert_eq!(next_json(&mut client).await, json!({ "n": n }));
+    }
+    assert_eq!(
+        next_json(&mut client).await,
+        json!({ "statuses": [413, 410] })
+    );
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn in_process_posts_keep_order_and_answer_413_and_410() {
+    posts_in_order_then_413_and_410(false).await;
+}
+
+#[tokio::test]
+async fn sdk_posts_keep_order_and_answer_413_and_410() {
+    posts_in_order_then_413_and_410(true).await;
+}
+
 // ---------------------------------------------------------------------------
 // The real binary.
 
@@ -958,7 +1020,12 @@ fn spawn_chat(
 #[tokio::test]
 async fn the_chat_binary_serves_until_ctrl_c_and_exits_cleanly() {
     let port = free_port();
-    let (child, lines) = spawn_chat(port, &["--verbose"], &[("FABRIC_STAGE", "dev")]);
+    // This run posts through the SDK, over HTTP back into the gateway.
+    let (child, lines) = spawn_chat(
+        port,
+        &["--verbose"],
+        &[("FABRIC_STAGE", "dev"), ("FABRIC_LOCAL_MANAGEMENT", "sdk")],
+    );
     let ready = tokio::task::spawn_blocking(move || {
         let line = lines
             .recv_timeout(Duration::from_secs(30))

@@ -1,7 +1,15 @@
 //! `wsload`: opens many WebSocket connections and measures what a server does with
 //! them: connections/s, echo round trips/s, p50/p99 latency, and the server's memory.
+//! `--mode chat` speaks the chat example's one-way protocol instead: each round trip
+//! is a `join` answered by the `joined` the service posts through the Management API.
 //!
 //! ```text
+//! cargo run --release --bin chat -- --port 3001 &          # one-way: join → joined
+//! cargo run --release --bin wsload -- --url 'ws://127.0.0.1:3001/?token=dev-token' \
+//!     --connections 200 --messages 100 --mode chat --pid $(pgrep -n chat)
+//! cargo run --release --bin bare-echo -- --port 3002 --chat &   # the floor, same protocol
+//! cargo run --release --bin wsload -- --url ws://127.0.0.1:3002/ --connections 200 \
+//!     --messages 100 --mode chat
 //! cargo run --release --bin echo -- --port 3001 &          # the gateway (two-way echo)
 //! cargo run --release --bin wsload -- --url ws://127.0.0.1:3001/ --connections 1000 \
 //!     --messages 100 --mode echo --pid $(pgrep -n echo)
@@ -28,7 +36,9 @@ struct Options {
     connections: usize,
     messages: usize,
     size: usize,
-    echo: bool,
+    /// Round trips (echo or chat); otherwise idle connections.
+    round_trips: bool,
+    chat: bool,
     hold: Duration,
     pid: Option<u32>,
     connect_concurrency: usize,
@@ -55,7 +65,7 @@ fn options() -> Options {
                 .short('m')
                 .value_parser(value_parser!(usize))
                 .default_value("100")
-                .help("Round trips per connection, in echo mode"),
+                .help("Round trips per connection, in echo and chat modes"),
         )
         .arg(
             Arg::new("size")
@@ -67,7 +77,7 @@ fn options() -> Options {
         .arg(
             Arg::new("mode")
                 .long("mode")
-                .value_parser(["echo", "idle"])
+                .value_parser(["echo", "chat", "idle"])
                 .default_value("echo"),
         )
         .arg(
@@ -99,7 +109,8 @@ fn options() -> Options {
         connections: *matches.get_one("connections").expect("defaulted"),
         messages: *matches.get_one("messages").expect("defaulted"),
         size: *matches.get_one("size").expect("defaulted"),
-        echo: matches.get_one::<String>("mode").map(String::as_str) == Some("echo"),
+        round_trips: matches.get_one::<String>("mode").map(String::as_str) != Some("idle"),
+        chat: matches.get_one::<String>("mode").map(String::as_str) == Some("chat"),
         hold: Duration::from_secs(*matches.get_one::<u64>("hold").expect("defaulted")),
         pid: matches.get_one::<u32>("pid").copied(),
         connect_concurrency: *matches.get_one("connect-concurrency").expect("defaulted"),
@@ -163,7 +174,7 @@ async fn main() {
         clients.len() as f64 / connect_time.as_secs_f64()
     );
 
-    if !options.echo {
+    if !options.round_trips {
         tokio::time::sleep(options.hold).await;
         if let Some((rss, peak)) = options.pid.and_then(memory_of) {
             let base = before.map_or(0.0, |(b, _)| b);
@@ -177,10 +188,14 @@ async fn main() {
         return;
     }
 
-    let text = format!(
-        r#"{{"action":"echo","text":"{}"}}"#,
-        "x".repeat(options.size.saturating_sub(28))
-    );
+    let text = if options.chat {
+        r#"{"action":"join","room":"load"}"#.to_owned()
+    } else {
+        format!(
+            r#"{{"action":"echo","text":"{}"}}"#,
+            "x".repeat(options.size.saturating_sub(28))
+        )
+    };
     let messages = options.messages;
     let cpu_before = options.pid.and_then(cpu_seconds_of);
     let started = Instant::now();

@@ -3,7 +3,11 @@
 //! response. Management API posts go to a sink that accepts at once, so the bench
 //! measures Fabric, not a network.
 //!
-//! Run with `cargo bench -p fabric --bench websocket`.
+//! Run with `cargo bench -p fabric --bench websocket`. Before timing, it prints the
+//! heap allocations one event makes (counted by a wrapping global allocator), next
+//! to those of reading the same event as a generic JSON value alone.
+//! `message_event_rate_limited` is the same event with a rate limit that never
+//! refuses.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -13,6 +17,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use fabric::prelude::*;
 use fabric::websocket::{ConnectionInfo, ManagementApi, ManagementError};
 use futures_util::FutureExt;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static ALLOCATOR: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 // The chat example's own input; the bench's service skips the rooms, which need a
 // store, and measures the pipeline around them.
@@ -55,9 +63,38 @@ fn event() -> String {
     event.to_string()
 }
 
+/// Allocations and bytes per call of `run`, over many calls.
+fn allocations_per_call(mut run: impl FnMut()) -> (f64, f64) {
+    const CALLS: usize = 1000;
+    run(); // one-time setup (the setup hooks' cells, the clients) is not per event
+    let region = Region::new(ALLOCATOR);
+    for _ in 0..CALLS {
+        run();
+    }
+    let stats = region.change();
+    (
+        stats.allocations as f64 / CALLS as f64,
+        stats.bytes_allocated as f64 / CALLS as f64,
+    )
+}
+
 fn message_event(c: &mut Criterion) {
     let adapter = fabric_websocket(chat).management_api(Arc::new(Discard));
     let event = event();
+    let (count, bytes) = allocations_per_call(|| {
+        let response = adapter
+            .handle_json(&event)
+            .now_or_never()
+            .expect("nothing waits");
+        black_box(response);
+    });
+    let (read_count, read_bytes) = allocations_per_call(|| {
+        black_box(serde_json::from_str::<Value>(&event).expect("valid JSON"));
+    });
+    println!(
+        "websocket/message_event: {count:.1} allocations ({bytes:.0} bytes) per event; \
+         reading the event as a serde_json::Value alone: {read_count:.1} ({read_bytes:.0} bytes)"
+    );
     c.bench_function("websocket/message_event", |b| {
         b.iter(|| {
             let response = adapter
@@ -70,5 +107,25 @@ fn message_event(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, message_event);
+/// The same event through an adapter with a per-connection rate limit (in memory)
+/// that never refuses, in the same run, so the two figures compare.
+fn message_event_rate_limited(c: &mut Criterion) {
+    let limit = fabric::websocket::RateLimit::per_connection(1e9, u32::MAX);
+    let adapter = fabric_websocket(chat)
+        .management_api(Arc::new(Discard))
+        .rate_limit(limit);
+    let event = event();
+    c.bench_function("websocket/message_event_rate_limited", |b| {
+        b.iter(|| {
+            let response = adapter
+                .handle_json(black_box(&event))
+                .now_or_never()
+                .expect("nothing waits");
+            assert_eq!(response.status_code, 200);
+            black_box(response)
+        })
+    });
+}
+
+criterion_group!(benches, message_event, message_event_rate_limited);
 criterion_main!(benches);

@@ -67,6 +67,10 @@ pub fn region() -> Region {
 
 /// The process' HTTP client for AWS calls: hyper with rustls (ring), plain `http://`
 /// for local endpoints. Every SDK client shares it, and so its connection pool.
+///
+/// HTTPS is verified against Mozilla's root certificates compiled into the binary
+/// (`webpki-root-certs`), not the system's certificate directory: reading and
+/// parsing every file there was most of a Lambda cold start.
 pub fn http_client() -> SharedHttpClient {
     static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
     CLIENT
@@ -74,9 +78,38 @@ pub fn http_client() -> SharedHttpClient {
             use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
             aws_smithy_http_client::Builder::new()
                 .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .tls_context(compiled_in_roots())
                 .build_https()
         })
         .clone()
+}
+
+/// A TLS context trusting the compiled-in roots only. The SDK's trust store takes
+/// PEM, so each DER certificate is wrapped; that is in-memory work of well under a
+/// millisecond, done when the first SDK client is built.
+fn compiled_in_roots() -> aws_smithy_http_client::tls::TlsContext {
+    use aws_smithy_http_client::tls::{TlsContext, TrustStore};
+    use base64::Engine;
+    let mut store = TrustStore::empty().with_native_roots(false);
+    let engine = &base64::engine::general_purpose::STANDARD;
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let body = engine.encode(cert.as_ref());
+        let mut pem = String::with_capacity(body.len() + body.len() / 64 + 64);
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            // Base64 is ASCII, so every chunk is valid UTF-8.
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        store.add_pem_certificate(pem);
+    }
+    TlsContext::builder()
+        .with_trust_store(store)
+        .build()
+        // `build` cannot fail today; were it to, the SDK's default (the system
+        // store) still verifies.
+        .unwrap_or_default()
 }
 
 /// What every Fabric SDK client starts from: the shared HTTP client, credentials and

@@ -212,6 +212,33 @@ impl Context {
         })
     }
 
+    /// The declared secret `name` (see [`secrets`](crate::secrets)), fetched again
+    /// when older than its time to live; a 500 if the adapter did not declare it.
+    ///
+    /// ```
+    /// use fabric::{Context, State};
+    /// use fabric::secrets::Secrets;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let secrets = Secrets::builder(["API_KEY"]).lookup(|_| Some("k-1".into())).load().await.unwrap();
+    /// let ctx = Context::builder("r").state(State::new().with(secrets)).build();
+    /// assert_eq!(ctx.secret("API_KEY").await.unwrap().expose(), "k-1");
+    /// assert_eq!(ctx.secret("OTHER").await.unwrap_err().status(), 500);
+    /// # })
+    /// ```
+    pub async fn secret(&self, name: &str) -> Result<crate::secrets::SecretValue, Error> {
+        let secrets = self
+            .inner
+            .state
+            .get::<crate::secrets::Secrets>()
+            .ok_or_else(|| {
+                Error::internal_message(format!(
+                    "no secret named {name} was declared on the adapter"
+                ))
+            })?;
+        secrets.get(name).await
+    }
+
     /// The whole shared state of the adapter.
     pub fn shared_state(&self) -> &State {
         &self.inner.state

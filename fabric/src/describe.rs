@@ -33,6 +33,19 @@ pub struct WebSocketRoutes {
     /// Whether it posts to connections, when it says so; `None` leaves it to the
     /// routes it serves.
     pub posts: Option<bool>,
+    /// The stage throttling it asks of the API it serves.
+    pub stage_throttling: Option<StageThrottling>,
+}
+
+/// API Gateway's throttling of a stage's routes: the template's
+/// `DefaultRouteSettings` (`ThrottlingRateLimit`, `ThrottlingBurstLimit`), applied by
+/// the local gateway too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageThrottling {
+    /// Steady requests per second, across every connection of the stage.
+    pub rate_limit: u32,
+    /// Most requests at once.
+    pub burst_limit: u32,
 }
 
 /// One path of an HTTP router, in API Gateway's syntax (`/users/{id}`), and the
@@ -164,6 +177,8 @@ pub struct WebSocketApiDescription {
     pub custom_domain: Option<CustomDomain>,
     /// Its routes, each with the function serving it.
     pub routes: Vec<WebSocketRoute>,
+    /// Its stage throttling, when set in code.
+    pub throttling: Option<StageThrottling>,
 }
 
 /// One method on one path of an HTTP API and the function that serves it.

@@ -82,6 +82,7 @@ pub mod mcp;
 pub mod names;
 pub mod panic;
 pub mod runtime;
+pub mod secrets;
 pub mod service;
 pub mod settings;
 #[cfg(feature = "websocket")]
@@ -98,7 +99,7 @@ pub mod __private;
 #[cfg(feature = "cli")]
 pub use cli::{Cli, fabric_cli};
 pub use context::{Context, ContextBuilder, MessageSink, SentMessages, State};
-pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorObject, ErrorSource, Issue};
+pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorMeta, ErrorObject, ErrorSource, Issue};
 #[cfg(feature = "http")]
 pub use http::{HttpRouter, fabric_http};
 pub use input::{Input, InputType};

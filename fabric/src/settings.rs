@@ -107,6 +107,24 @@ impl AdapterSettings {
         self.changed()
     }
 
+    /// Declares secrets (see [`secrets`](crate::secrets)): loaded once per process
+    /// before the first call, so one that cannot load fails the start, naming it.
+    pub fn with_secrets<I, S>(self, names: I) -> AdapterSettings
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_secrets_from(crate::secrets::Secrets::builder(names))
+    }
+
+    /// Like [`with_secrets`](Self::with_secrets), loaded as `builder` says.
+    pub fn with_secrets_from(self, builder: crate::secrets::SecretsBuilder) -> AdapterSettings {
+        self.with_setup(move || {
+            let builder = builder.clone();
+            async move { Ok::<_, BoxError>(builder.load().await?) }
+        })
+    }
+
     /// Whether 5xx details are hidden from clients.
     pub fn with_scrub_errors(mut self, scrub: bool) -> AdapterSettings {
         self.scrub_errors = scrub;
@@ -221,6 +239,31 @@ macro_rules! adapter_settings_methods {
                 T: Send + Sync + 'static,
             {
                 self.with_settings(|settings| settings.with_setup(setup))
+            }
+
+            #[doc = "Declares secrets by name, read with `ctx.secret(\"NAME\")`: `SECRET_<NAME>`"]
+            #[doc = "(or `<NAME>_SECRET`) names a Secrets Manager secret, else `<NAME>` is the"]
+            #[doc = "value. Loaded before the first call; one that cannot load fails the start."]
+            #[doc = "See [`secrets`](crate::secrets)."]
+            #[doc = ""]
+            #[doc = "```"]
+            #[doc = "use fabric::prelude::*;"]
+            #[doc = "# #[derive(Deserialize, Input)] struct In {}"]
+            #[doc = "# #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }"]
+            #[doc = concat!("let adapter = ", $example, ".secrets([\"API_KEY\"]);")]
+            #[doc = "# let _ = adapter;"]
+            #[doc = "```"]
+            pub fn secrets<I, S>(self, names: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.with_settings(|settings| settings.with_secrets(names))
+            }
+
+            #[doc = "Like `secrets`, loaded as the [`SecretsBuilder`](crate::secrets::SecretsBuilder) says (time to live, source)."]
+            pub fn secrets_from(self, builder: crate::secrets::SecretsBuilder) -> Self {
+                self.with_settings(|settings| settings.with_secrets_from(builder))
             }
 
             #[doc = "Whether 5xx details are hidden from clients (see the error envelope)."]

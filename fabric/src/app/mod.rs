@@ -119,6 +119,7 @@ pub struct WebSocketApi {
     page: Option<&'static str>,
     routes: Vec<(String, String)>,
     handlers: Vec<String>,
+    throttling: Option<crate::describe::StageThrottling>,
 }
 
 impl WebSocketApi {
@@ -132,7 +133,27 @@ impl WebSocketApi {
             page: None,
             routes: Vec::new(),
             handlers: Vec::new(),
+            throttling: None,
         }
+    }
+
+    /// Throttles the stage's routes to `rate` requests a second, `burst` at once,
+    /// across every connection (the template's `DefaultRouteSettings`; the local
+    /// gateway applies it too). Default: the first function's
+    /// [`stage_throttling`](crate::websocket::WebSocketAdapter::stage_throttling),
+    /// else the account's limits.
+    ///
+    /// ```
+    /// use fabric::app::WebSocketApi;
+    /// let api = WebSocketApi::new("Chat").handler("chat").throttling(500, 1000);
+    /// # let _ = api;
+    /// ```
+    pub fn throttling(mut self, rate: u32, burst: u32) -> WebSocketApi {
+        self.throttling = Some(crate::describe::StageThrottling {
+            rate_limit: rate,
+            burst_limit: burst,
+        });
+        self
     }
 
     /// Routes `key` (`$connect`, `$disconnect`, `$default` or a custom key) to the

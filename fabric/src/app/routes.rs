@@ -117,6 +117,10 @@ impl Planner<'_> {
             stage: api.stage.clone(),
             custom_domain: api.custom_domain.clone(),
             routes,
+            throttling: match api.throttling {
+                Some(throttling) => Some(throttling),
+                None => self.member_throttling(&api.name, &members)?,
+            },
         }))
     }
 
@@ -130,6 +134,24 @@ impl Planner<'_> {
             "API `{}` is a WebSocket API, and fabric is built without its `websocket` feature",
             api.name
         )))
+    }
+
+    /// The stage throttling the API's functions ask for: the first one's.
+    #[cfg(feature = "websocket")]
+    fn member_throttling(
+        &self,
+        api: &str,
+        members: &[usize],
+    ) -> Result<Option<crate::describe::StageThrottling>, AppError> {
+        for &index in members {
+            if let Some(throttling) = self
+                .websocket_adapter(api, index)?
+                .stage_throttling_setting()
+            {
+                return Ok(Some(throttling));
+            }
+        }
+        Ok(None)
     }
 
     #[cfg(feature = "websocket")]

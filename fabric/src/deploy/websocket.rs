@@ -105,12 +105,17 @@ impl Template {
             Some(stage) => Value::String(stage.clone()),
             None => reference(STAGE),
         };
+        let mut stage_properties =
+            json!({ "ApiId": reference(&api_id), "StageName": stage_name, "AutoDeploy": true });
+        if let Some(throttling) = api.throttling {
+            stage_properties["DefaultRouteSettings"] = json!({
+                "ThrottlingRateLimit": throttling.rate_limit,
+                "ThrottlingBurstLimit": throttling.burst_limit,
+            });
+        }
         self.resource(
             stage_id.clone(),
-            Resource::new(
-                "AWS::ApiGatewayV2::Stage",
-                json!({ "ApiId": reference(&api_id), "StageName": stage_name, "AutoDeploy": true }),
-            ),
+            Resource::new("AWS::ApiGatewayV2::Stage", stage_properties),
         );
         for member in &members {
             self.resource(

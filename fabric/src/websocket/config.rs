@@ -8,8 +8,9 @@ use std::time::Duration;
 use super::endpoint::{EndpointRules, ManagementClients};
 use super::hooks::{Accept, ConnectHook, Disconnect, DisconnectHook};
 use super::management::ManagementApi;
+use super::rate_limit::RateLimit;
 use super::router::{RouteSelection, WebSocketRouter};
-use crate::describe::WebSocketRoutes;
+use crate::describe::{StageThrottling, WebSocketRoutes};
 use crate::settings::{AdapterSettings, adapter_settings_methods};
 use crate::store::{self, ConnectionStore, SharedStore};
 use crate::{BoxError, Context, Error, State};
@@ -55,6 +56,9 @@ pub fn fabric_websocket(routes: impl Into<WebSocketRouter>) -> WebSocketAdapter 
         page: None,
         store: StoreSource::None,
         posts: None,
+        heartbeat: true,
+        rate_limits: Vec::new(),
+        stage_throttling: None,
     }
 }
 
@@ -129,6 +133,9 @@ pub struct WebSocketAdapter {
     pub(super) page: Option<&'static str>,
     pub(super) store: StoreSource,
     pub(super) posts: Option<bool>,
+    pub(super) heartbeat: bool,
+    pub(super) rate_limits: Vec<RateLimit>,
+    pub(super) stage_throttling: Option<StageThrottling>,
 }
 
 adapter_settings_methods!(WebSocketAdapter, "fabric_websocket(svc)");
@@ -303,6 +310,77 @@ impl WebSocketAdapter {
         self
     }
 
+    /// Answers `{"action":"ping"}` with `{"action":"pong"}` (default on), so clients
+    /// can keep a connection past API Gateway's 10-minute idle timeout. A route of
+    /// the router named `ping` wins over the built-in one.
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric_websocket(svc).heartbeat(false);
+    /// assert!(!adapter.answers_heartbeats());
+    /// ```
+    pub fn heartbeat(mut self, on: bool) -> WebSocketAdapter {
+        self.heartbeat = on;
+        self
+    }
+
+    /// Whether the built-in ping is on.
+    pub fn answers_heartbeats(&self) -> bool {
+        self.heartbeat
+    }
+
+    /// Limits the rate of messages (see [`RateLimit`]); several limits all apply.
+    /// A message over a limit is answered with a 429 error frame carrying
+    /// `meta.retryAfterMs` and never reaches its service; heartbeats count too.
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// use fabric::websocket::RateLimit;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric_websocket(svc)
+    ///     .rate_limit(RateLimit::per_connection(10.0, 20))
+    ///     .rate_limit(RateLimit::per_user(50.0, 100));
+    /// assert_eq!(adapter.rate_limits().len(), 2);
+    /// ```
+    pub fn rate_limit(mut self, limit: RateLimit) -> WebSocketAdapter {
+        self.rate_limits.push(limit);
+        self
+    }
+
+    /// Asks API Gateway to throttle the stage to `rate` requests a second, `burst`
+    /// at once, across every connection: the template's stage
+    /// `DefaultRouteSettings`, and the local gateway, which answers a throttled
+    /// message `{"message": "Too Many Requests", ...}` as API Gateway does. Unlike
+    /// [`rate_limit`](WebSocketAdapter::rate_limit) it never reaches the function.
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric_websocket(svc).stage_throttling(500, 1000);
+    /// assert_eq!(adapter.describe().stage_throttling.unwrap().burst_limit, 1000);
+    /// ```
+    pub fn stage_throttling(mut self, rate: u32, burst: u32) -> WebSocketAdapter {
+        self.stage_throttling = Some(StageThrottling {
+            rate_limit: rate,
+            burst_limit: burst,
+        });
+        self
+    }
+
+    /// The stage throttling asked for.
+    pub fn stage_throttling_setting(&self) -> Option<StageThrottling> {
+        self.stage_throttling
+    }
+
+    /// The rate limits, in the order they are checked.
+    pub fn rate_limits(&self) -> &[RateLimit] {
+        &self.rate_limits
+    }
+
     /// The HTML page the local gateway serves at `/` (default: a WebSocket console).
     ///
     /// ```
@@ -389,6 +467,7 @@ impl WebSocketAdapter {
             two_way: self.two_way,
             tracks_connections: self.tracks_connections(),
             posts: self.posts,
+            stage_throttling: self.stage_throttling,
         }
     }
 

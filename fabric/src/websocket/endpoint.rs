@@ -2,7 +2,7 @@
 //! endpoint for the life of the process.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, RwLock, Weak};
 
 use super::management::ManagementApi;
 use super::sdk::SdkManagementApi;
@@ -147,6 +147,9 @@ impl ManagementClients {
             return Ok(api.clone());
         }
         let endpoint = self.rules.resolve(domain_name, stage, api_id)?;
+        if let Some(api) = in_process(&endpoint) {
+            return Ok(api);
+        }
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(client) = clients.get(&endpoint) {
             return Ok(client.clone());
@@ -154,5 +157,60 @@ impl ManagementClients {
         let client: Arc<dyn ManagementApi> = Arc::new(SdkManagementApi::new(&endpoint));
         clients.insert(endpoint, client.clone());
         Ok(client)
+    }
+}
+
+/// Management APIs served by this very process (the local gateway's, for its own
+/// functions), by endpoint URL. A post to one of them is a function call, not a
+/// signed HTTP request back into the process; the endpoint is still the one the
+/// event names, so an explicit endpoint elsewhere still goes through the SDK.
+type InProcessApis = RwLock<HashMap<String, Weak<dyn ManagementApi>>>;
+
+static IN_PROCESS: LazyLock<InProcessApis> = LazyLock::new(InProcessApis::default);
+
+fn in_process(endpoint: &str) -> Option<Arc<dyn ManagementApi>> {
+    let apis = IN_PROCESS.read().unwrap_or_else(|p| p.into_inner());
+    if apis.is_empty() {
+        return None;
+    }
+    apis.get(endpoint).and_then(Weak::upgrade)
+}
+
+/// Serves `endpoint` with `api` in this process for as long as the guard lives.
+#[cfg(feature = "local")]
+pub(crate) fn serve_in_process(endpoint: String, api: Arc<dyn ManagementApi>) -> InProcessGuard {
+    let mut apis = IN_PROCESS.write().unwrap_or_else(|p| p.into_inner());
+    apis.insert(endpoint.clone(), Arc::downgrade(&api));
+    InProcessGuard { endpoint, api }
+}
+
+/// Keeps an endpoint served in process; dropped, posts go through the SDK again.
+#[cfg(feature = "local")]
+pub(crate) struct InProcessGuard {
+    endpoint: String,
+    api: Arc<dyn ManagementApi>,
+}
+
+#[cfg(feature = "local")]
+impl std::fmt::Debug for InProcessGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessGuard")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "local")]
+impl Drop for InProcessGuard {
+    fn drop(&mut self) {
+        let mut apis = IN_PROCESS.write().unwrap_or_else(|p| p.into_inner());
+        // A gateway bound to the same address since keeps its own entry.
+        let ours = Arc::downgrade(&self.api);
+        if apis
+            .get(&self.endpoint)
+            .is_some_and(|api| Weak::ptr_eq(api, &ours))
+        {
+            apis.remove(&self.endpoint);
+        }
     }
 }

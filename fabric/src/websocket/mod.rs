@@ -22,10 +22,12 @@ mod config;
 mod dispatch;
 mod endpoint;
 mod event;
+mod heartbeat;
 mod hooks;
 mod identity;
 mod lambda;
 mod management;
+mod rate_limit;
 mod request;
 mod rooms;
 mod router;
@@ -39,10 +41,14 @@ pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketP
 pub use aws_lambda_events::encodings::Body;
 pub(crate) use config::StoreSource;
 pub use config::{StoreFactory, WebSocketAdapter, fabric_websocket};
+#[cfg(feature = "local")]
+pub(crate) use endpoint::serve_in_process;
 pub use endpoint::{EndpointRules, ManagementClients};
+pub use heartbeat::{PING_ACTION, PONG_FRAME};
 pub use hooks::{Accept, Disconnect};
 pub use identity::{Identity, IdentityOrigin};
 pub use management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
+pub use rate_limit::{LimitKey, RateLimit};
 pub use request::{BroadcastReport, Delivery, EventType, WebSocket};
 pub use router::{RouteSelection, WebSocketRouter};
 pub use sdk::SdkManagementApi;

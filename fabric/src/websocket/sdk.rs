@@ -173,3 +173,26 @@ impl ClassifyRetry for ThrottledStatus {
         "fabric: 429 is throttling"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SdkManagementApi;
+    use crate::websocket::{ManagementApi, ManagementError};
+
+    /// The SDK parses every trusted root when a client makes its first connection
+    /// and panics on one it cannot parse: a call over HTTPS must come back as an
+    /// ordinary error (nothing listens on the port), so every compiled-in root parses.
+    #[tokio::test]
+    async fn an_https_call_with_the_compiled_in_roots_fails_cleanly_not_with_a_panic() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("bound").port();
+        drop(listener);
+        let api = SdkManagementApi::new(&format!("https://127.0.0.1:{port}/prod"));
+        let result = api.get("abc=").await;
+        assert!(
+            matches!(result, Err(ManagementError::Other(_))),
+            "{result:?}"
+        );
+        assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100);
+    }
+}

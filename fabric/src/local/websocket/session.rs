@@ -101,6 +101,12 @@ impl Session {
                         connection.touch();
                         idle.as_mut().reset(tokio::time::Instant::now() + settings.idle_timeout);
                         let body = text.as_str().to_owned();
+                        if shared.throttle.as_ref().is_some_and(|throttle| !throttle.admits()) {
+                            if socket.send(Message::text(throttled(&connection))).await.is_err() {
+                                break (1006, ABNORMAL.into());
+                            }
+                            continue;
+                        }
                         if in_flight.is_none() {
                             in_flight = Some(start(&shared, &connection, body));
                         } else {
@@ -119,7 +125,12 @@ impl Session {
                             None => (1005, "Client-side close frame status not set".into()),
                         };
                     }
-                    Some(Ok(_)) => {} // pings are answered by tungstenite
+                    Some(Ok(_)) => {
+                        // Pings are answered by tungstenite; like any frame they
+                        // count as activity for the idle timeout.
+                        connection.touch();
+                        idle.as_mut().reset(tokio::time::Instant::now() + settings.idle_timeout);
+                    }
                     Some(Err(WsError::Capacity(_))) => {
                         break close(&mut socket, 1009, "Message too big").await;
                     }
@@ -172,6 +183,17 @@ impl Session {
 fn start(shared: &Shared, connection: &Connection, body: String) -> Invocation {
     let route_key = shared.route_key(&body);
     shared.invoke(shared.api.message(connection, &route_key, body))
+}
+
+/// API Gateway's answer to a message over the stage's throttling; the function
+/// never sees it.
+fn throttled(connection: &Connection) -> String {
+    json!({
+        "message": "Too Many Requests",
+        "connectionId": &*connection.id,
+        "requestId": super::connections::new_id(),
+    })
+    .to_string()
 }
 
 /// What the client receives after a message was handled: the body for a two-way

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -13,6 +14,7 @@ use super::events::Api;
 use super::invocation::{EventLog, EventMeta, Invocation};
 use crate::app::Routes;
 use crate::panic::catch_panic;
+use crate::store::{BucketLimit, MemoryBuckets, TokenBuckets};
 
 /// The settings of a gateway, fixed once it is bound.
 #[derive(Debug, Clone)]
@@ -39,6 +41,25 @@ pub(crate) struct Shared {
     pub closing: CancellationToken,
     /// The connection tasks, awaited on shutdown.
     pub sessions: TaskTracker,
+    /// The stage throttling a function asks for, one bucket for the whole stage.
+    pub throttle: Option<StageThrottle>,
+}
+
+/// The stage's token bucket, as API Gateway keeps it.
+#[derive(Debug)]
+pub(crate) struct StageThrottle {
+    limit: BucketLimit,
+    buckets: MemoryBuckets,
+}
+
+impl StageThrottle {
+    /// Whether a message may pass; the bucket never waits, so neither does this.
+    pub(crate) fn admits(&self) -> bool {
+        self.buckets
+            .take("stage", self.limit)
+            .now_or_never()
+            .is_none_or(|taken| taken.is_ok_and(|take| take.is_allowed()))
+    }
 }
 
 impl Shared {
@@ -49,7 +70,16 @@ impl Shared {
         settings: Settings,
         page: &'static str,
     ) -> Shared {
+        let throttle = routes
+            .functions()
+            .iter()
+            .find_map(|function| function.adapter.stage_throttling_setting())
+            .map(|throttling| StageThrottle {
+                limit: BucketLimit::new(f64::from(throttling.rate_limit), throttling.burst_limit),
+                buckets: MemoryBuckets::new(),
+            });
         Shared {
+            throttle,
             has_connect_route: routes.function("$connect").is_some(),
             routes,
             api,
