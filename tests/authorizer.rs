@@ -247,3 +247,89 @@ mod identity {
         assert!(err.detail().contains("Caller"), "{}", err.detail());
     }
 }
+
+/// The local gateway with real WebSocket clients: an `on_connect` hook checks an
+/// HS256 JWT sent as the subprotocol, echoes it, saves the user, and a service reads
+/// the caller through `ctx.identity()` (the store path).
+mod gateway {
+    use fabric::jwt::{JwtVerifier, find_token};
+    use fabric::local::Gateway;
+    use fabric::prelude::*;
+    use fabric::store::MemoryStore;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+    #[derive(Debug, Deserialize, Validate, Input)]
+    struct Empty {}
+
+    #[fabric_service(alias = "whoami")]
+    async fn whoami(_input: Empty, ctx: Context) -> Result<Value, Error> {
+        let identity = ctx
+            .identity()
+            .await?
+            .ok_or_else(|| Error::unauthorized("anonymous"))?;
+        Ok(json!({"user": identity.user_id, "plan": identity.attributes["plan"]}))
+    }
+
+    fn adapter() -> fabric::websocket::WebSocketAdapter {
+        let verifier = JwtVerifier::hs256("test-secret");
+        fabric_websocket(whoami)
+            .reply(true)
+            .store(MemoryStore::new())
+            .on_connect(move |ctx: Context| {
+                let verifier = verifier.clone();
+                async move {
+                    let ws = ctx
+                        .websocket()
+                        .ok_or_else(|| Error::internal_message("not a WebSocket"))?;
+                    let found = find_token(ws).ok_or(fabric::jwt::JwtError::Missing)?;
+                    let claims: Value = verifier.verify(&found.token).await?;
+                    let mut accept = Accept::new()
+                        .user(claims["sub"].as_str().unwrap_or_default())
+                        .metadata("plan", "pro");
+                    if let Some(protocol) = found.chosen_protocol() {
+                        accept = accept.protocol(protocol);
+                    }
+                    Ok(accept)
+                }
+            })
+    }
+
+    #[tokio::test]
+    async fn a_subprotocol_token_is_echoed_and_the_caller_is_known_on_every_message() {
+        let running = Gateway::new(adapter()).bind("127.0.0.1:0").await.unwrap();
+        let token = super::token("ada");
+        let mut request = running.ws_url().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", token.parse().unwrap());
+        let (mut client, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], token.as_str());
+        for _ in 0..2 {
+            client
+                .send(Message::text(json!({"action": "whoami"}).to_string()))
+                .await
+                .unwrap();
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(10), client.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            let reply: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+            assert_eq!(reply["data"], json!({"user": "ada", "plan": "pro"}));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_or_missing_token_is_a_401_handshake() {
+        let running = Gateway::new(adapter()).bind("127.0.0.1:0").await.unwrap();
+        for query in ["/", "/?token=garbage"] {
+            let url = format!("{}{query}", running.ws_url());
+            match tokio_tungstenite::connect_async(url).await {
+                Err(WsError::Http(response)) => assert_eq!(response.status().as_u16(), 401),
+                other => panic!("expected a 401, got {:?}", other.map(|_| ())),
+            }
+        }
+    }
+}

@@ -88,3 +88,18 @@ impl Context {
         }))
     }
 }
+
+/// An `on_connect` hook finds the token of its `$connect` with
+/// [`find_token`](crate::jwt::find_token)`(ws)`.
+#[cfg(feature = "jwt")]
+impl crate::jwt::TokenSources for super::WebSocket {
+    fn query_param(&self, name: &str) -> Option<&str> {
+        super::WebSocket::query_param(self, name)
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        super::WebSocket::header(self, name)
+    }
+    fn requested_protocols(&self) -> Vec<&str> {
+        super::WebSocket::requested_protocols(self)
+    }
+}
