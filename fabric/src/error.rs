@@ -11,6 +11,7 @@
 //! ```
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -220,6 +221,7 @@ pub struct Error {
     issues: Vec<Issue>,
     #[source]
     source: Option<BoxError>,
+    retry_after: Option<Duration>,
 }
 
 macro_rules! kind_constructors {
@@ -249,6 +251,7 @@ impl Error {
             kind,
             issues,
             source: None,
+            retry_after: None,
         }
     }
 
@@ -331,6 +334,26 @@ impl Error {
         self
     }
 
+    /// Tells the client when to try again: the envelope's entries get
+    /// `"meta": {"retryAfterMs": milliseconds}`, as a rate limit's 429 does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fabric::Error;
+    /// let err = Error::too_many_requests("slow down").with_retry_after(Duration::from_millis(250));
+    /// assert_eq!(err.retry_after(), Some(Duration::from_millis(250)));
+    /// assert!(err.envelope_json(true).contains(r#""meta":{"retryAfterMs":250}"#));
+    /// ```
+    pub fn with_retry_after(mut self, after: Duration) -> Error {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// When the client may try again, if the error says.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
     /// The kind of this error.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -362,12 +385,19 @@ impl Error {
     /// ```
     pub fn envelope(&self, scrub: bool) -> ErrorEnvelope {
         let hide = scrub && self.kind.is_server_error();
+        let meta = self.retry_after.map(|after| ErrorMeta {
+            // Rounded up: a client that waits the hint finds the token there.
+            retry_after_ms: Some(
+                u64::try_from(after.as_micros().div_ceil(1000)).unwrap_or(u64::MAX),
+            ),
+        });
         let errors = if hide {
             vec![ErrorObject {
                 status: self.status(),
                 title: self.kind.title().to_owned(),
                 detail: self.kind.generic_detail().to_owned(),
                 source: None,
+                meta,
             }]
         } else {
             self.issues
@@ -377,6 +407,7 @@ impl Error {
                     title: self.kind.title().to_owned(),
                     detail: issue.detail.clone(),
                     source: issue.pointer.clone().map(|pointer| ErrorSource { pointer }),
+                    meta: meta.clone(),
                 })
                 .collect()
         };
@@ -450,6 +481,24 @@ pub struct ErrorObject {
     /// Where in the input it went wrong.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ErrorSource>,
+    /// Hints beyond the detail, such as when to retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<ErrorMeta>,
+}
+
+/// The `meta` of an [`ErrorObject`].
+///
+/// ```
+/// use fabric::ErrorMeta;
+/// let meta: ErrorMeta = serde_json::from_str(r#"{"retryAfterMs":100}"#).unwrap();
+/// assert_eq!(meta.retry_after_ms, Some(100));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorMeta {
+    /// Milliseconds to wait before trying again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 /// The location of an [`ErrorObject`] in the input.

@@ -98,7 +98,7 @@ pub mod __private;
 #[cfg(feature = "cli")]
 pub use cli::{Cli, fabric_cli};
 pub use context::{Context, ContextBuilder, MessageSink, SentMessages, State};
-pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorObject, ErrorSource, Issue};
+pub use error::{Error, ErrorEnvelope, ErrorKind, ErrorMeta, ErrorObject, ErrorSource, Issue};
 #[cfg(feature = "http")]
 pub use http::{HttpRouter, fabric_http};
 pub use input::{Input, InputType};

@@ -83,6 +83,7 @@ pub(crate) fn with_body(head: &[u8], style: ErrorStyle) -> Option<Vec<u8>> {
                 title: (*title).to_owned(),
                 detail: (*detail).to_owned(),
                 source: None,
+                meta: None,
             }],
         })
         .ok()?,

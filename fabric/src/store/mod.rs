@@ -41,6 +41,7 @@
 //! # let _ = adapter;
 //! ```
 
+mod buckets;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
 pub mod layout;
@@ -56,8 +57,9 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 
+pub use buckets::{BucketLimit, MemoryBuckets, SharedBuckets, Take, TokenBuckets};
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::DynamoDbStore;
+pub use dynamodb::{DynamoDbBuckets, DynamoDbStore};
 pub use memory::MemoryStore;
 
 /// How long a connection is kept by default: API Gateway closes every WebSocket

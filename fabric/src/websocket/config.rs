@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::endpoint::{EndpointRules, ManagementClients};
 use super::hooks::{Accept, ConnectHook, Disconnect, DisconnectHook};
 use super::management::ManagementApi;
+use super::rate_limit::RateLimit;
 use super::router::{RouteSelection, WebSocketRouter};
 use crate::describe::WebSocketRoutes;
 use crate::settings::{AdapterSettings, adapter_settings_methods};
@@ -55,6 +56,8 @@ pub fn fabric_websocket(routes: impl Into<WebSocketRouter>) -> WebSocketAdapter 
         page: None,
         store: StoreSource::None,
         posts: None,
+        heartbeat: true,
+        rate_limits: Vec::new(),
     }
 }
 
@@ -129,6 +132,8 @@ pub struct WebSocketAdapter {
     pub(super) page: Option<&'static str>,
     pub(super) store: StoreSource,
     pub(super) posts: Option<bool>,
+    pub(super) heartbeat: bool,
+    pub(super) rate_limits: Vec<RateLimit>,
 }
 
 adapter_settings_methods!(WebSocketAdapter, "fabric_websocket(svc)");
@@ -301,6 +306,51 @@ impl WebSocketAdapter {
     pub fn posts(mut self, posts: bool) -> WebSocketAdapter {
         self.posts = Some(posts);
         self
+    }
+
+    /// Answers `{"action":"ping"}` with `{"action":"pong"}` (default on), so clients
+    /// can keep a connection past API Gateway's 10-minute idle timeout. A route of
+    /// the router named `ping` wins over the built-in one.
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric_websocket(svc).heartbeat(false);
+    /// assert!(!adapter.answers_heartbeats());
+    /// ```
+    pub fn heartbeat(mut self, on: bool) -> WebSocketAdapter {
+        self.heartbeat = on;
+        self
+    }
+
+    /// Whether the built-in ping is on.
+    pub fn answers_heartbeats(&self) -> bool {
+        self.heartbeat
+    }
+
+    /// Limits the rate of messages (see [`RateLimit`]); several limits all apply.
+    /// A message over a limit is answered with a 429 error frame carrying
+    /// `meta.retryAfterMs` and never reaches its service; heartbeats count too.
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// use fabric::websocket::RateLimit;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric_websocket(svc)
+    ///     .rate_limit(RateLimit::per_connection(10.0, 20))
+    ///     .rate_limit(RateLimit::per_user(50.0, 100));
+    /// assert_eq!(adapter.rate_limits().len(), 2);
+    /// ```
+    pub fn rate_limit(mut self, limit: RateLimit) -> WebSocketAdapter {
+        self.rate_limits.push(limit);
+        self
+    }
+
+    /// The rate limits, in the order they are checked.
+    pub fn rate_limits(&self) -> &[RateLimit] {
+        &self.rate_limits
     }
 
     /// The HTML page the local gateway serves at `/` (default: a WebSocket console).

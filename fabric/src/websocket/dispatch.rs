@@ -14,8 +14,10 @@ use tracing::Instrument;
 
 use super::config::WebSocketAdapter;
 use super::event::IncomingEvent;
+use super::heartbeat::{self, PONG_FRAME};
 use super::hooks::{Accept, Disconnect};
 use super::management::{MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
+use super::rate_limit;
 use super::request::{EventType, WebSocket};
 use crate::panic::catch_panic;
 use crate::settings::Ready;
@@ -247,8 +249,23 @@ impl WebSocketAdapter {
         state: State,
         body: Frame,
     ) -> ApiGatewayProxyResponse {
+        if let Err(refused) = rate_limit::check_all(&self.rate_limits, &ws).await {
+            let answer = self.answer_error(&ws, refused.error).await;
+            if refused.disconnect {
+                if let Err(err) = ws.management.delete(&ws.connection_id).await {
+                    tracing::warn!(error = %err, "could not close a connection over its rate limit");
+                }
+            }
+            return answer;
+        }
         match self.run_service(&ws, state, body).await {
-            Ok(output) => {
+            Ok(Answer::Pong) => {
+                if !self.two_way {
+                    post_to_caller(&ws, PONG_FRAME).await;
+                }
+                response(200, Some(PONG_FRAME.to_owned()), None)
+            }
+            Ok(Answer::Service(output)) => {
                 let body = output.data_envelope();
                 if self.reply && !self.two_way {
                     post_to_caller(&ws, &body).await;
@@ -279,7 +296,7 @@ impl WebSocketAdapter {
         ws: &Arc<WebSocket>,
         state: State,
         body: Frame,
-    ) -> Result<Output, Error> {
+    ) -> Result<Answer, Error> {
         let text = body.decode()?;
         if text.len() > MAX_MESSAGE_BYTES {
             return Err(Error::payload_too_large(format!(
@@ -289,12 +306,25 @@ impl WebSocketAdapter {
         }
         let raw = input::from_json_text(&text)?;
         let selected = self.selection().select(&raw);
+        if self.heartbeat && heartbeat::is_ping(&self.router, &ws.route_key, selected) {
+            return Ok(Answer::Pong);
+        }
         let service = self.router.find(&ws.route_key, selected).ok_or_else(|| {
             let route = selected.unwrap_or(&ws.route_key);
             Error::not_found(format!("No service answers the route \"{route}\""))
         })?;
-        service.call(raw, Self::context(ws, state)).await
+        service
+            .call(raw, Self::context(ws, state))
+            .await
+            .map(Answer::Service)
     }
+}
+
+/// What a message was answered with.
+enum Answer {
+    Service(Output),
+    /// The built-in heartbeat.
+    Pong,
 }
 
 /// A message event's body as API Gateway sent it.

@@ -119,7 +119,12 @@ impl Session {
                             None => (1005, "Client-side close frame status not set".into()),
                         };
                     }
-                    Some(Ok(_)) => {} // pings are answered by tungstenite
+                    Some(Ok(_)) => {
+                        // Pings are answered by tungstenite; like any frame they
+                        // count as activity for the idle timeout.
+                        connection.touch();
+                        idle.as_mut().reset(tokio::time::Instant::now() + settings.idle_timeout);
+                    }
                     Some(Err(WsError::Capacity(_))) => {
                         break close(&mut socket, 1009, "Message too big").await;
                     }

@@ -1,0 +1,210 @@
+//! Token buckets for rate limits: [`TokenBuckets`], kept in memory by
+//! [`MemoryBuckets`] for one instance, or in DynamoDB by `DynamoDbBuckets` across
+//! instances.
+//!
+//! Each bucket is kept as one number, its *theoretical arrival time* (GCRA, the
+//! generic cell rate algorithm): the instant at which the bucket would be full
+//! again. Taking a token moves it one interval (`1 / rate`) later; a take is refused
+//! while it lies more than `burst - 1` intervals ahead of now. That is exactly a
+//! token bucket of `burst` tokens refilled at `rate` per second, and one number is
+//! what lets DynamoDB update it with one conditional write.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::Error;
+
+/// A token bucket's shape: `rate` tokens per second, at most `burst` at once.
+///
+/// ```
+/// use std::time::Duration;
+/// use fabric::store::BucketLimit;
+/// let limit = BucketLimit::new(10.0, 20);
+/// assert_eq!(limit.interval(), Duration::from_millis(100));
+/// assert_eq!(limit.burst(), 20);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketLimit {
+    rate: f64,
+    burst: u32,
+}
+
+impl BucketLimit {
+    /// `rate` tokens per second (at least one a day), `burst` tokens at most (at
+    /// least 1).
+    pub fn new(rate: f64, burst: u32) -> BucketLimit {
+        let rate = if rate.is_finite() { rate } else { 1.0 };
+        BucketLimit {
+            rate: rate.max(1.0 / 86_400.0),
+            burst: burst.max(1),
+        }
+    }
+
+    /// Tokens per second.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// Most tokens at once.
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// Time to refill one token.
+    pub fn interval(&self) -> Duration {
+        Duration::from_micros(self.interval_micros() as u64)
+    }
+
+    pub(crate) fn interval_micros(&self) -> i64 {
+        ((1_000_000.0 / self.rate).round() as i64).max(1)
+    }
+
+    /// How far ahead of now the arrival time may be for a take to pass.
+    pub(crate) fn tolerance_micros(&self) -> i64 {
+        self.interval_micros()
+            .saturating_mul(i64::from(self.burst) - 1)
+    }
+
+    /// GCRA: given the stored arrival time (`None` for a new bucket) and now, the
+    /// new arrival time, or how long to wait.
+    pub(crate) fn take_at(&self, stored: Option<i64>, now: i64) -> Result<i64, Duration> {
+        let tat = stored.map_or(now, |tat| tat.max(now));
+        let ahead = tat - now;
+        if ahead > self.tolerance_micros() {
+            let wait = ahead - self.tolerance_micros();
+            return Err(Duration::from_micros(wait as u64));
+        }
+        Ok(tat + self.interval_micros())
+    }
+}
+
+/// What a take from a bucket gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// A token was taken.
+    Allowed,
+    /// The bucket is empty; a token is back after `retry_after`.
+    Limited {
+        /// When the next token is there.
+        retry_after: Duration,
+    },
+}
+
+impl Take {
+    /// Whether a token was taken.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Take::Allowed)
+    }
+}
+
+/// Named token buckets, each created full on its first take.
+///
+/// ```
+/// use fabric::store::{BucketLimit, MemoryBuckets, Take, TokenBuckets};
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let buckets = MemoryBuckets::new();
+/// let limit = BucketLimit::new(1.0, 2);
+/// assert!(buckets.take("conn:a", limit).await?.is_allowed());
+/// assert!(buckets.take("conn:a", limit).await?.is_allowed());
+/// assert!(matches!(buckets.take("conn:a", limit).await?, Take::Limited { .. }));
+/// assert!(buckets.take("conn:b", limit).await?.is_allowed(), "buckets are separate");
+/// # Ok::<_, fabric::Error>(()) }).unwrap();
+/// ```
+#[async_trait]
+pub trait TokenBuckets: Send + Sync + 'static {
+    /// Takes one token from the bucket `key` of shape `limit`.
+    async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error>;
+}
+
+/// Token buckets shared between adapters.
+pub type SharedBuckets = Arc<dyn TokenBuckets>;
+
+/// Buckets past this many are swept of full ones (which hold no state).
+const SWEEP_AT: usize = 10_000;
+
+/// Token buckets in this process's memory: exact for one instance (the local
+/// gateway, a container), per instance on Lambda.
+#[derive(Debug, Default)]
+pub struct MemoryBuckets {
+    arrivals: Mutex<HashMap<String, i64>>,
+}
+
+impl MemoryBuckets {
+    /// No buckets yet.
+    pub fn new() -> MemoryBuckets {
+        MemoryBuckets::default()
+    }
+}
+
+/// Microseconds since the Unix epoch.
+pub(crate) fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+#[async_trait]
+impl TokenBuckets for MemoryBuckets {
+    async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error> {
+        let now = now_micros();
+        // A poisoned lock only means another take panicked; the map is still whole.
+        let mut arrivals = self
+            .arrivals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if arrivals.len() >= SWEEP_AT {
+            arrivals.retain(|_, tat| *tat > now);
+        }
+        let stored = arrivals.get(key).copied();
+        Ok(match limit.take_at(stored, now) {
+            Ok(tat) => {
+                arrivals.insert(key.to_owned(), tat);
+                Take::Allowed
+            }
+            Err(retry_after) => Take::Limited { retry_after },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_bucket_gives_burst_tokens_then_one_per_interval() {
+        let limit = BucketLimit::new(10.0, 20);
+        let mut tat = None;
+        let now = 1_000_000_000;
+        for _ in 0..20 {
+            tat = Some(limit.take_at(tat, now).expect("within the burst"));
+        }
+        let wait = limit.take_at(tat, now).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(100));
+        // One interval later exactly one more token is there.
+        let later = now + 100_000;
+        tat = Some(limit.take_at(tat, later).expect("refilled"));
+        assert!(limit.take_at(tat, later).is_err());
+    }
+
+    #[test]
+    fn a_quiet_bucket_refills_to_its_burst_and_no_further() {
+        let limit = BucketLimit::new(10.0, 3);
+        let now = 5_000_000;
+        let tat = Some(now - 60_000_000);
+        let mut tat = tat;
+        for _ in 0..3 {
+            tat = Some(limit.take_at(tat, now).expect("full again"));
+        }
+        assert!(limit.take_at(tat, now).is_err());
+    }
+
+    #[test]
+    fn odd_limits_are_clamped_not_panicking() {
+        let limit = BucketLimit::new(f64::NAN, 0);
+        assert_eq!(limit.burst(), 1);
+        assert!(limit.take_at(None, 0).is_ok());
+        let slow = BucketLimit::new(0.0, 1);
+        assert!(slow.interval() <= Duration::from_secs(86_400));
+    }
+}

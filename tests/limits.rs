@@ -1,0 +1,273 @@
+//! Heartbeats and rate limits through the local gateway, with real WebSocket
+//! clients (tokio-tungstenite).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fabric::local::{Gateway, RunningGateway};
+use fabric::prelude::*;
+use fabric::store::{DynamoDbBuckets, DynamoDbStore, MemoryStore};
+use fabric::websocket::{Accept, RateLimit, WebSocketAdapter, WebSocketRouter};
+use futures_util::{SinkExt, StreamExt};
+use support::ws_client::WsClient;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Deserialize, Input)]
+struct Say {
+    text: String,
+}
+
+#[fabric_service(alias = "say")]
+async fn say(input: Say, _ctx: Context) -> Result<Value, Error> {
+    Ok(json!({ "said": input.text }))
+}
+
+#[derive(Deserialize, Input)]
+struct Anything {}
+
+#[fabric_service(alias = "ping")]
+async fn own_ping(_input: Anything, _ctx: Context) -> Result<Value, Error> {
+    Ok(json!({ "mine": true }))
+}
+
+async fn start(adapter: WebSocketAdapter) -> RunningGateway {
+    Gateway::new(adapter).bind("127.0.0.1:0").await.unwrap()
+}
+
+async fn start_idle(adapter: WebSocketAdapter, idle: Duration) -> RunningGateway {
+    Gateway::new(adapter)
+        .idle_timeout(idle)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ping_is_answered_with_pong_and_other_messages_still_reach_the_service() {
+    let gateway = start(fabric_websocket(say).reply(true)).await;
+    let mut client = WsClient::connect(&gateway.ws_url()).await;
+    client.send_json(json!({"action": "ping"})).await;
+    assert_eq!(client.next_json().await, json!({"action": "pong"}));
+    client.send_json(json!({"text": "hi"})).await;
+    assert_eq!(client.next_json().await, json!({"data": {"said": "hi"}}));
+}
+
+#[tokio::test]
+async fn a_users_own_ping_route_wins_and_the_switch_turns_pong_off() {
+    let own = fabric_websocket(WebSocketRouter::new().service(own_ping)).reply(true);
+    let gateway = start(own).await;
+    let mut client = WsClient::connect(&gateway.ws_url()).await;
+    client.send_json(json!({"action": "ping"})).await;
+    assert_eq!(client.next_json().await, json!({"data": {"mine": true}}));
+
+    let off = start(fabric_websocket(say).reply(true).heartbeat(false)).await;
+    let mut client = WsClient::connect(&off.ws_url()).await;
+    client.send_json(json!({"action": "ping"})).await;
+    let answer = client.next_json().await;
+    assert_eq!(
+        answer["errors"][0]["status"], 400,
+        "the service saw it: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn pings_keep_a_connection_past_a_short_idle_timeout() {
+    let idle = Duration::from_millis(800);
+    let gateway = start_idle(fabric_websocket(say), idle).await;
+    let mut client = WsClient::connect(&gateway.ws_url()).await;
+    let started = Instant::now();
+    while started.elapsed() < idle * 3 {
+        tokio::time::sleep(idle / 3).await;
+        client.send_json(json!({"action": "ping"})).await;
+        assert_eq!(client.next_json().await, json!({"action": "pong"}));
+    }
+
+    // WebSocket ping control frames count as activity too.
+    let (mut raw, _) = tokio_tungstenite::connect_async(gateway.ws_url())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while started.elapsed() < idle * 3 {
+        tokio::time::sleep(idle / 3).await;
+        raw.send(Message::Ping(vec![1].into())).await.unwrap();
+        let pong = tokio::time::timeout(Duration::from_secs(5), raw.next())
+            .await
+            .expect("a pong in time");
+        assert!(matches!(pong, Some(Ok(Message::Pong(_)))), "got {pong:?}");
+    }
+
+    // Without pings the same timeout closes the connection.
+    tokio::time::sleep(idle * 2).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), raw.next())
+        .await
+        .expect("a close in time");
+    match closed {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(u16::from(frame.code), 1001);
+            assert_eq!(frame.reason.as_str(), "Idle timeout");
+        }
+        other => panic!("expected the idle close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_burst_over_the_limit_gets_429_frames_and_the_connection_survives() {
+    let adapter = fabric_websocket(say)
+        .reply(true)
+        .rate_limit(RateLimit::per_connection(10.0, 20));
+    let gateway = start(adapter).await;
+    let mut client = WsClient::connect(&gateway.ws_url()).await;
+    let mut other = WsClient::connect(&gateway.ws_url()).await;
+
+    for n in 0..200 {
+        client.send_json(json!({"text": format!("m{n}")})).await;
+    }
+    let (mut passed, mut limited) = (0, 0);
+    for _ in 0..200 {
+        let frame = client.next_json().await;
+        if frame.get("data").is_some() {
+            passed += 1;
+        } else {
+            let error = &frame["errors"][0];
+            assert_eq!(error["status"], 429, "{frame}");
+            assert_eq!(error["title"], "Too Many Requests");
+            let wait = error["meta"]["retryAfterMs"]
+                .as_u64()
+                .expect("a retry hint");
+            assert!(wait > 0 && wait <= 100, "retryAfterMs {wait}");
+            limited += 1;
+        }
+    }
+    // The burst passes, plus what refilled while the 200 were handled.
+    assert!((20..60).contains(&passed), "{passed} passed");
+    assert_eq!(passed + limited, 200);
+
+    // Another connection has its own bucket.
+    other.send_json(json!({"text": "fresh"})).await;
+    assert_eq!(other.next_json().await, json!({"data": {"said": "fresh"}}));
+
+    // A moment later the same connection is served again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.send_json(json!({"text": "later"})).await;
+    assert_eq!(client.next_json().await, json!({"data": {"said": "later"}}));
+}
+
+#[tokio::test]
+async fn a_connection_over_its_violations_is_closed() {
+    let adapter = fabric_websocket(say)
+        .reply(true)
+        .rate_limit(RateLimit::per_connection(1.0, 2).disconnect_after(3));
+    let gateway = start(adapter).await;
+    let (mut raw, _) = tokio_tungstenite::connect_async(gateway.ws_url())
+        .await
+        .unwrap();
+    for n in 0..5 {
+        let text = json!({"text": format!("m{n}")}).to_string();
+        raw.send(Message::text(text)).await.unwrap();
+    }
+    let mut limited = 0;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), raw.next())
+            .await
+            .expect("frames in time");
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                if text.contains("429") {
+                    limited += 1;
+                }
+            }
+            Some(Ok(Message::Close(_))) | None => break,
+            Some(Ok(_)) => {}
+            Some(Err(err)) => panic!("{err}"),
+        }
+    }
+    assert_eq!(limited, 3, "closed at the third violation");
+}
+
+/// The user named by `?user=`.
+async fn user_from_query(ctx: Context) -> Result<Accept, Error> {
+    let user = ctx
+        .websocket()
+        .and_then(|ws| ws.query_param("user"))
+        .ok_or_else(|| Error::unauthorized("?user= is required"))?
+        .to_owned();
+    Ok(Accept::new().user(user))
+}
+
+/// Sends `count` messages and counts the answers that passed.
+async fn passed_of(client: &mut WsClient, count: usize) -> usize {
+    for n in 0..count {
+        client.send_json(json!({"text": format!("m{n}")})).await;
+    }
+    let mut passed = 0;
+    for _ in 0..count {
+        let frame = client.next_json().await;
+        if frame.get("data").is_some() {
+            passed += 1;
+        } else {
+            assert_eq!(frame["errors"][0]["status"], 429, "{frame}");
+        }
+    }
+    passed
+}
+
+#[tokio::test]
+async fn a_dynamodb_bucket_is_shared_by_two_adapters() {
+    let Some(endpoint) = support::dynamodb::server("limits_dynamodb").await else {
+        return;
+    };
+    let table = support::dynamodb::unique_table("buckets");
+    let buckets = DynamoDbBuckets::new(DynamoDbStore::sdk_client(Some(&endpoint)), table);
+    buckets.create_table().await.unwrap();
+    // Two adapters as two Lambda instances: each with its own memory, one table of
+    // buckets. 0.5/s: nothing refills during the test.
+    let instance = || {
+        fabric_websocket(say)
+            .reply(true)
+            .on_connect(user_from_query)
+            .store(MemoryStore::new())
+            .rate_limit(RateLimit::per_user(0.5, 10).buckets(buckets.clone()))
+    };
+    let first = start(instance()).await;
+    let second = start(instance()).await;
+    let mut ada_first = WsClient::connect(&format!("{}/?user=ada", first.ws_url())).await;
+    let mut ada_second = WsClient::connect(&format!("{}/?user=ada", second.ws_url())).await;
+    let mut bob_second = WsClient::connect(&format!("{}/?user=bob", second.ws_url())).await;
+
+    assert_eq!(passed_of(&mut ada_first, 6).await, 6);
+    // Ada's other connection, on the other instance, has only what is left.
+    assert_eq!(passed_of(&mut ada_second, 8).await, 4);
+    assert_eq!(passed_of(&mut ada_first, 2).await, 0);
+    // Bob's bucket is his own.
+    assert_eq!(passed_of(&mut bob_second, 3).await, 3);
+}
+
+#[tokio::test]
+async fn concurrent_takes_from_one_dynamodb_bucket_never_exceed_its_burst() {
+    let Some(endpoint) = support::dynamodb::server("limits_race").await else {
+        return;
+    };
+    let table = support::dynamodb::unique_table("race");
+    let buckets = DynamoDbBuckets::new(DynamoDbStore::sdk_client(Some(&endpoint)), table);
+    buckets.create_table().await.unwrap();
+    let limit = fabric::store::BucketLimit::new(0.2, 15);
+    let takes = (0..40).map(|_| {
+        let buckets = buckets.clone();
+        tokio::spawn(async move {
+            use fabric::store::TokenBuckets;
+            buckets.take("shared", limit).await.unwrap().is_allowed()
+        })
+    });
+    let mut allowed = 0;
+    for take in takes.collect::<Vec<_>>() {
+        if take.await.unwrap() {
+            allowed += 1;
+        }
+    }
+    assert!(allowed <= 15, "{allowed} tokens from a bucket of 15");
+    assert!(
+        allowed >= 10,
+        "only {allowed}: races should mostly be settled"
+    );
+}
