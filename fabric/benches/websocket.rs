@@ -70,5 +70,40 @@ fn message_event(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, message_event);
+/// The same event with metrics on. Off Lambda the invocation's metrics end in a
+/// debug log line (off here), so `emf_document` adds what Lambda also pays: the
+/// EMF document of a typical MESSAGE event, serialized.
+fn message_event_metrics(c: &mut Criterion) {
+    let adapter = fabric_websocket(chat)
+        .management_api(Arc::new(Discard))
+        .metrics("FabricBench");
+    let event = event();
+    c.bench_function("websocket/message_event_metrics", |b| {
+        b.iter(|| {
+            let response = adapter
+                .handle_json(black_box(&event))
+                .now_or_never()
+                .expect("nothing waits");
+            assert_eq!(response.status_code, 200);
+            black_box(response)
+        })
+    });
+    c.bench_function("websocket/emf_document", |b| {
+        b.iter(|| {
+            let metrics = fabric::metrics::Metrics::new("FabricBench")
+                .dimension("service", "chat")
+                .dimension("transport", "websocket")
+                .dimension("route", "$default");
+            metrics.property("requestId", "Jkw3UFw9IAMFyvg=");
+            metrics.property("connectionId", "Jkw3Ud7nIAMCEfg=");
+            for name in ["Invocations", "MessagesPosted", "ColdStart"] {
+                metrics.add(name, 1.0);
+            }
+            metrics.add_with_unit("Duration", fabric::metrics::Unit::Milliseconds, 0.012);
+            black_box(metrics.documents(1_700_000_000_000)[0].to_string())
+        })
+    });
+}
+
+criterion_group!(benches, message_event, message_event_metrics);
 criterion_main!(benches);

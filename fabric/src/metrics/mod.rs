@@ -297,7 +297,8 @@ pub fn cold_start() -> bool {
 /// Ends an invocation's metrics: on Lambda the EMF lines go to stdout; elsewhere
 /// they are logged readably at debug level (`--verbose`).
 pub fn finish(metrics: &Metrics) {
-    if crate::env::on_lambda() {
+    static ON_LAMBDA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON_LAMBDA.get_or_init(crate::env::on_lambda) {
         metrics.flush();
     } else if !metrics.is_empty() {
         tracing::debug!(metrics = %metrics.readable().replace('\n', " "), "metrics");
