@@ -45,10 +45,7 @@ fn totals(logs: &str) -> (usize, std::collections::BTreeMap<String, f64>) {
         .filter(|line| line.contains(" metrics metrics="))
         .collect();
     for line in &lines {
-        for token in line
-            .split_whitespace()
-            .filter(|t| t.contains('=') && !t.starts_with("metrics=") || t.starts_with("metrics="))
-        {
+        for token in line.split_whitespace().filter(|t| t.contains('=')) {
             let token = token.trim_start_matches("metrics=");
             let Some((name, values)) = token.split_once('=') else {
                 continue;

@@ -425,7 +425,7 @@ mod tests {
             2,
             "one fetch per secret for many calls"
         );
-        assert_eq!(format!("{secrets:?}").contains("plain-c"), false);
+        assert!(!format!("{secrets:?}").contains("plain-c"));
     }
 
     #[tokio::test]
