@@ -16,6 +16,7 @@
 //! "Connection tracking and rooms").
 
 use fabric::prelude::*;
+use fabric::secrets::{Secrets, SecretsBuilder};
 use fabric::store::SharedStore;
 use fabric::websocket::{Accept, RateLimit, WebSocketAdapter, fabric_websocket};
 
@@ -82,7 +83,8 @@ pub async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {
 /// `dev-token`); anything else is a 401 and no connection. An optional `user`
 /// parameter ties the connection to that user in the connection store.
 pub async fn check_token(ctx: Context) -> Result<Accept, Error> {
-    let expected = std::env::var("CHAT_TOKEN").unwrap_or_else(|_| "dev-token".to_owned());
+    let expected = ctx.secret("CHAT_TOKEN").await?;
+    let expected = expected.expose();
     let ws = ctx.websocket();
     let given = ws.and_then(|ws| ws.query_param("token"));
     let accept = match given {
@@ -96,6 +98,15 @@ pub async fn check_token(ctx: Context) -> Result<Accept, Error> {
     })
 }
 
+/// `CHAT_TOKEN` as a secret: `SECRET_CHAT_TOKEN` names a Secrets Manager secret
+/// (as the template sets it on Lambda), else `CHAT_TOKEN` is the value, else
+/// `dev-token` for trying it locally.
+pub fn chat_token() -> SecretsBuilder {
+    Secrets::builder(["CHAT_TOKEN"]).lookup(|name| {
+        fabric::env::var(name).or_else(|| (name == "CHAT_TOKEN").then(|| "dev-token".to_owned()))
+    })
+}
+
 /// The chat adapter the `chat` binary serves: rooms in DynamoDB when
 /// `FABRIC_CONNECTIONS_TABLE` names a table, in memory otherwise (the store is
 /// chosen when serving starts).
@@ -103,6 +114,8 @@ pub fn adapter() -> WebSocketAdapter {
     limited(
         fabric_websocket(chat)
             .on_connect(check_token)
+            .secrets_from(chat_token())
+            .metrics("FabricChat")
             .track_connections()
             .local_page(PAGE),
     )
@@ -113,6 +126,8 @@ pub fn with_store(store: SharedStore) -> WebSocketAdapter {
     limited(
         fabric_websocket(chat)
             .on_connect(check_token)
+            .secrets_from(chat_token())
+            .metrics("FabricChat")
             .shared_store(store)
             .local_page(PAGE),
     )

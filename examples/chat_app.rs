@@ -122,6 +122,8 @@ pub fn app_with(send: WebSocketRouter) -> App {
             "chat-connect",
             WebSocketAdapter::new()
                 .on_connect(check_token)
+                .secrets_from(crate::chat::chat_token())
+                .metrics("FabricChat")
                 .track_connections(),
         )
         .function(

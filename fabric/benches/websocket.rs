@@ -107,15 +107,15 @@ fn message_event(c: &mut Criterion) {
     });
 }
 
-/// The same event through an adapter with a per-connection rate limit (in memory)
-/// that never refuses, in the same run, so the two figures compare.
-fn message_event_rate_limited(c: &mut Criterion) {
-    let limit = fabric::websocket::RateLimit::per_connection(1e9, u32::MAX);
+/// The same event with metrics on. Off Lambda the invocation's metrics end in a
+/// debug log line (off here), so `emf_document` adds what Lambda also pays: the
+/// EMF document of a typical MESSAGE event, serialized.
+fn message_event_metrics(c: &mut Criterion) {
     let adapter = fabric_websocket(chat)
         .management_api(Arc::new(Discard))
-        .rate_limit(limit);
+        .metrics("FabricBench");
     let event = event();
-    c.bench_function("websocket/message_event_rate_limited", |b| {
+    c.bench_function("websocket/message_event_metrics", |b| {
         b.iter(|| {
             let response = adapter
                 .handle_json(black_box(&event))
@@ -125,7 +125,27 @@ fn message_event_rate_limited(c: &mut Criterion) {
             black_box(response)
         })
     });
+    c.bench_function("websocket/emf_document", |b| {
+        b.iter(|| {
+            let metrics = fabric::metrics::Metrics::new("FabricBench")
+                .dimension("service", "chat")
+                .dimension("transport", "websocket")
+                .dimension("route", "$default");
+            metrics.property("requestId", "Jkw3UFw9IAMFyvg=");
+            metrics.property("connectionId", "Jkw3Ud7nIAMCEfg=");
+            for name in ["Invocations", "MessagesPosted", "ColdStart"] {
+                metrics.add(name, 1.0);
+            }
+            metrics.add_with_unit("Duration", fabric::metrics::Unit::Milliseconds, 0.012);
+            black_box(metrics.documents(1_700_000_000_000)[0].to_string())
+        })
+    });
 }
 
-criterion_group!(benches, message_event, message_event_rate_limited);
+criterion_group!(
+    benches,
+    message_event,
+    message_event_rate_limited,
+    message_event_metrics
+);
 criterion_main!(benches);

@@ -239,6 +239,25 @@ impl Context {
         secrets.get(name).await
     }
 
+    /// This invocation's metrics (see [`metrics`](crate::metrics)): one call adds a
+    /// custom metric. When the transport has metrics off, they are dropped.
+    ///
+    /// ```
+    /// use fabric::Context;
+    /// use fabric::metrics::Metrics;
+    ///
+    /// let metrics = Metrics::new("Shop");
+    /// let ctx = Context::builder("r").extension(metrics.clone()).build();
+    /// ctx.metrics().add("OrdersPlaced", 1.0);
+    /// assert_eq!(metrics.readable(), "OrdersPlaced=1 Count");
+    /// Context::test().0.metrics().add("Dropped", 1.0);
+    /// ```
+    pub fn metrics(&self) -> crate::metrics::Metrics {
+        self.extension::<crate::metrics::Metrics>()
+            .cloned()
+            .unwrap_or_else(crate::metrics::current)
+    }
+
     /// The whole shared state of the adapter.
     pub fn shared_state(&self) -> &State {
         &self.inner.state

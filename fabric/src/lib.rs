@@ -79,6 +79,7 @@ pub mod local;
 pub mod logging;
 #[cfg(feature = "mcp")]
 pub mod mcp;
+pub mod metrics;
 pub mod names;
 pub mod panic;
 pub mod runtime;

@@ -38,6 +38,7 @@ pub struct AdapterSettings {
     setup: Vec<SetupHook>,
     scrub_errors: bool,
     unavailable: Option<bool>,
+    metrics: Option<Arc<str>>,
     /// Shared by clones, so an adapter cloned per request sets up once.
     ready: Arc<OnceCell<Ready>>,
 }
@@ -48,6 +49,7 @@ pub struct AdapterSettings {
 pub struct Ready {
     state: State,
     unavailable: bool,
+    metrics: Option<Arc<str>>,
 }
 
 impl Ready {
@@ -59,6 +61,12 @@ impl Ready {
     /// Whether every call is answered with 503.
     pub fn unavailable(&self) -> bool {
         self.unavailable
+    }
+
+    /// The metrics namespace when metrics are on: `FABRIC_METRICS_NAMESPACE` or
+    /// `POWERTOOLS_METRICS_NAMESPACE`, else the one given in code.
+    pub fn metrics_namespace(&self) -> Option<&Arc<str>> {
+        self.metrics.as_ref()
     }
 
     /// The 503 every call gets while the adapter is switched off.
@@ -76,6 +84,7 @@ impl AdapterSettings {
             setup: Vec::new(),
             scrub_errors,
             unavailable: None,
+            metrics: None,
             ready: Arc::new(OnceCell::new()),
         }
     }
@@ -125,6 +134,12 @@ impl AdapterSettings {
         })
     }
 
+    /// Turns on CloudWatch EMF metrics in `namespace` (see [`metrics`](crate::metrics)).
+    pub fn with_metrics(mut self, namespace: impl Into<Arc<str>>) -> AdapterSettings {
+        self.metrics = Some(namespace.into());
+        self.changed()
+    }
+
     /// Whether 5xx details are hidden from clients.
     pub fn with_scrub_errors(mut self, scrub: bool) -> AdapterSettings {
         self.scrub_errors = scrub;
@@ -171,7 +186,17 @@ impl AdapterSettings {
                 let unavailable = self
                     .unavailable
                     .unwrap_or_else(|| crate::env::flag("FABRIC_UNAVAILABLE"));
-                Ok(Ready { state, unavailable })
+                let metrics = crate::env::first(&[
+                    "FABRIC_METRICS_NAMESPACE",
+                    "POWERTOOLS_METRICS_NAMESPACE",
+                ])
+                .map(Arc::from)
+                .or_else(|| self.metrics.clone());
+                Ok(Ready {
+                    state,
+                    unavailable,
+                    metrics,
+                })
             })
             .await
     }
@@ -191,6 +216,7 @@ impl std::fmt::Debug for AdapterSettings {
             .field("setup_hooks", &self.setup.len())
             .field("scrub_errors", &self.scrub_errors)
             .field("unavailable", &self.unavailable)
+            .field("metrics", &self.metrics)
             .field("ready", &self.ready.initialized())
             .finish()
     }
@@ -264,6 +290,13 @@ macro_rules! adapter_settings_methods {
             #[doc = "Like `secrets`, loaded as the [`SecretsBuilder`](crate::secrets::SecretsBuilder) says (time to live, source)."]
             pub fn secrets_from(self, builder: crate::secrets::SecretsBuilder) -> Self {
                 self.with_settings(|settings| settings.with_secrets_from(builder))
+            }
+
+            #[doc = "Writes CloudWatch EMF metrics in `namespace` (per invocation: invocations,"]
+            #[doc = "errors, duration; see [`metrics`](crate::metrics)). `FABRIC_METRICS_NAMESPACE`"]
+            #[doc = "or `POWERTOOLS_METRICS_NAMESPACE` turn them on too, and win."]
+            pub fn metrics(self, namespace: &str) -> Self {
+                self.with_settings(|settings| settings.with_metrics(namespace))
             }
 
             #[doc = "Whether 5xx details are hidden from clients (see the error envelope)."]

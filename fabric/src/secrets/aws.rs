@@ -68,7 +68,7 @@ impl AwsSecrets {
         }
     }
 
-    async fn from_api(&self, secret_id: &str) -> Result<SecretValue, String> {
+    async fn fetch_from_api(&self, secret_id: &str) -> Result<SecretValue, String> {
         let client = self
             .client
             .get_or_init(|| async {
@@ -107,7 +107,7 @@ impl SecretFetcher for AwsSecrets {
             }
             tracing::info!("the secrets extension did not answer; using the Secrets Manager API");
         }
-        self.from_api(secret_id).await
+        self.fetch_from_api(secret_id).await
     }
 }
 

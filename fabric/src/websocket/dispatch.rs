@@ -43,7 +43,21 @@ impl WebSocketAdapter {
             connection_id = context.connection_id.as_deref().unwrap_or_default(),
             route_key = context.route_key.as_deref().unwrap_or_default(),
         );
-        let response = self.dispatch(event).instrument(span.clone()).await;
+        let metrics = self.invocation_metrics(&event).await;
+        let response = match &metrics {
+            None => self.dispatch(event).instrument(span.clone()).await,
+            Some(metrics) => {
+                let kind = event.request_context.kind();
+                let response = crate::metrics::scope(
+                    metrics.clone(),
+                    self.dispatch(event).instrument(span.clone()),
+                )
+                .await;
+                count_event(metrics, kind, response.status_code, started.elapsed());
+                span.in_scope(|| crate::metrics::finish(metrics));
+                response
+            }
+        };
         span.in_scope(|| {
             tracing::info!(
                 status = response.status_code,
@@ -52,6 +66,25 @@ impl WebSocketAdapter {
             )
         });
         response
+    }
+
+    /// This event's metrics when they are on (known once the adapter is set up).
+    async fn invocation_metrics(&self, event: &IncomingEvent) -> Option<crate::metrics::Metrics> {
+        let namespace = self.prepared().await.ok()?.metrics_namespace()?.clone();
+        let context = &event.request_context;
+        let metrics = crate::metrics::Metrics::new(namespace)
+            .dimension("service", service_name())
+            .dimension("transport", "websocket")
+            .dimension("route", context.route_key.as_deref().unwrap_or_default());
+        metrics.property(
+            "requestId",
+            context.request_id.as_deref().unwrap_or_default(),
+        );
+        metrics.property(
+            "connectionId",
+            context.connection_id.as_deref().unwrap_or_default(),
+        );
+        Some(metrics)
     }
 
     /// Handles an event given as JSON text, as Lambda delivers it. Text that is not
@@ -368,5 +401,49 @@ impl ManagementApi for Unconfigured {
     }
     async fn delete(&self, _id: &str) -> Result<(), ManagementError> {
         Err(ManagementError::Other(self.0.clone()))
+    }
+}
+
+/// The function's name on Lambda, else the binary's: the `service` dimension.
+fn service_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        crate::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .unwrap_or_else(|| crate::env::program_name(std::env::args_os().next().as_deref()))
+    })
+}
+
+/// What every event adds: one invocation, its status class, its duration, and the
+/// connection opened or closed.
+fn count_event(
+    metrics: &crate::metrics::Metrics,
+    kind: EventType,
+    status: i64,
+    took: std::time::Duration,
+) {
+    use crate::metrics::Unit;
+    metrics.add("Invocations", 1.0);
+    match status {
+        400..=499 => metrics.add("Errors4xx", 1.0),
+        500..=599 => metrics.add("Errors5xx", 1.0),
+        _ => {}
+    }
+    metrics.add_with_unit("Duration", Unit::Milliseconds, took.as_secs_f64() * 1000.0);
+    metrics.add(
+        "ColdStart",
+        if crate::metrics::cold_start() {
+            1.0
+        } else {
+            0.0
+        },
+    );
+    match kind {
+        EventType::Connect if status == 200 => metrics.add("ConnectionsOpened", 1.0),
+        EventType::Disconnect => metrics.add("ConnectionsClosed", 1.0),
+        // Input the service refused before it ran: malformed or invalid.
+        EventType::Message if status == 400 || status == 422 => {
+            metrics.add("ValidationFailures", 1.0)
+        }
+        _ => {}
     }
 }

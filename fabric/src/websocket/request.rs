@@ -204,6 +204,8 @@ impl WebSocket {
             .filter(|id| seen.insert(id.clone()))
             .collect();
         let data: Arc<[u8]> = text.into_bytes().into();
+        let metrics = crate::metrics::current();
+        metrics.add("BroadcastSize", ids.len() as f64);
         // Each post is its own task, so a broadcast's SDK work (signing, request
         // building) spreads over every worker thread instead of the caller's one.
         let mut deliveries: Vec<(usize, Delivery)> =
@@ -214,8 +216,13 @@ impl WebSocket {
                     let post = tokio::spawn(async move {
                         post_pruning(management.as_ref(), store.as_deref(), &id, &data).await
                     });
+                    let metrics = metrics.clone();
                     async move {
-                        let delivery = match post.await {
+                        let posted = post.await;
+                        if let Ok(posted) = &posted {
+                            count_post(&metrics, posted);
+                        }
+                        let delivery = match posted {
                             Ok(Ok(())) => Delivery::Delivered,
                             Ok(Err(ManagementError::Gone)) => Delivery::Gone,
                             Ok(Err(err)) => Delivery::Failed(err.to_string()),
@@ -243,13 +250,15 @@ impl WebSocket {
         connection_id: &str,
         data: &[u8],
     ) -> Result<(), ManagementError> {
-        post_pruning(
+        let posted = post_pruning(
             self.management.as_ref(),
             self.store.as_deref(),
             connection_id,
             data,
         )
-        .await
+        .await;
+        count_post(&crate::metrics::current(), &posted);
+        posted
     }
 
     /// Closes the connection `connection_id`.
@@ -282,6 +291,16 @@ impl MessageSink for WebSocket {
         self.post(&self.connection_id, message.as_bytes())
             .await
             .map_err(Error::from)
+    }
+}
+
+/// A post's outcome in the invocation's metrics.
+fn count_post(metrics: &crate::metrics::Metrics, posted: &Result<(), ManagementError>) {
+    match posted {
+        Ok(()) => metrics.add("MessagesPosted", 1.0),
+        Err(ManagementError::Gone) => metrics.add("PostsGone", 1.0),
+        Err(ManagementError::Throttled(_)) => metrics.add("PostsThrottled", 1.0),
+        Err(_) => metrics.add("PostsFailed", 1.0),
     }
 }
 
