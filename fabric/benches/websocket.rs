@@ -142,6 +142,26 @@ fn message_event_metrics(c: &mut Criterion) {
     });
 }
 
+/// The same event through an adapter with a per-connection rate limit (in memory)
+/// that never refuses, in the same run, so the two figures compare.
+fn message_event_rate_limited(c: &mut Criterion) {
+    let limit = fabric::websocket::RateLimit::per_connection(1e9, u32::MAX);
+    let adapter = fabric_websocket(chat)
+        .management_api(Arc::new(Discard))
+        .rate_limit(limit);
+    let event = event();
+    c.bench_function("websocket/message_event_rate_limited", |b| {
+        b.iter(|| {
+            let response = adapter
+                .handle_json(black_box(&event))
+                .now_or_never()
+                .expect("nothing waits");
+            assert_eq!(response.status_code, 200);
+            black_box(response)
+        })
+    });
+}
+
 criterion_group!(
     benches,
     message_event,
