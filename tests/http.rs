@@ -1067,3 +1067,33 @@ async fn lambda_http_panicked_on_a_host_that_makes_no_url() {
         );
     }
 }
+
+/// Found by the `http_event` fuzz target (crash-ec16366d): a REST API or ALB event
+/// whose `multiValueQueryStringParameters` has a name with no values made
+/// `lambda_http` index an empty list while building the URL. It is a 400 in the
+/// event's own shape naming the parameter, not a panic, and the router serves on.
+#[tokio::test]
+async fn fuzz_crash_ec16366d_a_query_parameter_without_values_is_a_400() {
+    let router = fabric_http(division);
+    for fixture_name in [
+        "example-apigw-request.json",
+        "example-alb-lambda-target-request-headers-only.json",
+    ] {
+        let mut event = fixture(fixture_name);
+        event["multiValueQueryStringParameters"] = json!({"name": []});
+        let response: Value =
+            serde_json::from_str(&router.invoke_lambda(&event.to_string()).await.unwrap()).unwrap();
+        assert_eq!(response["statusCode"], 400, "{fixture_name}");
+        let body: ErrorEnvelope = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            body.errors[0].detail, "the query parameter \"name\" has no values",
+            "{fixture_name}"
+        );
+    }
+    let fine = fabric::testing::HttpEvent::rest_api("GET", "/division")
+        .query("numerator", "9")
+        .query("denominator", "3");
+    let response: Value =
+        serde_json::from_str(&router.invoke_lambda(&fine.to_string()).await.unwrap()).unwrap();
+    assert_eq!(response["body"], r#"{"data":3.0}"#);
+}

@@ -116,10 +116,12 @@ impl HttpEvent {
             }
         }
         let event = serde_json::from_str::<LambdaRequest>(text)?;
-        Ok(match unreadable(&event) {
-            Some(bad) => HttpEvent::BadBody(bad),
-            None => HttpEvent::Other(event),
-        })
+        Ok(
+            match unreadable(&event).or_else(|| empty_query_values(text, &event)) {
+                Some(bad) => HttpEvent::BadBody(bad),
+                None => HttpEvent::Other(event),
+            },
+        )
     }
 }
 
@@ -146,6 +148,35 @@ fn unreadable(event: &LambdaRequest) -> Option<BadBody> {
         http_api,
         alb,
         reason,
+    })
+}
+
+/// A `multiValueQueryStringParameters` entry with no values, which `lambda_http`
+/// indexes into when it builds the URL (found by the `http_event` fuzz target).
+/// API Gateway never sends one; a hand-made event that does gets a 400.
+fn empty_query_values(text: &str, event: &LambdaRequest) -> Option<BadBody> {
+    #[derive(Deserialize)]
+    struct MultiValueQuery {
+        #[serde(rename = "multiValueQueryStringParameters", default)]
+        parameters: Option<std::collections::HashMap<String, Vec<serde::de::IgnoredAny>>>,
+    }
+    let alb = match event {
+        LambdaRequest::ApiGatewayV1(_) => false,
+        LambdaRequest::Alb(_) => true,
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    };
+    if !text.contains("multiValueQueryStringParameters") {
+        return None;
+    }
+    let parameters = serde_json::from_str::<MultiValueQuery>(text)
+        .ok()?
+        .parameters?;
+    let (name, _) = parameters.iter().find(|(_, values)| values.is_empty())?;
+    Some(BadBody {
+        http_api: false,
+        alb,
+        reason: format!("the query parameter {name:?} has no values"),
     })
 }
 
