@@ -15,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
 use fabric::prelude::*;
-use fabric::websocket::{ConnectionInfo, ManagementApi, ManagementError};
+use fabric::websocket::{ConnectionInfo, ManagementApi, ManagementError, WebSocketAdapter};
 use futures_util::FutureExt;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -78,6 +78,20 @@ fn allocations_per_call(mut run: impl FnMut()) -> (f64, f64) {
     )
 }
 
+/// Times one MESSAGE event through `adapter`, which must answer 200 without waiting.
+fn time_message_event(c: &mut Criterion, name: &str, adapter: &WebSocketAdapter, event: &str) {
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            let response = adapter
+                .handle_json(black_box(event))
+                .now_or_never()
+                .expect("nothing waits");
+            assert_eq!(response.status_code, 200);
+            black_box(response)
+        })
+    });
+}
+
 fn message_event(c: &mut Criterion) {
     let adapter = fabric_websocket(chat).management_api(Arc::new(Discard));
     let event = event();
@@ -95,16 +109,7 @@ fn message_event(c: &mut Criterion) {
         "websocket/message_event: {count:.1} allocations ({bytes:.0} bytes) per event; \
          reading the event as a serde_json::Value alone: {read_count:.1} ({read_bytes:.0} bytes)"
     );
-    c.bench_function("websocket/message_event", |b| {
-        b.iter(|| {
-            let response = adapter
-                .handle_json(black_box(&event))
-                .now_or_never()
-                .expect("nothing waits");
-            assert_eq!(response.status_code, 200);
-            black_box(response)
-        })
-    });
+    time_message_event(c, "websocket/message_event", &adapter, &event);
 }
 
 /// The same event with metrics on. Off Lambda the invocation's metrics end in a
@@ -115,16 +120,7 @@ fn message_event_metrics(c: &mut Criterion) {
         .management_api(Arc::new(Discard))
         .metrics("FabricBench");
     let event = event();
-    c.bench_function("websocket/message_event_metrics", |b| {
-        b.iter(|| {
-            let response = adapter
-                .handle_json(black_box(&event))
-                .now_or_never()
-                .expect("nothing waits");
-            assert_eq!(response.status_code, 200);
-            black_box(response)
-        })
-    });
+    time_message_event(c, "websocket/message_event_metrics", &adapter, &event);
     c.bench_function("websocket/emf_document", |b| {
         b.iter(|| {
             let metrics = fabric::metrics::Metrics::new("FabricBench")
@@ -150,16 +146,7 @@ fn message_event_rate_limited(c: &mut Criterion) {
         .management_api(Arc::new(Discard))
         .rate_limit(limit);
     let event = event();
-    c.bench_function("websocket/message_event_rate_limited", |b| {
-        b.iter(|| {
-            let response = adapter
-                .handle_json(black_box(&event))
-                .now_or_never()
-                .expect("nothing waits");
-            assert_eq!(response.status_code, 200);
-            black_box(response)
-        })
-    });
+    time_message_event(c, "websocket/message_event_rate_limited", &adapter, &event);
 }
 
 criterion_group!(

@@ -59,7 +59,9 @@ use crate::Error;
 
 pub use buckets::{BucketLimit, MemoryBuckets, SharedBuckets, Take, TokenBuckets};
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::{DynamoDbBuckets, DynamoDbStore};
+pub use dynamodb::DynamoDbStore;
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::buckets::DynamoDbBuckets;
 pub use memory::MemoryStore;
 
 /// How long a connection is kept by default: API Gateway closes every WebSocket

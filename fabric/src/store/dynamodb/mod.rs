@@ -18,9 +18,7 @@ use super::layout::{
 use super::{Connection, ConnectionStore, Member, check_room, not_connected};
 use crate::{Error, aws};
 
-pub use self::buckets::DynamoDbBuckets;
-
-mod buckets;
+pub(super) mod buckets;
 mod items;
 mod tables;
 
