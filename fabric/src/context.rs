@@ -220,7 +220,7 @@ impl Context {
     /// use fabric::secrets::Secrets;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let secrets = Secrets::builder(["API_KEY"]).lookup(|_| Some("k-1".into())).load().await.unwrap();
+    /// let secrets = Secrets::builder(["API_KEY"]).lookup(|name| (name == "API_KEY").then(|| "k-1".into())).load().await.unwrap();
     /// let ctx = Context::builder("r").state(State::new().with(secrets)).build();
     /// assert_eq!(ctx.secret("API_KEY").await.unwrap().expose(), "k-1");
     /// assert_eq!(ctx.secret("OTHER").await.unwrap_err().status(), 500);
