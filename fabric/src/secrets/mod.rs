@@ -135,7 +135,7 @@ impl SecretError {
     }
 }
 
-/// Fetches a Secrets Manager secret's text by id. [`aws::AwsSecrets`] is the real
+/// Fetches a Secrets Manager secret's text by id. `aws::AwsSecrets` (feature `secrets`) is the real
 /// one (extension, then API); tests can give their own.
 ///
 /// ```
