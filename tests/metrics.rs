@@ -2,11 +2,13 @@
 //! `--verbose` (debug) log line each invocation ends with. The EMF documents
 //! themselves are checked in `fabric::metrics`'s unit tests.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::sync::Arc;
 
 use fabric::prelude::*;
 use fabric::testing::{RecordingManagementApi, WebSocketEvent};
+use support::logs::CapturedLogs;
 
 #[derive(Deserialize, Input)]
 struct Shout {
@@ -22,19 +24,6 @@ async fn shout(input: Shout, ctx: Context) -> Result<(), Error> {
     ws.broadcast(["c1", "gone"], json!({ "shout": input.text }))
         .await?;
     Ok(())
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The sum of each metric's values over every `metrics` line.
@@ -62,7 +51,7 @@ fn totals(logs: &str) -> (usize, std::collections::BTreeMap<String, f64>) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn each_event_counts_once_with_posts_gone_posts_and_broadcast_sizes() {
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
@@ -95,7 +84,7 @@ async fn each_event_counts_once_with_posts_gone_posts_and_broadcast_sizes() {
         .handle(WebSocketEvent::disconnect("c1", 1000, "bye").to_request())
         .await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let (lines, totals) = totals(&logs);
     assert_eq!(lines, 6, "one metrics line per event:\n{logs}");
     let total = |name: &str| totals.get(name).copied().unwrap_or(0.0);

@@ -2,10 +2,11 @@
 //! the test that refuses or answers "not ready" at first, as the real one does
 //! while it starts) and against moto's Secrets Manager API.
 
-use std::io::Write;
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -14,6 +15,7 @@ use axum::routing::get;
 use fabric::secrets::Secrets;
 use fabric::secrets::aws::{AwsSecrets, Extension};
 use fabric::settings::AdapterSettings;
+use support::logs::CapturedLogs;
 
 #[derive(Clone)]
 struct Stand {
@@ -193,26 +195,12 @@ async fn put_secret(endpoint: &str, name: &str, value: &str) {
     }
 }
 
-/// Log lines at every level, kept for the test to read.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn without_the_extension_the_api_is_used_and_values_never_reach_the_logs() {
     let Some(endpoint) = moto("secrets_api").await else {
         return;
     };
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     let writer = captured.clone();
     // Fabric's own logs at every level; the AWS SDK's up to DEBUG: at TRACE the SDK
     // itself logs request and response bodies, this test's CreateSecret among them.
@@ -266,7 +254,7 @@ async fn without_the_extension_the_api_is_used_and_values_never_reach_the_logs()
     );
     tracing::error!(error = %missing, "start failed");
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("[redacted]"), "{logs}");
     assert!(
         logs.contains("secrets extension did not answer; using the Secrets Manager API"),

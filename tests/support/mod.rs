@@ -6,6 +6,7 @@ pub(crate) mod dynamodb;
 pub(crate) mod events;
 pub(crate) mod http_server;
 pub(crate) mod lambda_runtime;
+pub(crate) mod logs;
 pub(crate) mod process;
 pub(crate) mod ws_client;
 
