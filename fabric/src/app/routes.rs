@@ -366,9 +366,7 @@ fn same_store(a: &StoreSource, b: &StoreSource) -> bool {
 /// `$connect` accepts), a custom key when its router has it or a fallback.
 #[cfg(feature = "websocket")]
 fn can_serve(adapter: &WebSocketAdapter, key: &str) -> bool {
-    key.starts_with('$')
-        || adapter.router().has_fallback()
-        || adapter.router().route_keys().contains(&key)
+    key.starts_with('$') || adapter.router().has_fallback() || adapter.router().has_route(key)
 }
 
 /// `$connect`, `$disconnect`, `$default`, or a custom key by the name rule.

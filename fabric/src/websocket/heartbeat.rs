@@ -23,5 +23,5 @@ pub(super) fn is_ping(router: &WebSocketRouter, route_key: &str, selected: Optio
         "$default" => selected,
         key => Some(key),
     };
-    asked == Some(PING_ACTION) && !router.route_keys().contains(&PING_ACTION)
+    asked == Some(PING_ACTION) && !router.has_route(PING_ACTION)
 }

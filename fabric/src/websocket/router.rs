@@ -167,6 +167,27 @@ impl WebSocketRouter {
         self.routes.iter().map(|(key, _)| key.as_str()).collect()
     }
 
+    /// Whether a custom route `key` was added (not a fallback), without listing
+    /// them all.
+    ///
+    /// ```
+    /// use fabric::prelude::*;
+    /// use fabric::websocket::WebSocketRouter;
+    ///
+    /// #[derive(Deserialize, Input)]
+    /// struct Beat {}
+    ///
+    /// #[fabric_service]
+    /// async fn ping(_input: Beat, _ctx: Context) -> Result<String, Error> { Ok("mine".into()) }
+    ///
+    /// let router = WebSocketRouter::new().service(ping);
+    /// assert!(router.has_route("ping"));
+    /// assert!(!router.has_route("join"));
+    /// ```
+    pub fn has_route(&self, key: &str) -> bool {
+        self.routes.iter().any(|(route, _)| route == key)
+    }
+
     /// Whether a fallback serves `$default`.
     pub fn has_fallback(&self) -> bool {
         self.fallback.is_some()
