@@ -120,12 +120,8 @@ async fn a_burst_over_the_limit_gets_429_frames_and_the_connection_survives() {
     let mut client = WsClient::connect(&gateway.ws_url()).await;
     let mut other = WsClient::connect(&gateway.ws_url()).await;
 
-    for n in 0..200 {
-        client.send_json(json!({"text": format!("m{n}")})).await;
-    }
     let (mut passed, mut limited) = (0, 0);
-    for _ in 0..200 {
-        let frame = client.next_json().await;
+    for frame in answers(&mut client, said(200)).await {
         if frame.get("data").is_some() {
             passed += 1;
         } else {
@@ -195,14 +191,29 @@ async fn user_from_query(ctx: Context) -> Result<Accept, Error> {
     Ok(Accept::new().user(user))
 }
 
+/// Sends every message at once, then reads one answer for each, in order.
+async fn answers(client: &mut WsClient, messages: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    let mut sent = 0;
+    for message in messages {
+        client.send_json(message).await;
+        sent += 1;
+    }
+    let mut answers = Vec::with_capacity(sent);
+    for _ in 0..sent {
+        answers.push(client.next_json().await);
+    }
+    answers
+}
+
+/// `count` messages for `say`: m0, m1, …
+fn said(count: usize) -> impl Iterator<Item = Value> {
+    (0..count).map(|n| json!({"text": format!("m{n}")}))
+}
+
 /// Sends `count` messages and counts the answers that passed.
 async fn passed_of(client: &mut WsClient, count: usize) -> usize {
-    for n in 0..count {
-        client.send_json(json!({"text": format!("m{n}")})).await;
-    }
     let mut passed = 0;
-    for _ in 0..count {
-        let frame = client.next_json().await;
+    for frame in answers(client, said(count)).await {
         if frame.get("data").is_some() {
             passed += 1;
         } else {
@@ -283,14 +294,9 @@ async fn the_chat_answers_ping_and_limits_each_connection_to_10_a_second_burst_2
     let mut client = WsClient::connect(&url).await;
     client.send_json(json!({"action": "ping"})).await;
     assert_eq!(client.next_json().await, json!({"action": "pong"}));
-    for _ in 0..60 {
-        client
-            .send_json(json!({"action": "join", "room": "general"}))
-            .await;
-    }
+    let joins = std::iter::repeat_n(json!({"action": "join", "room": "general"}), 60);
     let (mut joined, mut limited) = (0, 0);
-    for _ in 0..60 {
-        let frame = client.next_json().await;
+    for frame in answers(&mut client, joins).await {
         if frame.get("joined").is_some() {
             joined += 1;
         } else {
@@ -315,12 +321,8 @@ async fn the_local_gateway_applies_the_stage_throttling_as_api_gateway_does() {
     let gateway = start(throttled).await;
     let mut client = WsClient::connect(&gateway.ws_url()).await;
     let mut other = WsClient::connect(&gateway.ws_url()).await;
-    for n in 0..8 {
-        client.send_json(json!({"text": format!("m{n}")})).await;
-    }
     let (mut passed, mut throttled) = (0, 0);
-    for _ in 0..8 {
-        let frame = client.next_json().await;
+    for frame in answers(&mut client, said(8)).await {
         if frame.get("data").is_some() {
             passed += 1;
         } else {
