@@ -254,6 +254,25 @@ async fn a_dynamodb_bucket_is_shared_by_two_adapters() {
     assert_eq!(passed_of(&mut bob_second, 3).await, 3);
 }
 
+/// A limiter that cannot answer (here a bucket table that was never created) lets
+/// messages through rather than refusing every one, as a broken limiter must not
+/// take the API down; the failure is logged as "rate limit not checked".
+#[tokio::test]
+async fn messages_pass_when_the_bucket_table_cannot_be_reached() {
+    let Some(endpoint) = support::dynamodb::server("limits_missing_table").await else {
+        return;
+    };
+    let missing = support::dynamodb::unique_table("never-created");
+    let buckets = DynamoDbBuckets::new(DynamoDbStore::sdk_client(Some(&endpoint)), missing);
+    let adapter = fabric_websocket(say)
+        .reply(true)
+        .rate_limit(RateLimit::per_connection(0.5, 1).buckets(buckets));
+    let gateway = start(adapter).await;
+    let mut client = WsClient::connect(&gateway.ws_url()).await;
+    // A burst of 1 would refuse 4 of these 5 if the limiter answered.
+    assert_eq!(passed_of(&mut client, 5).await, 5);
+}
+
 #[tokio::test]
 async fn concurrent_takes_from_one_dynamodb_bucket_never_exceed_its_burst() {
     let Some(endpoint) = support::dynamodb::server("limits_race").await else {
