@@ -1097,3 +1097,33 @@ async fn fuzz_crash_ec16366d_a_query_parameter_without_values_is_a_400() {
         serde_json::from_str(&router.invoke_lambda(&fine.to_string()).await.unwrap()).unwrap();
     assert_eq!(response["body"], r#"{"data":3.0}"#);
 }
+
+/// Found by the `http_event` fuzz target (crash 207fade1): the same empty list in
+/// `queryStringParameters`, which `lambda_http` reads the same way.
+#[tokio::test]
+async fn fuzz_crash_207fade1_an_empty_list_in_query_string_parameters_is_a_400() {
+    let router = fabric_http(division);
+    for fixture_name in [
+        "example-apigw-request.json",
+        "example-alb-lambda-target-request-headers-only.json",
+    ] {
+        let mut event = fixture(fixture_name);
+        event["queryStringParameters"] = json!({"cookies": [], "numerator": "1"});
+        let response: Value =
+            serde_json::from_str(&router.invoke_lambda(&event.to_string()).await.unwrap()).unwrap();
+        assert_eq!(response["statusCode"], 400, "{fixture_name}");
+        let body: ErrorEnvelope = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            body.errors[0].detail, "the query parameter \"cookies\" has no values",
+            "{fixture_name}"
+        );
+    }
+    // An HTTP API event is read by Fabric (its `rawQueryString`), so the list is
+    // harmless there: the request is routed as usual (this fixture's path is not
+    // served).
+    let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
+    event["queryStringParameters"] = json!({"cookies": []});
+    let response: Value =
+        serde_json::from_str(&router.invoke_lambda(&event.to_string()).await.unwrap()).unwrap();
+    assert_eq!(response["statusCode"], 404);
+}

@@ -151,30 +151,38 @@ fn unreadable(event: &LambdaRequest) -> Option<BadBody> {
     })
 }
 
-/// A `multiValueQueryStringParameters` entry with no values, which `lambda_http`
-/// indexes into when it builds the URL (found by the `http_event` fuzz target).
-/// API Gateway never sends one; a hand-made event that does gets a 400.
+/// A query parameter given as an empty list (`"name": []`) in
+/// `queryStringParameters` or `multiValueQueryStringParameters`, which `lambda_http`
+/// indexes into when it builds the URL (found twice by the `http_event` fuzz target:
+/// crashes ec16366d and 207fade1). API Gateway and ALB never send one; a hand-made
+/// event that does gets a 400.
 fn empty_query_values(text: &str, event: &LambdaRequest) -> Option<BadBody> {
+    type Parameters = Option<std::collections::HashMap<String, serde_json::Value>>;
     #[derive(Deserialize)]
-    struct MultiValueQuery {
+    struct Query {
+        #[serde(rename = "queryStringParameters", default)]
+        single: Parameters,
         #[serde(rename = "multiValueQueryStringParameters", default)]
-        parameters: Option<std::collections::HashMap<String, Vec<serde::de::IgnoredAny>>>,
+        multi: Parameters,
     }
-    let alb = match event {
-        LambdaRequest::ApiGatewayV1(_) => false,
-        LambdaRequest::Alb(_) => true,
+    let (http_api, alb) = match event {
+        LambdaRequest::ApiGatewayV1(_) => (false, false),
+        LambdaRequest::ApiGatewayV2(_) => (true, false),
+        LambdaRequest::Alb(_) => (false, true),
         #[allow(unreachable_patterns)]
         _ => return None,
     };
-    if !text.contains("multiValueQueryStringParameters") {
+    if !text.contains("ueryStringParameters") {
         return None;
     }
-    let parameters = serde_json::from_str::<MultiValueQuery>(text)
-        .ok()?
-        .parameters?;
-    let (name, _) = parameters.iter().find(|(_, values)| values.is_empty())?;
+    let query = serde_json::from_str::<Query>(text).ok()?;
+    let name = [query.single, query.multi]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find_map(|(name, values)| values.as_array().is_some_and(Vec::is_empty).then_some(name))?;
     Some(BadBody {
-        http_api: false,
+        http_api,
         alb,
         reason: format!("the query parameter {name:?} has no values"),
     })
