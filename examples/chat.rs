@@ -17,7 +17,7 @@
 
 use fabric::prelude::*;
 use fabric::secrets::{Secrets, SecretsBuilder};
-use fabric::store::SharedStore;
+use fabric::store::{EnvBuckets, SharedStore};
 use fabric::websocket::{Accept, RateLimit, WebSocketAdapter, fabric_websocket};
 
 /// What to do.
@@ -52,8 +52,8 @@ pub async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {
     match input.action {
         Action::Join => {
             ctx.join(&room).await?;
-            // The connection id tells a client which messages are its own.
-            let joined = json!({ "joined": room, "connectionId": ctx.connection_id() });
+            // `from` (and the connection id) tells a client which messages are its own.
+            let joined = json!({ "joined": room, "connectionId": ctx.connection_id(), "from": sender(&ctx).await? });
             ctx.send_message(&joined).await?;
             Ok(joined)
         }
@@ -71,12 +71,20 @@ pub async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {
                     "Join the room \"{room}\" before sending messages to it"
                 )));
             }
-            let me = ctx.connection_id().unwrap_or_default();
-            let message = json!({ "room": room, "from": me, "content": content });
+            let message = json!({ "room": room, "from": sender(&ctx).await?, "content": content });
             let report = ctx.broadcast_room(&room, &message).await?;
             Ok(json!({ "delivered": report.delivered().len() }))
         }
     }
+}
+
+/// Who sent a message: the caller's user (`ctx.identity()`: an authorizer's
+/// principal, or the user `$connect` saved), else the connection id.
+pub async fn sender(ctx: &Context) -> Result<String, Error> {
+    Ok(match ctx.identity().await? {
+        Some(identity) => identity.user_id,
+        None => ctx.connection_id().unwrap_or_default().to_owned(),
+    })
 }
 
 /// Accepts a connection whose `token` query parameter equals `CHAT_TOKEN` (default
@@ -149,9 +157,11 @@ pub fn rate_limit() -> Option<RateLimit> {
     }
 }
 
+/// The limit's buckets are in the rate limit table on Lambda (the template makes
+/// it), shared by every instance; in memory on the local gateway.
 fn limited(adapter: WebSocketAdapter) -> WebSocketAdapter {
     match rate_limit() {
-        Some(limit) => adapter.rate_limit(limit),
+        Some(limit) => adapter.rate_limit(limit.buckets(EnvBuckets::new())),
         None => adapter,
     }
 }

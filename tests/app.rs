@@ -61,12 +61,16 @@ async fn the_chat_app_serves_each_route_from_its_own_function() {
     }
 
     let base = format!("ws://127.0.0.1:{port}/");
-    // chat-connect refuses a connection without the token, as API Gateway would.
+    // chat-authorizer refuses a connection without a valid JWT, as API Gateway would.
     assert_eq!(refusal(&base).await, 401);
     assert_eq!(refusal(&format!("{base}?token=nope")).await, 401);
+    let forged = chat_app::mint_token("ada").unwrap().replace('.', ".x");
+    assert_eq!(refusal(&format!("{base}?token={forged}")).await, 401);
 
-    let mut ada = WsClient::connect(&format!("{base}?token=dev-token")).await;
-    let mut bob = WsClient::connect(&format!("{base}?token=dev-token")).await;
+    let ada_token = chat_app::mint_token("ada").unwrap();
+    let bob_token = chat_app::mint_token("bob").unwrap();
+    let mut ada = WsClient::connect(&format!("{base}?token={ada_token}")).await;
+    let mut bob = WsClient::connect(&format!("{base}?token={bob_token}")).await;
     for client in [&mut ada, &mut bob] {
         client
             .send_json(json!({"action": "join", "room": "general"}))
@@ -81,6 +85,8 @@ async fn the_chat_app_serves_each_route_from_its_own_function() {
     assert_eq!(to_ada, to_bob);
     assert_eq!(to_bob["content"], "hi");
     assert_eq!(to_bob["room"], "general");
+    // `from` is the token's user, not a connection id.
+    assert_eq!(to_bob["from"], "ada");
 
     // Validation happens in chat-send, with the usual error frame.
     ada.send_json(json!({"action": "sendMessage", "room": "general"}))
@@ -134,7 +140,8 @@ async fn eventually(what: &str, check: impl Fn() -> bool) {
 async fn the_functions_share_one_store_and_chat_disconnect_empties_it() {
     let memory = Arc::new(MemoryStore::new());
     let gateway = chat_app_on(memory.clone()).await;
-    let url = format!("{}/?token=dev-token", gateway.ws_url());
+    let token = chat_app::mint_token("ada").unwrap();
+    let url = format!("{}/?token={token}", gateway.ws_url());
     let mut ada = WsClient::connect(&url).await;
     // chat-connect saved the connection in the shared store.
     eventually("the connection is tracked", || memory.len() == 1).await;
@@ -150,10 +157,7 @@ async fn the_functions_share_one_store_and_chat_disconnect_empties_it() {
 
     ada.send_json(json!({"action": "sendMessage", "room": "general", "content": "hi"}))
         .await;
-    assert_eq!(
-        ada.next_json().await["from"],
-        json!(members[0].connection_id)
-    );
+    assert_eq!(ada.next_json().await["from"], "ada");
 
     ada.vanish();
     eventually("chat-disconnect forgot the connection", || {
@@ -185,6 +189,33 @@ async fn a_message_no_function_serves_gets_api_gateways_forbidden() {
 }
 
 #[tokio::test]
+async fn on_lambda_chat_authorizer_allows_a_minted_token_and_refuses_others() {
+    let runtime = LambdaRuntime::start().await;
+    let _authorizer = runtime.spawn_function(env!("CARGO_BIN_EXE_chat-authorizer"), &[]);
+    let mut event: Value = serde_json::from_str(&support::fixture(
+        "apigw/example-apigw-v2-custom-authorizer-websocket-request.json",
+    ))
+    .unwrap();
+    event["queryStringParameters"]["token"] = json!(chat_app::mint_token("ada").unwrap());
+    let id = runtime.invoke(&event.to_string());
+    let Outcome::Response(allowed) = runtime.outcome(&id).await else {
+        panic!("chat-authorizer refused a minted token");
+    };
+    assert_eq!(allowed["principalId"], "ada");
+    assert_eq!(allowed["context"], json!({"user": "ada"}));
+    assert_eq!(allowed["policyDocument"]["Statement"][0]["Effect"], "Allow");
+
+    // A forged token: API Gateway's 401 is the `Unauthorized` error.
+    let forged = chat_app::mint_token("ada").unwrap().replace('.', ".x");
+    event["queryStringParameters"]["token"] = json!(forged);
+    let id = runtime.invoke(&event.to_string());
+    let Outcome::Error(error) = runtime.outcome(&id).await else {
+        panic!("chat-authorizer allowed a forged token");
+    };
+    assert_eq!(error["errorMessage"], "Unauthorized", "{error}");
+}
+
+#[tokio::test]
 async fn on_lambda_each_function_serves_only_its_own_routes() {
     let runtime = LambdaRuntime::start().await;
     let management = RecordingServer::ok().await;
@@ -197,7 +228,9 @@ async fn on_lambda_each_function_serves_only_its_own_routes() {
     let Outcome::Response(response) = runtime.outcome(&id).await else {
         panic!("chat-connect failed");
     };
-    assert_eq!(response["statusCode"], 401, "chat-connect checks the token");
+    // chat-authorizer checked the token before API Gateway invoked chat-connect,
+    // which only saves the connection.
+    assert_eq!(response["statusCode"], 200, "{response}");
     // A message is not chat-connect's: no service of its answers it.
     let id = runtime.invoke(&support::fixture("apigw/websocket-message.json"));
     let Outcome::Response(response) = runtime.outcome(&id).await else {

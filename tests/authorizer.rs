@@ -333,3 +333,71 @@ mod gateway {
         }
     }
 }
+
+/// Lets in `?token=` equal to the secret `API_KEY`; counts how often the secrets'
+/// variables are read.
+fn key_authorizer(lookups: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> AuthorizerAdapter {
+    let source = fabric::secrets::Secrets::builder(["API_KEY"]).lookup(move |name| {
+        lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        (name == "API_KEY").then(|| "k1".to_owned())
+    });
+    fabric_authorizer(
+        [IdentitySource::Query("token".into())],
+        |req: AuthorizerRequest| async move {
+            let key = req.secret("API_KEY").await?;
+            match req.query_param("token") {
+                Some(token) if token == key.expose() => Ok(Authorized {
+                    principal_id: "client".into(),
+                    context: (),
+                }),
+                _ => Err(Error::unauthorized("unknown key")),
+            }
+        },
+    )
+    .secrets_from(source)
+}
+
+#[tokio::test]
+async fn an_authorizer_reads_its_declared_secrets_loaded_once() {
+    let lookups = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let authorizer = key_authorizer(lookups.clone());
+    assert_eq!(authorizer.secret_names(), ["API_KEY"]);
+    for _ in 0..3 {
+        let allowed = authorizer.handle_json(&event(Some("k1"))).await.unwrap();
+        assert_eq!(allowed["principalId"], "client");
+    }
+    let err = authorizer
+        .handle_json(&event(Some("k2")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 401);
+    // Resolved once for the process (its `SECRET_`/`_SECRET` names, then the
+    // plain value), not per request.
+    let once = lookups.load(std::sync::atomic::Ordering::SeqCst);
+    authorizer.handle_json(&event(Some("k1"))).await.unwrap();
+    assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), once);
+}
+
+#[tokio::test]
+async fn an_undeclared_or_missing_secret_is_an_authorizer_failure_not_a_refusal() {
+    let undeclared = fabric_authorizer(
+        [IdentitySource::Query("token".into())],
+        |req: AuthorizerRequest| async move {
+            req.secret("API_KEY").await?;
+            Ok(Authorized {
+                principal_id: "client".into(),
+                context: (),
+            })
+        },
+    );
+    let err = undeclared
+        .handle_json(&event(Some("k1")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 500);
+    let missing = undeclared
+        .clone()
+        .secrets_from(fabric::secrets::Secrets::builder(["API_KEY"]).lookup(|_| None));
+    let err = missing.handle_json(&event(Some("k1"))).await.unwrap_err();
+    assert_eq!(err.status(), 500);
+}

@@ -457,9 +457,26 @@ fn each_route_of_the_app_invokes_the_function_that_serves_it() {
     let tables = resources(&template, "AWS::DynamoDB::Table");
     assert_eq!(tables.len(), 2);
     let functions = resources(&template, "AWS::Serverless::Function");
-    assert_eq!(functions.len(), 4);
+    assert_eq!(functions.len(), 5);
     for (id, function) in &functions {
         let properties = &function["Properties"];
+        if *id == "ChatAuthorizerFunction" {
+            // The authorizer reads its signing secret, no table, and posts to no
+            // connection.
+            let actions: Vec<&Value> = properties["Policies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| &p["Statement"][0]["Action"])
+                .collect();
+            assert_eq!(
+                actions,
+                [&json!("secretsmanager:GetSecretValue")],
+                "{properties}"
+            );
+            assert!(properties["Environment"]["Variables"]["SECRET_CHAT_JWT_SECRET"].is_object());
+            continue;
+        }
         let granted: BTreeSet<String> = properties["Policies"]
             .as_array()
             .unwrap()
@@ -648,7 +665,11 @@ async fn create_table_from_template(
                 .unwrap(),
         );
     }
-    for index in properties["GlobalSecondaryIndexes"].as_array().unwrap() {
+    for index in properties["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let mut projection = Projection::builder().projection_type(ProjectionType::from(
             index["Projection"]["ProjectionType"].as_str().unwrap(),
         ));
@@ -744,6 +765,75 @@ async fn the_store_works_on_the_tables_the_template_declares() {
 }
 
 #[test]
+fn a_rate_limit_in_the_table_gives_the_stack_its_bucket_table_and_the_function_access() {
+    // The chat keeps its per-connection buckets in the rate limit table on Lambda.
+    let template = websocket_template(&chat::adapter());
+    let properties = &template["Resources"]["ChatRateLimitTable"]["Properties"];
+    assert_eq!(
+        properties["KeySchema"],
+        json!([{"AttributeName": "bucket", "KeyType": "HASH"}])
+    );
+    assert_eq!(
+        properties["AttributeDefinitions"],
+        json!([{"AttributeName": "bucket", "AttributeType": "S"}])
+    );
+    assert_eq!(
+        properties["TimeToLiveSpecification"],
+        json!({"AttributeName": "expiresAt", "Enabled": true})
+    );
+    assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
+    let function = &template["Resources"]["ChatFunction"]["Properties"];
+    assert_eq!(
+        function["Environment"]["Variables"]["FABRIC_RATE_LIMIT_TABLE"],
+        json!({"Ref": "ChatRateLimitTable"})
+    );
+    assert!(
+        function["Policies"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"DynamoDBCrudPolicy": {"TableName": {"Ref": "ChatRateLimitTable"}}}))
+    );
+
+    // A limit in memory (or in a table of its own) needs no table from the stack.
+    let in_memory =
+        echo::adapter().rate_limit(fabric::websocket::RateLimit::per_connection(5.0, 5));
+    let template = websocket_template(&in_memory);
+    assert!(template["Resources"].get("ChatRateLimitTable").is_none());
+    assert!(
+        template["Resources"]["ChatFunction"]["Properties"]["Environment"]["Variables"]
+            .get("FABRIC_RATE_LIMIT_TABLE")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_buckets_work_on_the_table_the_template_declares() {
+    use fabric::store::{BucketLimit, DynamoDbBuckets, DynamoDbStore, Take, TokenBuckets};
+
+    let Some(endpoint) = support::dynamodb::server("template_buckets").await else {
+        return;
+    };
+    let template = websocket_template(&chat::adapter());
+    let client = DynamoDbStore::sdk_client(Some(&endpoint));
+    let table = support::dynamodb::unique_table("buckets");
+    create_table_from_template(
+        &client,
+        &table,
+        &template["Resources"]["ChatRateLimitTable"]["Properties"],
+    )
+    .await;
+    let buckets = DynamoDbBuckets::new(client, &table);
+    let limit = BucketLimit::new(0.001, 2);
+    assert!(buckets.take("conn:a", limit).await.unwrap().is_allowed());
+    assert!(buckets.take("conn:a", limit).await.unwrap().is_allowed());
+    assert!(matches!(
+        buckets.take("conn:a", limit).await.unwrap(),
+        Take::Limited { .. }
+    ));
+    assert!(buckets.take("conn:b", limit).await.unwrap().is_allowed());
+}
+
+#[test]
 fn stage_throttling_reaches_the_stages_default_route_settings_and_passes_cfn_lint() {
     let throttled = echo::adapter().stage_throttling(100, 200);
     let template = single_template("echo", throttled);
@@ -782,4 +872,307 @@ fn stage_throttling_reaches_the_stages_default_route_settings_and_passes_cfn_lin
         "cfn-lint found problems:\n{}",
         String::from_utf8_lossy(&output.stdout)
     );
+}
+
+#[test]
+fn the_sweep_is_a_scheduled_function_allowed_get_connection_and_the_tables() {
+    let app = App::single("chat", chat::adapter()).describe().unwrap();
+    let build = BuildOptions::default();
+    let mut template = Template::from_app(&app, &build);
+    let sweep = fabric::deploy::SweepFunction::new("chat_sweep", "chat")
+        .every(std::time::Duration::from_secs(30 * 60));
+    template.add_sweep(&app, &sweep, &build).unwrap();
+    let missing = Template::from_app(&app, &build).add_sweep(
+        &app,
+        &fabric::deploy::SweepFunction::new("x", "nope"),
+        &build,
+    );
+    assert_eq!(
+        missing.unwrap_err(),
+        r#"the app has no WebSocket API named "nope""#
+    );
+
+    let value = template.to_value();
+    let function = &value["Resources"]["ChatSweepFunction"];
+    let properties = &function["Properties"];
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"],
+        "chat_sweep"
+    );
+    assert_eq!(
+        properties["Events"]["Schedule"],
+        json!({ "Type": "Schedule", "Properties": { "Schedule": "rate(30 minutes)" } })
+    );
+    assert_eq!(properties["Timeout"], 90, "over the sweep's 60 s budget");
+    let variables = &properties["Environment"]["Variables"];
+    assert_eq!(
+        variables["FABRIC_CONNECTIONS_TABLE"],
+        json!({ "Ref": "ChatConnectionsTable" })
+    );
+    assert_eq!(
+        variables["FABRIC_ROOMS_TABLE"],
+        json!({ "Ref": "ChatRoomsTable" })
+    );
+    assert!(
+        variables["FABRIC_MANAGEMENT_ENDPOINT"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://${ChatWebSocketApi}.execute-api."),
+        "{variables}"
+    );
+    let policies = properties["Policies"].as_array().unwrap();
+    let statement = &policies[0]["Statement"][0];
+    assert_eq!(statement["Action"], "execute-api:ManageConnections");
+    assert!(
+        statement["Resource"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .ends_with("/GET/@connections/*"),
+        "only GetConnection: {statement}"
+    );
+    assert_eq!(
+        policies.len(),
+        3,
+        "ManageConnections and both tables: {policies:?}"
+    );
+    // One pair of connection tables, shared with the chat function (and the chat's
+    // rate limit table, which the sweep is not granted).
+    let tables: BTreeSet<&str> = resources(&value, "AWS::DynamoDB::Table")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        tables,
+        BTreeSet::from([
+            "ChatConnectionsTable",
+            "ChatRoomsTable",
+            "ChatRateLimitTable"
+        ])
+    );
+
+    let Some(mut lint) = cfn_lint() else { return };
+    let path = std::env::temp_dir().join(format!("fabric-sweep-{}.yaml", std::process::id()));
+    std::fs::write(&path, template.to_yaml()).unwrap();
+    let output = lint.arg(&path).output().unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(
+        output.status.success(),
+        "cfn-lint found problems:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn declared_secrets_get_their_variables_the_extension_layer_and_read_access_to_exactly_them() {
+    let adapter = fabric::websocket::fabric_websocket(echo::echo).secrets(["API_KEY", "DB_URL"]);
+    let template = single_template("echo", adapter);
+    let properties = &template["Resources"]["EchoFunction"]["Properties"];
+    let variables = &properties["Environment"]["Variables"];
+    assert_eq!(
+        variables["SECRET_API_KEY"],
+        json!({ "Ref": "ApiKeySecret" })
+    );
+    assert_eq!(variables["SECRET_DB_URL"], json!({ "Ref": "DbUrlSecret" }));
+    assert_eq!(
+        template["Parameters"]["ApiKeySecret"]["Default"],
+        "echo/API_KEY"
+    );
+
+    let statements: Vec<&Value> = properties["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|policy| policy["Statement"].as_array().into_iter().flatten())
+        .filter(|statement| statement["Action"] == "secretsmanager:GetSecretValue")
+        .collect();
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    let resources: Vec<&str> = statements[0]["Resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|arn| arn["Fn::Sub"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ApiKeySecret}-??????",
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${DbUrlSecret}-??????",
+        ],
+        "exactly the declared secrets, never *"
+    );
+
+    let layer = &properties["Layers"][0]["Fn::Sub"];
+    assert!(
+        layer[0]
+            .as_str()
+            .unwrap()
+            .ends_with(":layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:${Version}"),
+        "{layer}"
+    );
+    assert_eq!(
+        layer[1]["Account"]["Fn::FindInMap"],
+        json!(["SecretsExtensionLayers", {"Ref": "AWS::Region"}, "Account"])
+    );
+    // The version: the stack's own if given, else the one pinned for the region.
+    assert_eq!(
+        layer[1]["Version"]["Fn::If"],
+        json!([
+            "SecretsExtensionLayerVersionGiven",
+            {"Ref": "SecretsExtensionLayerVersion"},
+            {"Fn::FindInMap": ["SecretsExtensionLayers", {"Ref": "AWS::Region"}, "Arm64Version"]}
+        ])
+    );
+    let layers = &template["Mappings"]["SecretsExtensionLayers"];
+    assert_eq!(
+        layers["eu-west-1"],
+        json!({"Account": "015030872274", "Arm64Version": "4", "X86Version": "2"})
+    );
+    // arm64 came later to some regions: its layer there starts again at 1.
+    assert_eq!(layers["af-south-1"]["Arm64Version"], "1");
+    assert_eq!(
+        template["Parameters"]["SecretsExtensionLayerVersion"]["Default"],
+        ""
+    );
+
+    // A function without secrets gets none of it.
+    let plain = single_template("echo", echo::adapter());
+    assert!(plain["Resources"]["EchoFunction"]["Properties"]["Layers"].is_null());
+    assert!(plain["Mappings"].is_null());
+    assert!(!plain.to_string().contains("secretsmanager"));
+
+    let Some(mut lint) = cfn_lint() else { return };
+    let path = std::env::temp_dir().join(format!("fabric-secrets-{}.json", std::process::id()));
+    std::fs::write(&path, template.to_string()).unwrap();
+    let output = lint.arg(&path).output().unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(
+        output.status.success(),
+        "cfn-lint found problems:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn route_throttling_is_the_stages_route_settings() {
+    let adapter = chat::adapter().route_throttling("sendMessage", 50, 100);
+    let template = websocket_template(&adapter);
+    let stage = &template["Resources"]["ChatWebSocketStage"]["Properties"];
+    assert_eq!(
+        stage["RouteSettings"],
+        json!({ "sendMessage": { "ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100 } })
+    );
+    assert!(websocket_template(&chat::adapter())["Resources"]["ChatWebSocketStage"]["Properties"]["RouteSettings"].is_null());
+}
+
+fn token_authorizer() -> fabric::websocket::AuthorizerAdapter {
+    use fabric::websocket::{Authorized, AuthorizerRequest, IdentitySource, fabric_authorizer};
+    fabric_authorizer(
+        [
+            IdentitySource::Query("token".into()),
+            IdentitySource::Header("Sec-WebSocket-Protocol".into()),
+        ],
+        |_req: AuthorizerRequest| async {
+            Ok(Authorized {
+                principal_id: "ada".into(),
+                context: (),
+            })
+        },
+    )
+}
+
+/// The authorizer, its permission and the `$connect` route of a template, checked:
+/// REQUEST, the identity sources, the function it invokes; `$connect` CUSTOM with
+/// it, every other route NONE. Gives back the function's logical id.
+fn check_authorizer(template: &Value) -> String {
+    let authorizers = resources(template, "AWS::ApiGatewayV2::Authorizer");
+    assert_eq!(authorizers.len(), 1, "{template:#}");
+    let (id, authorizer) = authorizers[0];
+    let properties = &authorizer["Properties"];
+    assert_eq!(properties["AuthorizerType"], "REQUEST");
+    assert_eq!(
+        properties["IdentitySource"],
+        json!([
+            "route.request.querystring.token",
+            "route.request.header.Sec-WebSocket-Protocol"
+        ])
+    );
+    let uri = properties["AuthorizerUri"]["Fn::Sub"].as_str().unwrap();
+    let function = uri
+        .split("${")
+        .nth(3)
+        .unwrap()
+        .split(".Arn")
+        .next()
+        .unwrap();
+    assert!(template["Resources"][function]["Type"] == "AWS::Serverless::Function");
+    let permission = resources(template, "AWS::Lambda::Permission")
+        .into_iter()
+        .find(|(_, p)| {
+            p["Properties"]["SourceArn"]["Fn::Sub"]
+                .as_str()
+                .is_some_and(|arn| arn.ends_with(&format!("/authorizers/${{{id}}}")))
+        })
+        .expect("a permission for API Gateway to invoke the authorizer");
+    assert_eq!(
+        permission.1["Properties"]["FunctionName"],
+        json!({"Ref": function})
+    );
+    assert_eq!(
+        permission.1["Properties"]["Principal"],
+        "apigateway.amazonaws.com"
+    );
+    for (_, route) in resources(template, "AWS::ApiGatewayV2::Route") {
+        let properties = &route["Properties"];
+        if properties["RouteKey"] == "$connect" {
+            assert_eq!(properties["AuthorizationType"], "CUSTOM");
+            assert_eq!(properties["AuthorizerId"], json!({"Ref": id}));
+        } else {
+            assert_eq!(properties["AuthorizationType"], "NONE");
+            assert!(properties.get("AuthorizerId").is_none());
+        }
+    }
+    function.to_owned()
+}
+
+fn lint(template: &Value, name: &str) {
+    let Some(mut lint) = cfn_lint() else { return };
+    let path = std::env::temp_dir().join(format!("fabric-{name}-{}.json", std::process::id()));
+    std::fs::write(&path, template.to_string()).unwrap();
+    let output = lint.arg(&path).output().unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(
+        output.status.success(),
+        "cfn-lint found problems:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+#[test]
+fn a_single_adapters_authorizer_is_its_own_function_and_guards_connect() {
+    let template = single_template("echo", echo::adapter().authorizer(token_authorizer()));
+    assert_eq!(check_authorizer(&template), "EchoFunction");
+    assert_eq!(resources(&template, "AWS::Serverless::Function").len(), 1);
+    lint(&template, "single-authorizer");
+
+    let plain = single_template("echo", echo::adapter());
+    assert!(resources(&plain, "AWS::ApiGatewayV2::Authorizer").is_empty());
+}
+
+#[test]
+fn an_apps_authorizer_function_gets_its_own_lambda_and_guards_connect() {
+    let app = App::new("Guarded")
+        .websocket_api("Guarded", |api| {
+            api.handler("echo").authorizer("echo-authorizer")
+        })
+        .function("echo", echo::adapter().track_connections())
+        .function("echo-authorizer", token_authorizer());
+    let template = app_template(&app);
+    assert_eq!(check_authorizer(&template), "EchoAuthorizerFunction");
+    let authorizer = &template["Resources"]["EchoAuthorizerFunction"]["Properties"];
+    // It decides on handshakes only: no tables, no posting.
+    assert!(authorizer.get("Policies").is_none(), "{authorizer:#}");
+    assert_eq!(resources(&template, "AWS::Serverless::Function").len(), 2);
+    lint(&template, "app-authorizer");
 }

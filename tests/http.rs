@@ -1126,3 +1126,35 @@ async fn fuzz_crash_207fade1_an_empty_list_in_query_string_parameters_is_a_400()
         serde_json::from_str(&router.invoke_lambda(&event.to_string()).await.unwrap()).unwrap();
     assert_eq!(response["statusCode"], 404);
 }
+
+/// Refuses with a retry hint, as a rate limit does.
+#[fabric_service(alias = "busy")]
+async fn busy(_input: Nothing, _ctx: Context) -> Result<(), Error> {
+    Err(Error::too_many_requests("Slow down").with_retry_after(Duration::from_millis(1500)))
+}
+
+#[tokio::test]
+async fn a_refusal_with_a_retry_hint_says_retry_after_in_seconds_on_every_http_path() {
+    // The local HTTP server, with a real client.
+    let router = HttpRouter::new().route(busy);
+    let base = serve(router.clone()).await;
+    let reply = send(client().get(format!("{base}/busy"))).await;
+    assert_eq!(reply.status, 429);
+    assert_eq!(reply.header("retry-after"), Some("2"), "1.5 s, rounded up");
+    assert_eq!(reply.json()["errors"][0]["meta"]["retryAfterMs"], 1500);
+
+    // On Lambda, from the real HTTP API event.
+    let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
+    event["rawPath"] = json!("/busy");
+    event["requestContext"]["http"]["path"] = json!("/busy");
+    event["requestContext"]["http"]["method"] = json!("GET");
+    event["body"] = Value::Null;
+    let response = invoke(&router, &event).await;
+    assert_eq!(response["statusCode"], 429);
+    assert_eq!(response["headers"]["retry-after"], "2");
+
+    // An error without a hint says nothing of retrying.
+    let reply = send(client().get(format!("{base}/nowhere"))).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.header("retry-after"), None);
+}

@@ -359,3 +359,37 @@ async fn the_local_gateway_applies_the_stage_throttling_as_api_gateway_does() {
     other.send_json(json!({"text": "y"})).await;
     assert_eq!(other.next_json().await, json!({"data": {"said": "y"}}));
 }
+
+#[tokio::test]
+async fn the_local_gateway_throttles_a_route_by_its_own_limits_and_leaves_the_others() {
+    let adapter = fabric_websocket(WebSocketRouter::new().service(say).fallback(say))
+        .reply(true)
+        .route_throttling("say", 1, 2);
+    let gateway = start(adapter).await;
+    let mut client = WsClient::connect(&gateway.ws_url()).await;
+    let to_say = (0..6).map(|n| json!({"action": "say", "text": format!("s{n}")}));
+    let (mut passed, mut throttled) = (0, 0);
+    for frame in answers(&mut client, to_say).await {
+        if frame.get("data").is_some() {
+            passed += 1;
+        } else {
+            assert_eq!(frame["message"], "Too Many Requests", "{frame}");
+            assert!(frame["connectionId"].is_string() && frame["requestId"].is_string());
+            throttled += 1;
+        }
+    }
+    assert_eq!((passed, throttled), (2, 4), "the route's burst of 2 passes");
+    // `$default` has no limits of its own, and the stage none: all pass.
+    let passed_default = answers(&mut client, said(6))
+        .await
+        .iter()
+        .filter(|frame| frame.get("data").is_some())
+        .count();
+    assert_eq!(passed_default, 6);
+    // The connection stays open, and a second refills one message of the route.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    client
+        .send_json(json!({"action": "say", "text": "later"}))
+        .await;
+    assert_eq!(client.next_json().await, json!({"data": {"said": "later"}}));
+}

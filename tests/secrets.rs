@@ -16,6 +16,8 @@ use fabric::secrets::Secrets;
 use fabric::secrets::aws::{AwsSecrets, Extension};
 use fabric::settings::AdapterSettings;
 use support::logs::CapturedLogs;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
 
 #[derive(Clone)]
 struct Stand {
@@ -202,12 +204,14 @@ async fn without_the_extension_the_api_is_used_and_values_never_reach_the_logs()
     };
     let captured = CapturedLogs::default();
     let writer = captured.clone();
-    // Fabric's own logs at every level; the AWS SDK's up to DEBUG: at TRACE the SDK
-    // itself logs request and response bodies, this test's CreateSecret among them.
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("debug,fabric=trace")
-        .with_writer(move || writer.clone())
-        .finish();
+    // Everything at TRACE through Fabric's filter, which caps the AWS SDK's own logs
+    // at DEBUG: at TRACE the SDK logs request and response bodies, this test's
+    // CreateSecret and the GetSecretValue answers among them.
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(move || writer.clone())
+            .with_filter(fabric::logging::filter("trace")),
+    );
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let value = "moto-value-7f3a9c";
@@ -256,6 +260,14 @@ async fn without_the_extension_the_api_is_used_and_values_never_reach_the_logs()
 
     let logs = captured.text();
     assert!(logs.contains("[redacted]"), "{logs}");
+    assert!(
+        logs.contains("aws_smithy_runtime"),
+        "the SDK's DEBUG lines are kept:\n{logs}"
+    );
+    assert!(
+        !logs.contains(" TRACE aws_smithy") && !logs.contains(" TRACE aws_sdk_"),
+        "the SDK's TRACE lines are dropped:\n{logs}"
+    );
     assert!(
         logs.contains("secrets extension did not answer; using the Secrets Manager API"),
         "{logs}"

@@ -661,7 +661,7 @@ async fn the_chat_example_keeps_its_rooms_in_the_store() {
         .collect();
     assert_eq!(
         joined,
-        [json!({"joined": "general", "connectionId": "ann"})]
+        [json!({"joined": "general", "connectionId": "ann", "from": "ann"})]
     );
     assert_eq!(
         store.members("general").await.unwrap()[1]

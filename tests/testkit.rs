@@ -203,7 +203,9 @@ async fn the_test_gateway_runs_connect_rooms_broadcasts_and_disconnect() {
     }
     assert_eq!(
         ada.take_received(),
-        [json!({"joined": "general", "connectionId": ada.connection_id()})]
+        [
+            json!({"joined": "general", "connectionId": ada.connection_id(), "from": ada.connection_id()})
+        ]
     );
     bob.take_received();
 
@@ -268,9 +270,20 @@ async fn management_deletes_close_the_client_and_two_way_routes_answer_it() {
 async fn an_apps_api_routes_each_key_to_its_function_with_one_store() {
     let gateway = TestGateway::from_app(&chat_app::app(), "Chat").unwrap();
     assert!(TestGateway::from_app(&chat_app::app(), "Other").is_err());
-    let token = |event: WebSocketEvent| event.query("token", "dev-token");
-    let ada = gateway.connect_with(token).await.unwrap();
-    let bob = gateway.connect_with(token).await.unwrap();
+    // chat-authorizer runs on the handshake, as API Gateway runs it.
+    assert_eq!(gateway.connect().await.unwrap_err().status, 401);
+    let bad = |event: WebSocketEvent| event.query("token", "dev-token");
+    assert_eq!(gateway.connect_with(bad).await.unwrap_err().status, 401);
+    let ada_token = chat_app::mint_token("ada").unwrap();
+    let bob_token = chat_app::mint_token("bob").unwrap();
+    let ada = gateway
+        .connect_with(|event| event.query("token", &ada_token))
+        .await
+        .unwrap();
+    let bob = gateway
+        .connect_with(|event| event.query("token", &bob_token))
+        .await
+        .unwrap();
     // chat-default joins; chat-send, another function, sees the join in the store.
     for client in [&ada, &bob] {
         client
@@ -282,6 +295,8 @@ async fn an_apps_api_routes_each_key_to_its_function_with_one_store() {
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(ada.received()[1]["content"], "hey");
+    // The authorizer's user is on every later event: chat-send knows who spoke.
+    assert_eq!(ada.received()[1]["from"], "bob");
     let err = ada
         .send(json!({"action": "dance", "room": "general"}))
         .await;

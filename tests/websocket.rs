@@ -774,3 +774,63 @@ async fn the_lambda_binary_answers_every_fixture_and_survives_bad_events_and_pan
     );
     assert!(logs.contains("service panicked"), "{logs}");
 }
+
+#[tokio::test]
+async fn a_secret_that_cannot_load_is_an_init_error_naming_it_and_exit_status_1() {
+    secret_fails_the_start(env!("CARGO_BIN_EXE_chat"), "CHAT_TOKEN").await;
+}
+
+#[tokio::test]
+async fn an_authorizers_secret_that_cannot_load_fails_its_start_the_same_way() {
+    secret_fails_the_start(env!("CARGO_BIN_EXE_chat-authorizer"), "CHAT_JWT_SECRET").await;
+}
+
+/// Starts `binary` on Lambda with the secret `name` naming a Secrets Manager secret
+/// that neither the extension nor the API can serve: one init error naming it, one
+/// line on stderr, exit status 1, no panic.
+async fn secret_fails_the_start(binary: &str, name: &str) {
+    let runtime = LambdaRuntime::start().await;
+    let nobody = support::process::free_port().to_string();
+    let nowhere = format!("http://127.0.0.1:{nobody}");
+    let variable = format!("SECRET_{name}");
+    let mut function = runtime.spawn_function(
+        binary,
+        &[
+            (variable.as_str(), "fabric-test/the-secret"),
+            ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", &nobody),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &nowhere),
+            ("AWS_SESSION_TOKEN", "session"),
+        ],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = function.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the function did not exit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(1), "{}", function.logs());
+    let errors = runtime.init_errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let error: Value = serde_json::from_str(&errors[0]).unwrap();
+    assert_eq!(error["errorType"], "Fabric.SecretNotLoaded");
+    let message = error["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "secret {name} could not be loaded: fabric-test/the-secret"
+        )),
+        "{message}"
+    );
+    assert!(!message.contains('\n'));
+    let logs = function.logs();
+    let line = format!("fabric: secret {name} could not be loaded");
+    assert!(
+        logs.lines().any(|l| l.starts_with(&line)),
+        "one line on stderr: {logs}"
+    );
+    assert!(!logs.contains("panicked"), "{logs}");
+}

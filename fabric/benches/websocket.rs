@@ -7,7 +7,9 @@
 //! heap allocations one event makes (counted by a wrapping global allocator), next
 //! to those of reading the same event as a generic JSON value alone.
 //! `message_event_rate_limited` is the same event with a rate limit that never
-//! refuses.
+//! refuses, `message_event_metrics_rate_limited` with metrics on as well, and
+//! `message_event_identity` a service that also reads `ctx.identity()` from the
+//! connection store (in memory), as the chat does for `from`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -37,6 +39,15 @@ use example::ChatInput;
 #[fabric_service(alias = "chat")]
 async fn chat(input: ChatInput, ctx: Context) -> Result<Value, Error> {
     ctx.send_message(json!({ "joined": input.room })).await?;
+    Ok(json!({ "ok": true }))
+}
+
+/// `chat`, reading the caller's identity first (the store path: no authorizer).
+#[fabric_service(alias = "chat")]
+async fn chat_identity(input: ChatInput, ctx: Context) -> Result<Value, Error> {
+    let identity = ctx.identity().await?.expect("the connection has a user");
+    ctx.send_message(json!({ "joined": input.room, "from": identity.user_id }))
+        .await?;
     Ok(json!({ "ok": true }))
 }
 
@@ -149,10 +160,60 @@ fn message_event_rate_limited(c: &mut Criterion) {
     time_message_event(c, "websocket/message_event_rate_limited", &adapter, &event);
 }
 
+/// Metrics and a never-refusing rate limit together, as the chat runs.
+fn message_event_metrics_rate_limited(c: &mut Criterion) {
+    let limit = fabric::websocket::RateLimit::per_connection(1e9, u32::MAX);
+    let adapter = fabric_websocket(chat)
+        .management_api(Arc::new(Discard))
+        .metrics("FabricBench")
+        .rate_limit(limit);
+    let event = event();
+    time_message_event(
+        c,
+        "websocket/message_event_metrics_rate_limited",
+        &adapter,
+        &event,
+    );
+}
+
+/// The event's connection saved with a user in a memory store, and a service
+/// that reads it: the added cost of identity on the store path.
+fn message_event_identity(c: &mut Criterion) {
+    use fabric::store::{Connection, MemoryStore, SharedStore};
+    let store: SharedStore = Arc::new(MemoryStore::new());
+    let event = event();
+    let connection_id: Value =
+        serde_json::from_str::<Value>(&event).unwrap()["requestContext"]["connectionId"].clone();
+    let connection =
+        Connection::new(connection_id.as_str().unwrap(), chrono::Utc::now()).user("ada");
+    store
+        .save(&connection)
+        .now_or_never()
+        .expect("memory does not wait")
+        .unwrap();
+    let adapter = fabric_websocket(chat_identity)
+        .management_api(Arc::new(Discard))
+        .shared_store(store);
+    let (count, bytes) = allocations_per_call(|| {
+        black_box(
+            adapter
+                .handle_json(&event)
+                .now_or_never()
+                .expect("nothing waits"),
+        );
+    });
+    println!(
+        "websocket/message_event_identity: {count:.1} allocations ({bytes:.0} bytes) per event"
+    );
+    time_message_event(c, "websocket/message_event_identity", &adapter, &event);
+}
+
 criterion_group!(
     benches,
     message_event,
+    message_event_identity,
     message_event_rate_limited,
-    message_event_metrics
+    message_event_metrics,
+    message_event_metrics_rate_limited
 );
 criterion_main!(benches);

@@ -1,10 +1,15 @@
 //! What every AWS SDK client in Fabric shares: one HTTP client (one connection pool
 //! per process), credentials and region from the environment as Lambda sets them.
 //!
-//! Fabric builds SDK clients without `aws-config`: on Lambda the credentials and
-//! region are environment variables, and skipping `aws-config` (and its STS/SSO
-//! clients and C crypto build) keeps builds quick. Off Lambda, without credentials
-//! in the environment, dummy ones are used: local emulators do not check them.
+//! On Lambda the credentials and region are environment variables, read as they
+//! are ([`EnvCredentials`]): no credentials chain is even built, so a cold start
+//! pays nothing for it. Off Lambda, with the default-on `aws-profiles` feature,
+//! [`LocalCredentials`] takes them as every AWS tool does: the environment's keys,
+//! else the profile `AWS_PROFILE` names (or `default`) in `AWS_CONFIG_FILE` /
+//! `AWS_SHARED_CREDENTIALS_FILE` (`~/.aws/config`, `~/.aws/credentials`), with SSO,
+//! `credential_process` and role assumption; with no profile files at all, dummy
+//! credentials, as local emulators do not check them. Without the feature (a
+//! Lambda-only build), off Lambda it is the environment or the dummy ones.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -55,6 +60,100 @@ impl ProvideCredentials for EnvCredentials {
         Self: 'a,
     {
         future::ProvideCredentials::ready(Self::load())
+    }
+}
+
+/// The credentials provider of every SDK client: the environment on Lambda (and off
+/// it without `aws-profiles`), [`LocalCredentials`] off Lambda.
+fn credentials() -> SharedCredentialsProvider {
+    #[cfg(feature = "aws-profiles")]
+    if !crate::env::on_lambda() {
+        return SharedCredentialsProvider::new(LocalCredentials::new());
+    }
+    SharedCredentialsProvider::new(EnvCredentials)
+}
+
+/// Off Lambda (feature `aws-profiles`): keys in the environment, else the profile
+/// `AWS_PROFILE` names (else `default`) from the shared config and credentials
+/// files, through `aws-config`'s profile provider (static keys, SSO,
+/// `credential_process`, `role_arn`); with no profile files, dummy credentials for
+/// local emulators. A profile that is named but cannot load is an error naming it.
+///
+/// ```no_run
+/// use aws_credential_types::provider::ProvideCredentials;
+/// # async fn run() {
+/// // AWS_PROFILE=dev, with [dev] in ~/.aws/credentials
+/// let credentials = fabric::aws::LocalCredentials::new().provide_credentials().await.unwrap();
+/// println!("signing as {}", credentials.access_key_id());
+/// # }
+/// ```
+#[cfg(feature = "aws-profiles")]
+#[derive(Debug)]
+pub struct LocalCredentials {
+    profile: aws_config::profile::ProfileFileCredentialsProvider,
+}
+
+#[cfg(feature = "aws-profiles")]
+impl LocalCredentials {
+    /// The provider for this process' environment and profile files.
+    pub fn new() -> LocalCredentials {
+        let config = aws_config::provider_config::ProviderConfig::without_region()
+            .with_http_client(http_client());
+        LocalCredentials {
+            profile: aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .configure(&config)
+                .build(),
+        }
+    }
+
+    async fn load(&self) -> Result<Credentials, CredentialsError> {
+        let var = crate::env::var;
+        if var("AWS_ACCESS_KEY_ID").is_some() && var("AWS_SECRET_ACCESS_KEY").is_some() {
+            return EnvCredentials::load();
+        }
+        let named = var("AWS_PROFILE").is_some();
+        match self.profile.provide_credentials().await {
+            Ok(credentials) => Ok(credentials),
+            Err(err) if named => Err(err),
+            // No profile files, or no `default` profile: a local emulator.
+            Err(_) if !profile_files_exist() => EnvCredentials::load(),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+#[cfg(feature = "aws-profiles")]
+impl Default for LocalCredentials {
+    fn default() -> LocalCredentials {
+        LocalCredentials::new()
+    }
+}
+
+/// Whether the shared config or credentials file is there.
+#[cfg(feature = "aws-profiles")]
+fn profile_files_exist() -> bool {
+    let home = crate::env::first(&["HOME", "USERPROFILE"]).map(std::path::PathBuf::from);
+    let file = |variable: &str, default: &str| {
+        crate::env::var(variable)
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|home| home.join(".aws").join(default)))
+    };
+    [
+        file("AWS_CONFIG_FILE", "config"),
+        file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|path| path.is_file())
+}
+
+#[cfg(feature = "aws-profiles")]
+impl ProvideCredentials for LocalCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.load())
     }
 }
 
@@ -122,7 +221,7 @@ pub fn sdk_config() -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .http_client(http_client())
-        .credentials_provider(SharedCredentialsProvider::new(EnvCredentials))
+        .credentials_provider(credentials())
         .region(region())
         .timeout_config(timeouts(ATTEMPT_TIMEOUT, CALL_TIMEOUT))
         .build()

@@ -264,12 +264,34 @@ impl Context {
     }
 
     /// A transport detail of type `T` (the WebSocket request, the HTTP request, the
-    /// authorizer's value), if the transport attached one.
+    /// authorizer's value) or a per-request value a layer (`fabric::layer`) put in, if
+    /// one was attached.
     pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.inner
             .extensions
             .iter()
             .find_map(|value| value.downcast_ref())
+    }
+
+    /// This context with `value` attached as an extension, replacing one of the same
+    /// type: how a layer (`fabric::layer`) hands a per-request value to the service.
+    ///
+    /// ```
+    /// use fabric::Context;
+    /// #[derive(Debug, PartialEq)]
+    /// struct Tenant(&'static str);
+    /// let ctx = Context::builder("r").extension(Tenant("old")).build();
+    /// let ctx = ctx.with_extension(Tenant("acme"));
+    /// assert_eq!(ctx.extension::<Tenant>(), Some(&Tenant("acme")));
+    /// assert_eq!(ctx.request_id(), "r");
+    /// ```
+    pub fn with_extension<T: Send + Sync + 'static>(&self, value: T) -> Context {
+        let mut inner = (*self.inner).clone();
+        inner.extensions.retain(|existing| !(**existing).is::<T>());
+        inner.extensions.push(Arc::new(value));
+        Context {
+            inner: Arc::new(inner),
+        }
     }
 }
 

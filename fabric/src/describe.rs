@@ -35,6 +35,11 @@ pub struct WebSocketRoutes {
     pub posts: Option<bool>,
     /// The stage throttling it asks of the API it serves.
     pub stage_throttling: Option<StageThrottling>,
+    /// Throttling of single routes (route key, limits), which replaces the stage's
+    /// for those routes.
+    pub route_throttling: Vec<(String, StageThrottling)>,
+    /// Whether a rate limit keeps its buckets in the rate limit table.
+    pub uses_rate_limit_table: bool,
 }
 
 /// API Gateway's throttling of a stage's routes: the template's
@@ -81,6 +86,9 @@ pub enum Serves {
     WebSocket(WebSocketRoutes),
     /// HTTP endpoints.
     Http(HttpRoutes),
+    /// A Lambda REQUEST authorizer for a WebSocket API's `$connect`, with its
+    /// identity sources (`route.request.querystring.token`).
+    Authorizer(Vec<String>),
 }
 
 /// A function's Lambda settings, for its template.
@@ -133,11 +141,15 @@ pub struct FunctionDescription {
     pub api: Option<String>,
     /// Whether it uses the application's connection store.
     pub uses_store: bool,
+    /// Whether it keeps rate limit buckets in the application's rate limit table.
+    pub uses_rate_limit_table: bool,
     /// Whether it posts to WebSocket connections (and needs
     /// `execute-api:ManageConnections`).
     pub posts: bool,
     /// Its Lambda settings.
     pub settings: FunctionSettings,
+    /// The secrets it declares (`.secrets([...])`), by name.
+    pub secrets: Vec<String>,
 }
 
 /// One route of a WebSocket API and the function that serves it.
@@ -179,6 +191,29 @@ pub struct WebSocketApiDescription {
     pub routes: Vec<WebSocketRoute>,
     /// Its stage throttling, when set in code.
     pub throttling: Option<StageThrottling>,
+    /// Its routes' own throttling (the template's `RouteSettings`), by route key.
+    pub route_throttling: Vec<(String, StageThrottling)>,
+    /// The Lambda authorizer its `$connect` runs behind.
+    pub authorizer: Option<AuthorizerDescription>,
+}
+
+/// A WebSocket API's REQUEST authorizer: the function that decides and where API
+/// Gateway reads the identity from.
+///
+/// ```
+/// use fabric::describe::AuthorizerDescription;
+/// let authorizer = AuthorizerDescription {
+///     function: "chat-authorizer".into(),
+///     identity_sources: vec!["route.request.querystring.token".into()],
+/// };
+/// assert_eq!(authorizer.identity_sources.len(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizerDescription {
+    /// The function API Gateway invokes (it may also serve routes).
+    pub function: String,
+    /// The identity source expressions; a handshake without one of them is 401.
+    pub identity_sources: Vec<String>,
 }
 
 /// One method on one path of an HTTP API and the function that serves it.

@@ -69,11 +69,14 @@ pub mod env;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(any(feature = "websocket", feature = "http"))]
+mod init_error;
 pub mod input;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 #[cfg(any(feature = "websocket", feature = "http"))]
 mod lambda_json;
+pub mod layer;
 #[cfg(all(feature = "local", any(feature = "websocket", feature = "http")))]
 pub mod local;
 pub mod logging;

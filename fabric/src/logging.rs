@@ -16,30 +16,75 @@ pub fn init() {
 /// keeps to its own one line per event, and `--verbose` asks for more.
 pub fn init_with(default_filter: &str) {
     use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, fmt, registry};
 
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let directives = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|value| tracing_subscriber::EnvFilter::try_new(value).is_ok())
+        .unwrap_or_else(|| default_filter.to_owned());
     let installed = if crate::env::on_lambda() {
-        builder
+        let layer = fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
             .with_ansi(false)
-            .try_init()
+            .with_writer(std::io::stderr)
+            .with_filter(filter(&directives));
+        registry().with(layer).try_init()
     } else {
-        builder
+        let layer = fmt::layer()
             .compact()
             .with_target(false)
             .with_ansi(std::io::stderr().is_terminal())
-            .try_init()
+            .with_writer(std::io::stderr)
+            .with_filter(filter(&directives));
+        registry().with(layer).try_init()
     };
     // An application that set up its own subscriber keeps it.
     let _ = installed;
+}
+
+/// The AWS SDK's own targets, capped at DEBUG: at TRACE they print request and
+/// response bodies, and a `GetSecretValue` body holds the secret's value.
+/// Prefixes: `aws_smithy_` covers `aws_smithy_runtime` and `aws_smithy_http_client`.
+const SDK_TARGETS: [&str; 3] = ["aws_smithy_", "aws_sdk_", "aws_config"];
+
+/// Fabric's log filter: `directives` as `RUST_LOG` reads them (`info`,
+/// `fabric=trace`, ...), with the AWS SDK's own logs (`aws_smithy_runtime`,
+/// `aws_smithy_http_client`, `aws_sdk_*`) never above DEBUG, whatever the directives
+/// ask. A directive that does not parse is left out, as `RUST_LOG` would.
+///
+/// Use it on a layer of your own subscriber to keep the same guarantee:
+///
+/// ```
+/// use tracing_subscriber::{Layer, fmt, layer::SubscriberExt};
+/// let subscriber = tracing_subscriber::registry()
+///     .with(fmt::layer().with_filter(fabric::logging::filter("trace")));
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::trace!(target: "aws_smithy_runtime::client", "not written");
+///     tracing::trace!("written");
+/// });
+/// ```
+pub fn filter<S>(
+    directives: &str,
+) -> impl tracing_subscriber::layer::Filter<S> + Send + Sync + use<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+
+    let requested = EnvFilter::builder()
+        .with_default_directive(LevelFilter::ERROR.into())
+        .parse_lossy(directives);
+    let cap = SDK_TARGETS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |cap, target| cap.with_target(*target, LevelFilter::DEBUG),
+    );
+    requested.and(cap)
 }
 
 /// A start that cannot go on (a port in use, a bad setting, an app with a mistake):

@@ -121,6 +121,8 @@ async fn serve_function_on_lambda(app: App, function: &str) -> Result<(), BoxErr
         FunctionAdapter::WebSocket(adapter) => adapter.serve_lambda().await,
         #[cfg(feature = "http")]
         FunctionAdapter::Http(router) => router.serve_lambda().await,
+        #[cfg(feature = "websocket")]
+        FunctionAdapter::Authorizer(authorizer) => authorizer.serve_lambda().await,
     }
 }
 
@@ -139,8 +141,20 @@ impl Adapter for crate::websocket::WebSocketAdapter {
     }
 }
 
-/// An authorizer runs on Lambda only: off Lambda it has nothing to serve (the local
-/// gateway does not run authorizers on its handshakes yet).
+/// The stale-connection sweep: scheduled invocations on Lambda, one run off it.
+#[cfg(feature = "websocket")]
+impl Adapter for crate::websocket::Sweep {
+    async fn serve_lambda(self) -> Result<(), BoxError> {
+        crate::websocket::Sweep::serve_lambda(self).await
+    }
+
+    async fn serve_local(self) -> Result<(), BoxError> {
+        crate::websocket::Sweep::serve_local(self).await
+    }
+}
+
+/// An authorizer alone runs on Lambda only: off Lambda the local gateway runs it on
+/// the handshakes of the adapter or app that uses it.
 #[cfg(feature = "websocket")]
 impl Adapter for crate::websocket::AuthorizerAdapter {
     async fn serve_lambda(self) -> Result<(), BoxError> {
@@ -149,7 +163,7 @@ impl Adapter for crate::websocket::AuthorizerAdapter {
 
     async fn serve_local(self) -> Result<(), BoxError> {
         fatal(
-            "an authorizer runs on Lambda only; the local gateway does not run authorizers yet, so check tokens in an on_connect hook to try them locally",
+            "an authorizer alone serves nothing off Lambda: run the adapter (`.authorizer(a)`) or the app (`WebSocketApi::authorizer`) that uses it, and the local gateway runs it on each handshake",
         )
     }
 }

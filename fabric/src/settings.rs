@@ -1,6 +1,7 @@
 //! [`AdapterSettings`]: what every adapter — WebSocket, HTTP, command line — shares:
-//! the shared state, the `setup` hooks that run once per process, error scrubbing
-//! and the unavailable switch. Each adapter holds one and gets the same builder
+//! the shared state, the `setup` hooks that run once per process, the
+//! [layers](crate::layer) around every service, error scrubbing and the
+//! unavailable switch. Each adapter holds one and gets the same builder
 //! methods (`state`, `setup`, `scrub_errors`, `unavailable`), so the three behave
 //! alike.
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 
+use crate::layer::{Layer, Layers};
 use crate::{BoxError, Error, State};
 
 type SetupHook = Arc<dyn Fn() -> BoxFuture<'static, Result<State, BoxError>> + Send + Sync>;
@@ -39,6 +41,10 @@ pub struct AdapterSettings {
     scrub_errors: bool,
     unavailable: Option<bool>,
     metrics: Option<Arc<str>>,
+    metrics_writer: Option<crate::metrics::EmfWriter>,
+    layers: Layers,
+    /// The declared secrets' names, for the template.
+    secret_names: Vec<String>,
     /// Shared by clones, so an adapter cloned per request sets up once.
     ready: Arc<OnceCell<Ready>>,
 }
@@ -49,7 +55,7 @@ pub struct AdapterSettings {
 pub struct Ready {
     state: State,
     unavailable: bool,
-    metrics: Option<Arc<str>>,
+    metrics: Option<crate::metrics::MetricsConfig>,
 }
 
 impl Ready {
@@ -66,6 +72,13 @@ impl Ready {
     /// The metrics namespace when metrics are on: `FABRIC_METRICS_NAMESPACE` or
     /// `POWERTOOLS_METRICS_NAMESPACE`, else the one given in code.
     pub fn metrics_namespace(&self) -> Option<&Arc<str>> {
+        self.metrics
+            .as_ref()
+            .map(crate::metrics::MetricsConfig::namespace)
+    }
+
+    /// How each invocation's metrics are made, when metrics are on.
+    pub fn metrics(&self) -> Option<&crate::metrics::MetricsConfig> {
         self.metrics.as_ref()
     }
 
@@ -85,6 +98,9 @@ impl AdapterSettings {
             scrub_errors,
             unavailable: None,
             metrics: None,
+            metrics_writer: None,
+            layers: Layers::new(),
+            secret_names: Vec::new(),
             ready: Arc::new(OnceCell::new()),
         }
     }
@@ -127,7 +143,12 @@ impl AdapterSettings {
     }
 
     /// Like [`with_secrets`](Self::with_secrets), loaded as `builder` says.
-    pub fn with_secrets_from(self, builder: crate::secrets::SecretsBuilder) -> AdapterSettings {
+    pub fn with_secrets_from(mut self, builder: crate::secrets::SecretsBuilder) -> AdapterSettings {
+        for name in builder.names() {
+            if !self.secret_names.contains(name) {
+                self.secret_names.push(name.clone());
+            }
+        }
         self.with_setup(move || {
             let builder = builder.clone();
             async move { Ok::<_, BoxError>(builder.load().await?) }
@@ -138,6 +159,38 @@ impl AdapterSettings {
     pub fn with_metrics(mut self, namespace: impl Into<Arc<str>>) -> AdapterSettings {
         self.metrics = Some(namespace.into());
         self.changed()
+    }
+
+    /// Writes the EMF lines to `writer` instead of stdout, on Lambda and off it, when
+    /// metrics are on.
+    pub fn with_metrics_writer(mut self, writer: crate::metrics::EmfWriter) -> AdapterSettings {
+        self.metrics_writer = Some(writer);
+        self.changed()
+    }
+
+    /// Adds a layer around every service the adapter serves (see
+    /// [`layer`](crate::layer)); the first added runs outermost.
+    ///
+    /// ```
+    /// use fabric::layer::{Next, ServiceRequest};
+    /// use fabric::settings::AdapterSettings;
+    /// let settings = AdapterSettings::new(true).with_layer(|r: ServiceRequest, n: Next| n.run(r));
+    /// assert_eq!(settings.layers().len(), 1);
+    /// ```
+    pub fn with_layer(mut self, layer: impl Layer) -> AdapterSettings {
+        self.layers = self.layers.with(layer);
+        self
+    }
+
+    /// Puts `outer` around the layers there are (an app's around its functions').
+    pub fn with_layers_around(mut self, outer: &Layers) -> AdapterSettings {
+        self.layers = self.layers.inside(outer);
+        self
+    }
+
+    /// The layers, outermost first.
+    pub fn layers(&self) -> &Layers {
+        &self.layers
     }
 
     /// Whether 5xx details are hidden from clients.
@@ -153,9 +206,26 @@ impl AdapterSettings {
         self.changed()
     }
 
+    /// The names of the declared secrets, in the order declared (the template gives
+    /// each its `SECRET_<NAME>` variable and read access).
+    ///
+    /// ```
+    /// let settings = fabric::settings::AdapterSettings::new(true).with_secrets(["API_KEY"]);
+    /// assert_eq!(settings.secret_names(), ["API_KEY"]);
+    /// ```
+    pub fn secret_names(&self) -> &[String] {
+        &self.secret_names
+    }
+
     /// Whether 5xx details are hidden from clients.
     pub fn scrub_errors(&self) -> bool {
         self.scrub_errors
+    }
+
+    /// What [`ready`](Self::ready) gave, if it has run: for paths that count an
+    /// invocation without setting up (an HTTP request no route takes).
+    pub fn ready_now(&self) -> Option<&Ready> {
+        self.ready.get()
     }
 
     /// The state given in code, before any setup ran.
@@ -191,7 +261,11 @@ impl AdapterSettings {
                     "POWERTOOLS_METRICS_NAMESPACE",
                 ])
                 .map(Arc::from)
-                .or_else(|| self.metrics.clone());
+                .or_else(|| self.metrics.clone())
+                .map(|namespace| {
+                    crate::metrics::MetricsConfig::new(namespace)
+                        .with_writer(self.metrics_writer.clone())
+                });
                 Ok(Ready {
                     state,
                     unavailable,
@@ -217,6 +291,8 @@ impl std::fmt::Debug for AdapterSettings {
             .field("scrub_errors", &self.scrub_errors)
             .field("unavailable", &self.unavailable)
             .field("metrics", &self.metrics)
+            .field("metrics_writer", &self.metrics_writer.is_some())
+            .field("layers", &self.layers.len())
             .field("ready", &self.ready.initialized())
             .finish()
     }
@@ -297,6 +373,49 @@ macro_rules! adapter_settings_methods {
             #[doc = "or `POWERTOOLS_METRICS_NAMESPACE` turn them on too, and win."]
             pub fn metrics(self, namespace: &str) -> Self {
                 self.with_settings(|settings| settings.with_metrics(namespace))
+            }
+
+            #[doc = "Writes the metrics' EMF lines to `writer` instead of stdout (on Lambda and"]
+            #[doc = "off it): a file a CloudWatch agent tails, or a buffer a test reads."]
+            #[doc = ""]
+            #[doc = "```"]
+            #[doc = "use fabric::prelude::*;"]
+            #[doc = "# #[derive(Deserialize, Input)] struct In {}"]
+            #[doc = "# #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }"]
+            #[doc = concat!("let adapter = ", $example, ".metrics(\"Shop\").metrics_writer(std::io::sink());")]
+            #[doc = "# let _ = adapter;"]
+            #[doc = "```"]
+            pub fn metrics_writer(self, writer: impl ::std::io::Write + Send + 'static) -> Self {
+                self.with_settings(|settings| {
+                    settings.with_metrics_writer(crate::metrics::EmfWriter::new(writer))
+                })
+            }
+
+            #[doc = "Runs `layer` around every call of every service this adapter serves: it sees"]
+            #[doc = "the alias, route, transport, input and context, can refuse with an `Error`"]
+            #[doc = "(answered in the transport's form), put values into the context, and run"]
+            #[doc = "code after the service. See [`layer`](crate::layer)."]
+            #[doc = ""]
+            #[doc = "```"]
+            #[doc = "use fabric::prelude::*;"]
+            #[doc = "use fabric::layer::{Next, ServiceRequest};"]
+            #[doc = "# #[derive(Deserialize, Input)] struct In {}"]
+            #[doc = "# #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }"]
+            #[doc = "async fn log_calls(request: ServiceRequest, next: Next) -> Result<fabric::Output, Error> {"]
+            #[doc = "    tracing::info!(alias = request.alias(), transport = %request.transport(), \"called\");"]
+            #[doc = "    next.run(request).await"]
+            #[doc = "}"]
+            #[doc = concat!("let adapter = ", $example, ".layer(log_calls);")]
+            #[doc = "# let _ = adapter;"]
+            #[doc = "```"]
+            pub fn layer(self, layer: impl crate::layer::Layer) -> Self {
+                self.with_settings(|settings| settings.with_layer(layer))
+            }
+
+            /// Puts an app's layers around this adapter's own.
+            #[allow(dead_code)] // apps hold WebSocket and HTTP adapters only
+            pub(crate) fn with_layers_around(self, outer: &crate::layer::Layers) -> Self {
+                self.with_settings(|settings| settings.with_layers_around(outer))
             }
 
             #[doc = "Whether 5xx details are hidden from clients (see the error envelope)."]

@@ -127,28 +127,19 @@ impl LambdaRuntime {
             .env("AWS_REGION", "eu-west-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (name, value) in env {
             command.env(name, value);
         }
         let mut child = command.spawn().expect("start the function");
-        // Drain stderr as it comes so a chatty function never blocks on a full pipe.
-        let logs = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            let mut buffer = [0_u8; 4096];
-            while let Ok(read) = stderr.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buffer[..read]));
-            }
-        });
-        Function { child, logs }
+        let logs = drain(child.stderr.take().expect("piped stderr"));
+        let stdout = drain(child.stdout.take().expect("piped stdout"));
+        Function {
+            child,
+            logs,
+            stdout,
+        }
     }
 }
 
@@ -158,10 +149,29 @@ impl Drop for LambdaRuntime {
     }
 }
 
-/// A function process; killed when dropped.
+/// Reads a pipe as it fills, so a chatty function never blocks on a full one.
+fn drain(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0_u8; 4096];
+        while let Ok(read) = pipe.read(&mut buffer) {
+            if read == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer[..read]));
+        }
+    });
+    text
+}
+
+/// A function process; killed when dropped, after its EMF output is checked.
 pub(crate) struct Function {
     pub child: Child,
     logs: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
 }
 
 impl Function {
@@ -174,12 +184,18 @@ impl Function {
     pub(crate) fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
+
+    /// The EMF documents the process wrote on stdout so far, each checked.
+    pub(crate) fn emf(&self) -> Vec<serde_json::Value> {
+        super::emf::documents(&self.stdout.lock().unwrap())
+    }
 }
 
 impl Drop for Function {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        super::emf::check_on_drop(&self.stdout.lock().unwrap_or_else(|p| p.into_inner()));
     }
 }
 

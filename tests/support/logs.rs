@@ -13,6 +13,20 @@ impl CapturedLogs {
         let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         String::from_utf8(bytes).expect("log lines are UTF-8")
     }
+
+    /// The EMF documents written so far, each checked (`support::emf`).
+    pub(crate) fn emf(&self) -> Vec<serde_json::Value> {
+        super::emf::documents(&self.text())
+    }
+}
+
+/// The last clone checks every EMF document written to it.
+impl Drop for CapturedLogs {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.0) == 1 {
+            super::emf::check_on_drop(&self.text());
+        }
+    }
 }
 
 impl Write for CapturedLogs {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod dynamodb;
+pub(crate) mod emf;
 pub(crate) mod events;
 pub(crate) mod http_server;
 pub(crate) mod lambda_runtime;

@@ -70,8 +70,14 @@ pub(super) fn plan(app: App) -> Result<Plan, AppError> {
         #[cfg(feature = "websocket")]
         store,
         apis,
-        functions,
+        mut functions,
+        layers,
     } = app;
+    if !layers.is_empty() {
+        for function in &mut functions {
+            function.adapter = function.adapter.clone().with_layers_around(&layers);
+        }
+    }
     check_name("app name", &name).map_err(AppError::new)?;
     if functions.is_empty() {
         return Err(AppError::new(format!("the app `{name}` has no functions")));
@@ -129,6 +135,12 @@ pub(super) fn plan(app: App) -> Result<Plan, AppError> {
     for (index, function) in functions.iter().enumerate() {
         let api = planner.api_of[index].map(|api| described[api].name().to_owned());
         let serves = serves(&function.adapter);
+        if api.is_none() && matches!(serves, Serves::Authorizer(_)) {
+            return Err(AppError::new(format!(
+                "function `{}` is an authorizer that no API uses: name it with .authorizer(\"{0}\") on a WebSocket API",
+                function.name
+            )));
+        }
         if api.is_none() && !runs_alone(&serves) {
             return Err(AppError::new(format!(
                 "function `{}` serves no route: route a key of an API to it (.route(key, \"{0}\")) or make it an API's handler (.handler(\"{0}\"))",
@@ -144,13 +156,17 @@ pub(super) fn plan(app: App) -> Result<Plan, AppError> {
             _ => false,
         };
         let uses_store = matches!(&serves, Serves::WebSocket(routes) if routes.tracks_connections);
+        let uses_rate_limit_table =
+            matches!(&serves, Serves::WebSocket(routes) if routes.uses_rate_limit_table);
         descriptions.push(FunctionDescription {
             name: function.name.clone(),
             serves,
             api,
             uses_store,
+            uses_rate_limit_table,
             posts,
             settings: function.settings.clone(),
+            secrets: secrets(&function.adapter),
         });
         #[cfg(feature = "websocket")]
         let (adapter, uses_app_store) = prepare(
@@ -200,6 +216,26 @@ fn serves(adapter: &FunctionAdapter) -> Serves {
         FunctionAdapter::WebSocket(adapter) => Serves::WebSocket(adapter.describe()),
         #[cfg(feature = "http")]
         FunctionAdapter::Http(router) => Serves::Http(router.describe()),
+        #[cfg(feature = "websocket")]
+        FunctionAdapter::Authorizer(authorizer) => Serves::Authorizer(
+            authorizer
+                .identity_sources()
+                .iter()
+                .map(crate::websocket::IdentitySource::expression)
+                .collect(),
+        ),
+    }
+}
+
+/// The secrets an adapter declares.
+fn secrets(adapter: &FunctionAdapter) -> Vec<String> {
+    match adapter {
+        #[cfg(feature = "websocket")]
+        FunctionAdapter::WebSocket(adapter) => adapter.settings().secret_names().to_vec(),
+        #[cfg(feature = "http")]
+        FunctionAdapter::Http(router) => router.settings().secret_names().to_vec(),
+        #[cfg(feature = "websocket")]
+        FunctionAdapter::Authorizer(authorizer) => authorizer.secret_names().to_vec(),
     }
 }
 
@@ -233,4 +269,23 @@ fn prepare(
         adapter = adapter.with_store_source(StoreSource::Factory(factory));
     }
     (FunctionAdapter::WebSocket(adapter), uses_app_store)
+}
+
+impl FunctionAdapter {
+    /// The adapter with an app's layers around its own.
+    pub(super) fn with_layers_around(self, outer: &crate::layer::Layers) -> FunctionAdapter {
+        match self {
+            #[cfg(feature = "websocket")]
+            FunctionAdapter::WebSocket(adapter) => {
+                FunctionAdapter::WebSocket(adapter.with_layers_around(outer))
+            }
+            #[cfg(feature = "http")]
+            FunctionAdapter::Http(router) => {
+                FunctionAdapter::Http(router.with_layers_around(outer))
+            }
+            // An authorizer runs no services, so an app's layers have nothing to wrap.
+            #[cfg(feature = "websocket")]
+            authorizer @ FunctionAdapter::Authorizer(_) => authorizer,
+        }
+    }
 }

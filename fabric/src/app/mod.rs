@@ -89,6 +89,7 @@ pub struct App {
     store: Option<StoreFactory>,
     apis: Vec<ApiSpec>,
     functions: Vec<FunctionSpec>,
+    layers: crate::layer::Layers,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +121,7 @@ pub struct WebSocketApi {
     routes: Vec<(String, String)>,
     handlers: Vec<String>,
     throttling: Option<crate::describe::StageThrottling>,
+    authorizer: Option<String>,
 }
 
 impl WebSocketApi {
@@ -134,7 +136,37 @@ impl WebSocketApi {
             routes: Vec::new(),
             handlers: Vec::new(),
             throttling: None,
+            authorizer: None,
         }
+    }
+
+    /// Runs `$connect` behind the REQUEST authorizer the function `function` serves
+    /// (a [`fabric_authorizer`](crate::websocket::fabric_authorizer), its own binary
+    /// and Lambda): the template makes it the API's authorizer, and the local
+    /// gateway runs it on every handshake. Without this, the API's authorizer is the
+    /// one its `$connect` function's adapter sets with
+    /// [`WebSocketAdapter::authorizer`], served by that function.
+    ///
+    /// ```
+    /// use fabric::app::App;
+    /// use fabric::prelude::*;
+    /// use fabric::websocket::{Authorized, AuthorizerRequest, IdentitySource, WebSocketAdapter, fabric_authorizer};
+    ///
+    /// let authorizer = fabric_authorizer([IdentitySource::Query("token".into())], |_req: AuthorizerRequest| async {
+    ///     Ok(Authorized { principal_id: "ada".into(), context: () })
+    /// });
+    /// let app = App::new("Chat")
+    ///     .websocket_api("Chat", |api| api.route("$connect", "connect").authorizer("check"))
+    ///     .function("connect", WebSocketAdapter::new())
+    ///     .function("check", authorizer);
+    /// let api = &app.describe().unwrap().apis[0];
+    /// # let fabric::describe::ApiDescription::WebSocket(api) = api else { panic!() };
+    /// assert_eq!(api.authorizer.as_ref().unwrap().identity_sources, ["route.request.querystring.token"]);
+    /// ```
+    #[cfg(feature = "websocket")]
+    pub fn authorizer(mut self, function: &str) -> WebSocketApi {
+        self.authorizer = Some(function.to_owned());
+        self
     }
 
     /// Throttles the stage's routes to `rate` requests a second, `burst` at once,
@@ -255,6 +287,9 @@ pub enum FunctionAdapter {
     /// An HTTP router.
     #[cfg(feature = "http")]
     Http(HttpRouter),
+    /// A WebSocket API's REQUEST authorizer.
+    #[cfg(feature = "websocket")]
+    Authorizer(crate::websocket::AuthorizerAdapter),
 }
 
 impl fmt::Debug for FunctionAdapter {
@@ -264,7 +299,16 @@ impl fmt::Debug for FunctionAdapter {
             FunctionAdapter::WebSocket(adapter) => adapter.fmt(f),
             #[cfg(feature = "http")]
             FunctionAdapter::Http(router) => router.fmt(f),
+            #[cfg(feature = "websocket")]
+            FunctionAdapter::Authorizer(authorizer) => authorizer.fmt(f),
         }
+    }
+}
+
+#[cfg(feature = "websocket")]
+impl From<crate::websocket::AuthorizerAdapter> for FunctionAdapter {
+    fn from(authorizer: crate::websocket::AuthorizerAdapter) -> FunctionAdapter {
+        FunctionAdapter::Authorizer(authorizer)
     }
 }
 
@@ -342,6 +386,7 @@ impl App {
             store: None,
             apis: Vec::new(),
             functions: Vec::new(),
+            layers: crate::layer::Layers::new(),
         }
     }
 
@@ -362,6 +407,8 @@ impl App {
             }
             #[cfg(feature = "http")]
             FunctionAdapter::Http(_) => (app.http_api(name, |api| api.handler(name)), "HTTP API"),
+            #[cfg(feature = "websocket")]
+            FunctionAdapter::Authorizer(_) => (app, "Lambda authorizer"),
         };
         app.description(&format!("{name}: a Fabric {kind}"))
             .function(name, adapter)
@@ -429,6 +476,29 @@ impl App {
             adapter: adapter.into(),
             settings: configure(FunctionSettings::default()),
         });
+        self
+    }
+
+    /// Runs `layer` around every service of every function, outside each
+    /// function's own layers (see [`layer`](crate::layer)); on Lambda each
+    /// function's binary runs it too, as it serves its function from this app.
+    ///
+    /// ```
+    /// use fabric::app::App;
+    /// use fabric::layer::{Next, ServiceRequest};
+    /// use fabric::websocket::WebSocketAdapter;
+    ///
+    /// let app = App::new("Chat")
+    ///     .websocket_api("Chat", |api| api.handler("chat"))
+    ///     .layer(|request: ServiceRequest, next: Next| async move {
+    ///         tracing::info!(alias = request.alias(), "called");
+    ///         next.run(request).await
+    ///     })
+    ///     .function("chat", WebSocketAdapter::new());
+    /// # let _ = app.describe().unwrap();
+    /// ```
+    pub fn layer(mut self, layer: impl crate::layer::Layer) -> App {
+        self.layers = self.layers.with(layer);
         self
     }
 

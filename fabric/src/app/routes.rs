@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use super::{AppError, FunctionAdapter, FunctionSpec};
 use crate::describe::ApiDescription;
+#[cfg(feature = "websocket")]
+use crate::describe::{AuthorizerDescription, WebSocketApiDescription, WebSocketRoute};
 #[cfg(feature = "http")]
 use crate::describe::{HttpApiDescription, HttpRoute};
-#[cfg(feature = "websocket")]
-use crate::describe::{WebSocketApiDescription, WebSocketRoute};
 use crate::names::check_name;
 #[cfg(feature = "websocket")]
-use crate::websocket::{RouteSelection, StoreSource, WebSocketAdapter};
+use crate::websocket::{IdentitySource, RouteSelection, StoreSource, WebSocketAdapter};
 
 /// The routes found so far, per function.
 pub(super) struct Planner<'a> {
@@ -111,7 +111,9 @@ impl Planner<'_> {
         }
         let selection = self.selection(api, &members)?;
         self.check_store(&api.name, &members, &routes)?;
+        let authorizer = self.authorizer(api, api_index, &routes)?;
         Ok(ApiDescription::WebSocket(WebSocketApiDescription {
+            authorizer,
             name: api.name.clone(),
             selection,
             stage: api.stage.clone(),
@@ -121,6 +123,7 @@ impl Planner<'_> {
                 Some(throttling) => Some(throttling),
                 None => self.member_throttling(&api.name, &members)?,
             },
+            route_throttling: self.member_route_throttling(&api.name, &members)?,
         }))
     }
 
@@ -134,6 +137,65 @@ impl Planner<'_> {
             "API `{}` is a WebSocket API, and fabric is built without its `websocket` feature",
             api.name
         )))
+    }
+
+    /// The API's authorizer: the function it names, else the one its `$connect`
+    /// function's adapter runs behind (served by that same function on Lambda).
+    #[cfg(feature = "websocket")]
+    fn authorizer(
+        &mut self,
+        api: &super::WebSocketApi,
+        api_index: usize,
+        routes: &[WebSocketRoute],
+    ) -> Result<Option<AuthorizerDescription>, AppError> {
+        let functions = self.functions;
+        let connect = routes.iter().find(|route| route.key == "$connect");
+        let (function, authorizer) = match &api.authorizer {
+            Some(name) => {
+                let index = self.find(&api.name, api_index, name)?;
+                let authorizer = match &functions[index].adapter {
+                    FunctionAdapter::Authorizer(authorizer) => Some(authorizer),
+                    FunctionAdapter::WebSocket(adapter) => adapter.authorizer_setting(),
+                    _ => None,
+                };
+                let authorizer = authorizer.ok_or_else(|| {
+                    AppError::new(format!(
+                        "API `{}` names `{name}` as its authorizer, but that function serves no authorizer (make it a fabric_authorizer)",
+                        api.name
+                    ))
+                })?;
+                (name.clone(), authorizer)
+            }
+            None => {
+                let Some(route) = connect else {
+                    return Ok(None);
+                };
+                let Some(index) = functions.iter().position(|f| f.name == route.function) else {
+                    return Ok(None);
+                };
+                match self
+                    .websocket_adapter(&api.name, index)?
+                    .authorizer_setting()
+                {
+                    Some(authorizer) => (route.function.clone(), authorizer),
+                    None => return Ok(None),
+                }
+            }
+        };
+        if connect.is_none() {
+            return Err(AppError::new(format!(
+                "API `{}` has an authorizer but no `$connect` route for it to guard: route `$connect` to a function",
+                api.name
+            )));
+        }
+        Ok(Some(AuthorizerDescription {
+            function,
+            identity_sources: authorizer
+                .identity_sources()
+                .iter()
+                .map(IdentitySource::expression)
+                .collect(),
+        }))
     }
 
     /// The stage throttling the API's functions ask for: the first one's.
@@ -152,6 +214,28 @@ impl Planner<'_> {
             }
         }
         Ok(None)
+    }
+
+    /// The routes' own throttling the API's functions ask for; for a key asked by
+    /// two, the first one's.
+    #[cfg(feature = "websocket")]
+    fn member_route_throttling(
+        &self,
+        api: &str,
+        members: &[usize],
+    ) -> Result<Vec<(String, crate::describe::StageThrottling)>, AppError> {
+        let mut all: Vec<(String, crate::describe::StageThrottling)> = Vec::new();
+        for &index in members {
+            for (key, limits) in self
+                .websocket_adapter(api, index)?
+                .route_throttling_settings()
+            {
+                if !all.iter().any(|(known, _)| known == key) {
+                    all.push((key.clone(), *limits));
+                }
+            }
+        }
+        Ok(all)
     }
 
     #[cfg(feature = "websocket")]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{AppError, FunctionAdapter, Plan};
 use crate::describe::ApiDescription;
-use crate::websocket::{RouteSelection, WebSocketAdapter};
+use crate::websocket::{AuthorizerAdapter, RouteSelection, WebSocketAdapter};
 
 /// One function behind the API: a name and the adapter it serves, as on Lambda.
 #[derive(Debug)]
@@ -24,6 +24,8 @@ pub(crate) struct Routes {
     /// The custom (not `$`-prefixed) keys, for route selection.
     custom_keys: Vec<String>,
     selection: RouteSelection,
+    /// The REQUEST authorizer `$connect` runs behind.
+    authorizer: Option<Arc<AuthorizerAdapter>>,
 }
 
 impl Routes {
@@ -31,6 +33,7 @@ impl Routes {
     pub(crate) fn single(adapter: WebSocketAdapter) -> Routes {
         let keys = adapter.route_keys();
         let selection = adapter.selection().clone();
+        let authorizer = adapter.authorizer_setting().cloned().map(Arc::new);
         let function = Function {
             name: String::new(),
             adapter: Arc::new(adapter),
@@ -40,6 +43,18 @@ impl Routes {
             vec![function],
             keys.into_iter().map(|key| (key, 0)).collect(),
         )
+        .with_authorizer(authorizer)
+    }
+
+    /// These routes with `$connect` behind `authorizer`.
+    pub(crate) fn with_authorizer(mut self, authorizer: Option<Arc<AuthorizerAdapter>>) -> Routes {
+        self.authorizer = authorizer;
+        self
+    }
+
+    /// The REQUEST authorizer `$connect` runs behind, if any.
+    pub(crate) fn authorizer(&self) -> Option<&AuthorizerAdapter> {
+        self.authorizer.as_deref()
     }
 
     /// `functions`, each serving the keys `keys` map to it.
@@ -59,6 +74,7 @@ impl Routes {
             keys,
             custom_keys,
             selection,
+            authorizer: None,
         }
     }
 
@@ -141,6 +157,19 @@ impl Plan {
             functions,
             pages,
         } = self;
+        // Each authorizer by the name of the function that serves it.
+        let authorizers: Vec<(String, Arc<AuthorizerAdapter>)> = functions
+            .iter()
+            .filter_map(|function| {
+                let authorizer = match &function.adapter {
+                    FunctionAdapter::Authorizer(authorizer) => Some(authorizer),
+                    FunctionAdapter::WebSocket(adapter) => adapter.authorizer_setting(),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                };
+                authorizer.map(|authorizer| (function.name.clone(), Arc::new(authorizer.clone())))
+            })
+            .collect();
         let mut adapters: Vec<(String, Arc<WebSocketAdapter>)> = functions
             .into_iter()
             .filter_map(|function| match function.adapter {
@@ -181,7 +210,14 @@ impl Plan {
                 .and_then(|(_, page)| *page);
             apis.push(WebSocketApiPlan {
                 name: api.name.clone(),
-                routes: Routes::new(selection, members, keys),
+                routes: Routes::new(selection, members, keys).with_authorizer(
+                    api.authorizer.as_ref().and_then(|described| {
+                        authorizers
+                            .iter()
+                            .find(|(name, _)| *name == described.function)
+                            .map(|(_, authorizer)| authorizer.clone())
+                    }),
+                ),
                 page,
                 stage: api.stage.clone(),
             });

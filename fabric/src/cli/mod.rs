@@ -51,6 +51,9 @@
 //! 2 for a 4xx and 1 for a 5xx; usage errors exit with 2, as clap's do. The person
 //! running a command owns the process, so server error details are shown in full
 //! unless [`Cli::scrub_errors`] says otherwise.
+//!
+//! `--verbose` logs at debug level on stderr (unless a field takes the name), where a
+//! command with [metrics](Cli::metrics) on shows them, one line per command.
 
 mod flags;
 
@@ -61,8 +64,10 @@ use std::sync::Arc;
 use clap::{Arg, ArgMatches, Command};
 use serde_json::{Map, Value};
 
+use crate::layer::Transport;
+use crate::metrics::{Invocation, Metrics, Stream};
 use crate::settings::{AdapterSettings, Ready, adapter_settings_methods};
-use crate::{BoxError, Context, Error, MessageSink, Output, Service, ServiceExt, State};
+use crate::{BoxError, Context, Error, MessageSink, Output, Service, State};
 
 /// A command line for one service (flags only) or several (one subcommand each).
 ///
@@ -248,16 +253,30 @@ impl Cli {
         } else {
             (&self.services[0], &matches)
         };
-        let result = match (
-            self.settings.ready().await,
-            raw_input(service.input(), matches),
-        ) {
+        if matches.try_get_one::<bool>(VERBOSE).ok().flatten() == Some(&true) {
+            crate::logging::init_with("debug");
+        }
+        let request_id = format!("cli-{}", std::process::id());
+        let ready = self.settings.ready().await;
+        let invocation = ready
+            .as_ref()
+            .ok()
+            .and_then(|ready| ready.metrics())
+            .map(|metrics| Invocation::start(metrics, service.alias(), "cli", &request_id));
+        let result = match (ready, raw_input(service.input(), matches)) {
             (Err(err), _) => Err(Error::internal_message(format!("setup failed: {err}"))),
             (Ok(ready), _) if ready.unavailable() => Err(Ready::unavailable_error()),
-            (Ok(ready), Ok(raw)) => service.call(raw, context(ready.state())).await,
+            (Ok(ready), Ok(raw)) => {
+                let metrics = invocation.as_ref().map(|i| i.metrics.clone());
+                let ctx = context(request_id, ready.state(), metrics);
+                let layers = self.settings.layers();
+                let route = service.alias();
+                layers.call(service, route, Transport::Cli, raw, ctx).await
+            }
             (Ok(_), Err(err)) => Err(err),
         };
-        match result {
+        let status = result.as_ref().map_or_else(Error::status, |_| 200);
+        let code = match result {
             Ok(output) => {
                 print_output(&output);
                 0
@@ -266,7 +285,12 @@ impl Cli {
                 print_error(&err, self.settings.scrub_errors());
                 if err.kind().is_server_error() { 1 } else { 2 }
             }
+        };
+        // After the output, and never on stdout: that is the command's result.
+        if let Some(invocation) = invocation {
+            invocation.end(status, true, Stream::Stderr);
         }
+        code
     }
 
     /// Runs the command line of this process and exits with its code: what
@@ -284,13 +308,19 @@ impl Cli {
     }
 }
 
-fn context(state: &State) -> Context {
-    let request_id = format!("cli-{}", std::process::id());
-    Context::builder(request_id)
+fn context(request_id: String, state: &State, metrics: Option<Metrics>) -> Context {
+    let builder = Context::builder(request_id)
         .sink(Stderr)
-        .state(state.clone())
-        .build()
+        .state(state.clone());
+    match metrics {
+        Some(metrics) => builder.extension(metrics),
+        None => builder,
+    }
+    .build()
 }
+
+/// The id of the `--verbose` switch, which a field named `verbose` takes over.
+const VERBOSE: &str = "fabric:verbose";
 
 impl std::fmt::Debug for Cli {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -321,6 +351,21 @@ fn service_command(service: &dyn Service) -> Command {
                 .conflicts_with("json")
                 .help("Read the input as a JSON object from standard input"),
         );
+    let verbose_taken = service
+        .input()
+        .fields
+        .iter()
+        .any(|field| field.long.unwrap_or(field.name) == "verbose");
+    let command = if verbose_taken {
+        command
+    } else {
+        command.arg(
+            Arg::new(VERBOSE)
+                .long("verbose")
+                .action(clap::ArgAction::SetTrue)
+                .help("Log more on standard error, the metrics included"),
+        )
+    };
     flags::add_flags(command, service.input())
 }
 

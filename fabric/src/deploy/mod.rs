@@ -42,6 +42,9 @@
 mod function;
 mod http;
 mod resource;
+mod secrets;
+#[cfg(feature = "websocket")]
+mod sweep;
 #[cfg(feature = "websocket")]
 mod tables;
 mod template;
@@ -49,6 +52,8 @@ mod template;
 mod websocket;
 
 pub use function::{Architecture, BuildOptions};
+#[cfg(feature = "websocket")]
+pub use sweep::SweepFunction;
 pub use template::{Format, Template};
 
 /// What `--print-template` asked for: the format, the running binary (the function

@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 
 use super::resource::{Resource, logical_id};
 use super::template::Template;
-use crate::store::layout::{CONNECTIONS, KeyRole, ROOMS, TableLayout};
+use crate::store::layout::{
+    ATTR_BUCKET, ATTR_EXPIRES_AT, CONNECTIONS, KeyRole, ROOMS, TableLayout,
+};
 
 impl Template {
     /// The app's two tables of `DynamoDbStore`; returns each table's environment
@@ -52,5 +54,28 @@ impl Template {
             ("FABRIC_CONNECTIONS_TABLE", connections),
             ("FABRIC_ROOMS_TABLE", rooms),
         ]
+    }
+
+    /// The app's table of rate limit buckets (`DynamoDbBuckets`: one item per
+    /// bucket, deleted by the TTL once full); returns its id. Made once however
+    /// many functions use it.
+    pub(super) fn rate_limit_table(&mut self, app: &str) -> String {
+        let id = format!("{}RateLimitTable", logical_id(app));
+        if self.resources.contains_key(&id) {
+            return id;
+        }
+        self.resource(
+            id.clone(),
+            Resource::new(
+                "AWS::DynamoDB::Table",
+                json!({
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{ "AttributeName": ATTR_BUCKET, "AttributeType": "S" }],
+                    "KeySchema": [{ "AttributeName": ATTR_BUCKET, "KeyType": KeyRole::Partition.as_str() }],
+                    "TimeToLiveSpecification": { "AttributeName": ATTR_EXPIRES_AT, "Enabled": true },
+                }),
+            ),
+        );
+        id
     }
 }

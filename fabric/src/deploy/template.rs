@@ -42,6 +42,8 @@ pub struct Template {
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     parameters: IndexMap<String, Value>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub(super) mappings: IndexMap<String, Value>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub(super) conditions: IndexMap<String, Value>,
     pub(super) resources: IndexMap<String, Resource>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
@@ -60,6 +62,7 @@ impl Template {
             transform: "AWS::Serverless-2016-10-31",
             description: description.into(),
             parameters: IndexMap::new(),
+            mappings: IndexMap::new(),
             conditions: IndexMap::new(),
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
@@ -122,6 +125,7 @@ impl Template {
                 template.function_url(described, build);
             }
         }
+        template.secrets(app, build);
         template
     }
 

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use super::function::{BuildOptions, Function};
 use super::resource::{Resource, logical_id, reference, sub};
 use super::template::{STAGE, Template};
-use crate::describe::{AppDescription, FunctionDescription, WebSocketApiDescription};
+use crate::describe::{
+    AppDescription, AuthorizerDescription, FunctionDescription, WebSocketApiDescription,
+};
+use crate::store::layout::RATE_LIMIT_TABLE_VARIABLE;
 
 /// The connection tables once made: each table's environment variable and id.
 pub(super) type Tables = Option<[(&'static str, String); 2]>;
@@ -20,7 +23,9 @@ impl Template {
     /// on this API's `@connections` (POST, GET, DELETE) for the functions that post;
     /// the Management API endpoint in `FABRIC_MANAGEMENT_ENDPOINT`; the app's
     /// connection tables (read/write, and their names in `FABRIC_CONNECTIONS_TABLE`
-    /// and `FABRIC_ROOMS_TABLE`) for the functions that use the store; an optional
+    /// and `FABRIC_ROOMS_TABLE`) for the functions that use the store; the rate
+    /// limit table (`FABRIC_RATE_LIMIT_TABLE`) for those whose limits keep their
+    /// buckets there; an optional
     /// custom domain; and the outputs.
     pub(super) fn websocket_api<'a>(
         &mut self,
@@ -76,6 +81,10 @@ impl Template {
                 ),
             );
         }
+        let authorizer_id = api
+            .authorizer
+            .as_ref()
+            .map(|authorizer| self.authorizer(&name, &api_id, authorizer));
         for route in &api.routes {
             let route_id = format!("{name}{}Route", logical_id(&route.key));
             let mut properties = json!({
@@ -84,6 +93,10 @@ impl Template {
                 "AuthorizationType": "NONE",
                 "Target": sub(&format!("integrations/${{{}}}", integration_id(&route.function))),
             });
+            if let (Some(authorizer), "$connect") = (&authorizer_id, route.key.as_str()) {
+                properties["AuthorizationType"] = json!("CUSTOM");
+                properties["AuthorizerId"] = reference(authorizer);
+            }
             if route.two_way {
                 properties["RouteResponseSelectionExpression"] = json!("$default");
             }
@@ -112,6 +125,9 @@ impl Template {
                 "ThrottlingRateLimit": throttling.rate_limit,
                 "ThrottlingBurstLimit": throttling.burst_limit,
             });
+        }
+        if let Some(settings) = route_settings(api) {
+            stage_properties["RouteSettings"] = settings;
         }
         self.resource(
             stage_id.clone(),
@@ -146,6 +162,17 @@ impl Template {
         let endpoint = format!(
             "https://${{{api_id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{stage}"
         );
+        // An authorizer of its own is a function of the API that serves no route.
+        if let Some(authorizer) = &api.authorizer {
+            if !members.contains(&authorizer.function.as_str()) {
+                let (described, first) = function(&authorizer.function);
+                if first {
+                    let lambda = Function::new(&described.name, build, &described.settings);
+                    let resource = lambda.resource(IndexMap::new(), Vec::new(), IndexMap::new());
+                    self.resource(lambda.id(), resource);
+                }
+            }
+        }
         for member in &members {
             let (described, first) = function(member);
             if !first {
@@ -164,6 +191,11 @@ impl Template {
                     policies
                         .push(json!({ "DynamoDBCrudPolicy": { "TableName": reference(table) } }));
                 }
+            }
+            if described.uses_rate_limit_table {
+                let table = self.rate_limit_table(&app.name);
+                environment.insert(RATE_LIMIT_TABLE_VARIABLE.to_owned(), reference(&table));
+                policies.push(json!({ "DynamoDBCrudPolicy": { "TableName": reference(&table) } }));
             }
             let lambda = Function::new(&described.name, build, &described.settings);
             let resource = lambda.resource(environment, policies, IndexMap::new());
@@ -185,6 +217,46 @@ impl Template {
             sub(&endpoint),
             None,
         );
+    }
+
+    /// The API's REQUEST authorizer for `$connect` and the permission for API
+    /// Gateway to invoke its function; gives back the authorizer's logical id.
+    fn authorizer(
+        &mut self,
+        name: &str,
+        api_id: &str,
+        authorizer: &AuthorizerDescription,
+    ) -> String {
+        let id = format!("{name}Authorizer");
+        let function_id = format!("{}Function", logical_id(&authorizer.function));
+        self.resource(
+            id.clone(),
+            Resource::new(
+                "AWS::ApiGatewayV2::Authorizer",
+                json!({
+                    "ApiId": reference(api_id),
+                    "Name": format!("{name}Authorizer"),
+                    "AuthorizerType": "REQUEST",
+                    "IdentitySource": authorizer.identity_sources,
+                    "AuthorizerUri": sub(&format!(
+                        "arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{function_id}.Arn}}/invocations"
+                    )),
+                }),
+            ),
+        );
+        self.resource(
+            format!("{name}AuthorizerPermission"),
+            Resource::new(
+                "AWS::Lambda::Permission",
+                json!({
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": reference(&function_id),
+                    "Principal": "apigateway.amazonaws.com",
+                    "SourceArn": sub(&format!("arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api_id}}}/authorizers/${{{id}}}")),
+                }),
+            ),
+        );
+        id
     }
 
     /// A custom domain for a WebSocket API, created only when its domain parameter is
@@ -268,6 +340,25 @@ impl Template {
 }
 
 /// The integration that invokes `function`.
+/// The stage's `RouteSettings`: each throttled route's own limits.
+fn route_settings(api: &WebSocketApiDescription) -> Option<Value> {
+    if api.route_throttling.is_empty() {
+        return None;
+    }
+    let settings: serde_json::Map<String, Value> = api
+        .route_throttling
+        .iter()
+        .map(|(key, limits)| {
+            let limits = json!({
+                "ThrottlingRateLimit": limits.rate_limit,
+                "ThrottlingBurstLimit": limits.burst_limit,
+            });
+            (key.clone(), limits)
+        })
+        .collect();
+    Some(Value::Object(settings))
+}
+
 fn integration_id(function: &str) -> String {
     format!("{}WebSocketIntegration", logical_id(function))
 }

@@ -13,8 +13,10 @@ use http_body_util::combinators::BoxBody;
 use tokio::sync::mpsc;
 
 use super::encoding::StreamFormat;
-use crate::service::Call;
 use crate::{Error, MessageSink, Output};
+
+/// A service's call, as the stream polls it.
+pub(super) type Call = futures_util::future::BoxFuture<'static, Result<Output, Error>>;
 
 /// The body of every response of an [`HttpRouter`](super::HttpRouter): a whole JSON
 /// text, nothing, or a stream of `send_message` lines that ends with the result.

@@ -61,8 +61,9 @@ pub trait Endpoint: Send + Sync + 'static {
 pub struct FromLambda;
 
 /// The response Fabric's HTTP transport gives `err`: its status, the error
-/// envelope as JSON (5xx details hidden with `scrub`), and `WWW-Authenticate` on a
-/// 401. For endpoints that answer errors as services do.
+/// envelope as JSON (5xx details hidden with `scrub`), `WWW-Authenticate` on a
+/// 401, and `Retry-After` when the error has a retry hint. For endpoints that
+/// answer errors as services do.
 ///
 /// ```
 /// let response = fabric::http::error_response(&fabric::Error::forbidden("Not from here"), true);

@@ -23,8 +23,10 @@ use super::input;
 use super::response::{error_response, result_response, status_of, stream_response};
 use super::route::Target;
 use super::router::{Config, HttpRouter, Matched, RouteEntry, allow_header};
+use crate::layer::Transport;
+use crate::metrics::{Invocation, Stream, function_name};
 use crate::settings::Ready;
-use crate::{BoxError, Context, Error, ServiceExt};
+use crate::{BoxError, Context, Error, Output};
 
 /// What a service learns about the HTTP request it serves:
 /// `ctx.extension::<HttpRequest>()`.
@@ -168,7 +170,10 @@ where
     let scrub = config.settings.scrub_errors();
     let (route, params): (&RouteEntry, _) = match config.find(&parts.method, &path) {
         Matched::Route(route, params) => (route, params),
-        Matched::Nothing => return error_response(&not_found(&parts.method, &path), scrub),
+        Matched::Nothing => {
+            let response = error_response(&not_found(&parts.method, &path), scrub);
+            return unrouted(config, from.request_id, response);
+        }
         Matched::OtherMethods(methods) => {
             let declared = method_list(&methods);
             let err = Error::method_not_allowed(format!(
@@ -178,7 +183,7 @@ where
             ));
             let mut response = error_response(&err, scrub);
             response.headers_mut().insert(ALLOW, allow_header(methods));
-            return response;
+            return unrouted(config, from.request_id, response);
         }
     };
 
@@ -190,14 +195,32 @@ where
             return error_response(&error, scrub);
         }
     };
+    // An endpoint is a transport of its own (MCP) and counts its own calls.
+    let invocation = match (&route.target, ready.metrics()) {
+        (Target::Service(service), Some(metrics)) => Some(
+            Invocation::start(metrics, service.alias(), "http", from.request_id)
+                .dimension("route", format!("{} {}", parts.method, route.path)),
+        ),
+        _ => None,
+    };
+    // What ends before the service runs is counted as it is answered.
+    let refused = |invocation: Option<Invocation>, response: Response<HttpBody>| {
+        if let Some(invocation) = invocation {
+            invocation.end(response.status().as_u16(), true, Stream::Stdout);
+        }
+        response
+    };
     if ready.unavailable() {
-        return error_response(&Ready::unavailable_error(), scrub);
+        return refused(
+            invocation,
+            error_response(&Ready::unavailable_error(), scrub),
+        );
     }
     let mut ctx = Context::builder(from.request_id).state(ready.state().clone());
     if let Some(authorizer) = &config.authorizer {
         match authorizer.check(&parts.headers).await {
             Ok(grant) => ctx = grant(ctx),
-            Err(err) => return error_response(&err, scrub),
+            Err(err) => return refused(invocation, error_response(&err, scrub)),
         }
     }
     let service = match &route.target {
@@ -207,6 +230,9 @@ where
                 Ok(bytes) => bytes,
                 Err(err) => return error_response(&err, scrub),
             };
+            if let Some(metrics) = ready.metrics() {
+                ctx = ctx.extension(metrics.clone());
+            }
             let ctx = ctx
                 .extension(HttpRequest {
                     method: parts.method.clone(),
@@ -233,7 +259,7 @@ where
         )
     }) {
         Ok(raw) => raw,
-        Err(err) => return error_response(&err, scrub),
+        Err(err) => return refused(invocation, error_response(&err, scrub)),
     };
 
     let stream = StreamFormat::from_accept(parts.headers.get(ACCEPT));
@@ -242,6 +268,10 @@ where
         ctx = std::mem::replace(&mut ctx, Context::builder("")).sink(sink);
         messages
     });
+    if let Some(invocation) = &invocation {
+        ctx = ctx.extension(invocation.metrics.clone());
+    }
+    let method = parts.method.clone();
     let ctx = ctx
         .extension(HttpRequest {
             method: parts.method,
@@ -252,21 +282,60 @@ where
             authorizer: from.authorizer,
         })
         .build();
-    let call = service.call(raw, ctx);
+    let call = counted(
+        config.settings.layers().call(
+            service,
+            format_args!("{method} {}", route.path),
+            Transport::Http,
+            raw,
+            ctx,
+        ),
+        invocation,
+    );
     match (stream, messages) {
-        (Some(format), Some(messages)) => match body::open(call, messages, format, scrub).await {
-            Opening::Finished(result) => {
-                let status = match &result {
-                    Ok(_) => StatusCode::OK,
-                    Err(err) => status_of(err),
-                };
-                let body = HttpBody::full(format.result(&result, scrub));
-                stream_response(status, format, body)
+        (Some(format), Some(messages)) => {
+            match body::open(Box::pin(call), messages, format, scrub).await {
+                Opening::Finished(result) => {
+                    let status = match &result {
+                        Ok(_) => StatusCode::OK,
+                        Err(err) => status_of(err),
+                    };
+                    let body = HttpBody::full(format.result(&result, scrub));
+                    stream_response(status, format, body)
+                }
+                Opening::Streaming(body) => stream_response(StatusCode::OK, format, body),
             }
-            Opening::Streaming(body) => stream_response(StatusCode::OK, format, body),
-        },
+        }
         _ => result_response(call.await, scrub),
     }
+}
+
+/// The service's call, its invocation counted when it ends: with the result, or
+/// with the stream's end when the answer streams.
+async fn counted(
+    call: impl Future<Output = Result<Output, Error>>,
+    invocation: Option<Invocation>,
+) -> Result<Output, Error> {
+    let result = call.await;
+    if let Some(invocation) = invocation {
+        let status = match &result {
+            Ok(_) => 200,
+            Err(err) => err.status(),
+        };
+        invocation.end(status, true, Stream::Stdout);
+    }
+    result
+}
+
+/// A request no route takes still counts, once the router is set up (its metrics
+/// known): under the function's name, with the route `unmatched`.
+fn unrouted(config: &Config, request_id: &str, response: Response<HttpBody>) -> Response<HttpBody> {
+    if let Some(metrics) = config.settings.ready_now().and_then(Ready::metrics) {
+        Invocation::start(metrics, function_name(), "http", request_id)
+            .dimension("route", "unmatched")
+            .end(response.status().as_u16(), false, Stream::Stdout);
+    }
+    response
 }
 
 /// Reads the whole body, up to `limit` bytes.

@@ -119,7 +119,9 @@ impl HttpRouter {
     /// one fails the cold start, where Lambda reports it.
     pub async fn serve_lambda(self) -> Result<(), BoxError> {
         crate::logging::init();
-        self.settings().ready().await?;
+        if let Err(err) = self.settings().ready().await {
+            crate::init_error::exit(&*err);
+        }
         if self.streams_on_lambda() {
             // A function URL's events through `lambda_http`, and the body written
             // to the runtime as the router produces it.

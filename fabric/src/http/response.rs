@@ -1,7 +1,7 @@
 //! Responses: the data envelope, `204` for `()`, error envelopes with their status,
 //! and streams.
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
 use super::body::HttpBody;
@@ -45,13 +45,21 @@ pub(super) fn json_response(status: StatusCode, json: String) -> Response<HttpBo
     response
 }
 
-/// The error's status and envelope; a 401 also says which scheme to use.
+/// The error's status and envelope; a 401 also says which scheme to use, and an
+/// error with a retry hint (a 429, a 503) says when in `Retry-After`: whole seconds,
+/// rounded up, as RFC 9110 has it (the envelope's `meta.retryAfterMs` is exact).
 pub(super) fn error_response(err: &Error, scrub: bool) -> Response<HttpBody> {
     let mut response = json_response(status_of(err), error_json(err, scrub));
     if err.status() == 401 {
         response
             .headers_mut()
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if let Some(after) = err.retry_after() {
+        let seconds = after.as_millis().div_ceil(1000);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds as u64));
     }
     response
 }

@@ -26,6 +26,8 @@ pub(super) struct RouteEntry {
     pub(super) target: Target,
     pattern: PathPattern,
     pub(super) methods: Vec<Method>,
+    /// The path as written (`/rooms/:room`), for layers and the `route` metrics dimension.
+    pub(super) path: String,
     text: String,
 }
 
@@ -248,6 +250,7 @@ impl HttpRouter {
             }
             config.routes.push(Arc::new(RouteEntry {
                 text: route.to_string(),
+                path: text,
                 target: route.target,
                 pattern,
                 methods: route.methods,

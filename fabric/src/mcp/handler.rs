@@ -19,6 +19,7 @@ use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::metrics::{Invocation, MetricsConfig, Stream};
 use crate::settings::Ready;
 use crate::tools::{Structure, Tool, ToolResult, Tools};
 use crate::{Context, Error, MessageSink, State};
@@ -44,6 +45,9 @@ pub(super) struct ToolServer {
     pub(super) unavailable: bool,
     /// The level a `logging/setLevel` asked for in this session.
     pub(super) log_level: Arc<Mutex<Option<LoggingLevel>>>,
+    /// The metrics of calls whose transport gives no context (stdio); over HTTP the
+    /// router's context has them.
+    pub(super) metrics: Option<MetricsConfig>,
 }
 
 impl ToolServer {
@@ -54,6 +58,7 @@ impl ToolServer {
             state: State::new(),
             unavailable: false,
             log_level: Arc::default(),
+            metrics: None,
         }
     }
 
@@ -179,18 +184,44 @@ impl ServerHandler for ToolServer {
             );
             return Ok(mcp_result(result).into());
         }
-        let ctx = match context
+        let http_context = context
             .extensions
             .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<Context>())
-        {
+            .and_then(|parts| parts.extensions.get::<Context>());
+        let invocation = http_context
+            .and_then(|request| request.extension::<MetricsConfig>())
+            .or(self.metrics.as_ref())
+            .map(|metrics| {
+                let request_id = match http_context {
+                    Some(request) => request.request_id().to_owned(),
+                    None => context.id.to_string(),
+                };
+                Invocation::start(metrics, &request.name, "mcp", &request_id)
+            });
+        let mut ctx = match http_context {
             Some(request) => request.to_builder(),
             None => Context::builder(context.id.to_string()).state(self.state.clone()),
         }
-        .sink(sink)
-        .build();
+        .sink(sink);
+        if let Some(invocation) = &invocation {
+            ctx = ctx.extension(invocation.metrics.clone());
+        }
         let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let result = self.tools.run(&request.name, arguments, ctx).await;
+        let (result, structure) = self
+            .tools
+            .call_service(&request.name, arguments, ctx.build())
+            .await;
+        if let Some(invocation) = invocation {
+            let status = result.as_ref().map_or_else(Error::status, |_| 200);
+            // Over stdio, stdout is the protocol's: the metrics go to stderr there.
+            let stream = if http_context.is_some() {
+                Stream::Stdout
+            } else {
+                Stream::Stderr
+            };
+            invocation.end(status, true, stream);
+        }
+        let result = ToolResult::new(result, structure, self.tools.scrubs_errors());
         Ok(mcp_result(result).into())
     }
 

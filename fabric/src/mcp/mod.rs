@@ -157,7 +157,10 @@ pub fn fabric_mcp(tools: impl Into<Tools>) -> McpServer {
 impl McpServer {
     fn with_settings(mut self, change: impl FnOnce(AdapterSettings) -> AdapterSettings) -> Self {
         self.settings = change(self.settings);
-        self.tools = self.tools.scrub_errors(self.settings.scrub_errors());
+        self.tools = self
+            .tools
+            .scrub_errors(self.settings.scrub_errors())
+            .served_through(self.settings.layers(), crate::layer::Transport::Mcp);
         self
     }
 
@@ -314,6 +317,7 @@ impl McpServer {
         let mut server = ToolServer::new(Arc::new(self.tools), Arc::new(self.identity));
         server.state = ready.state().clone();
         server.unavailable = ready.unavailable();
+        server.metrics = ready.metrics().cloned();
         let running = rmcp::serve_server(server, (reader, writer)).await?;
         running.waiting().await?;
         Ok(())

@@ -19,11 +19,19 @@
 //! assert_eq!(documents[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Chat");
 //! ```
 
+mod check;
+mod output;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
+
+pub use check::{EmfProblem, check_document};
+pub use output::{EmfWriter, MetricsConfig};
+#[allow(unused_imports)] // which a build uses depends on its transports
+pub(crate) use output::{Invocation, Stream, count_invocation, finish_to, function_name};
 
 /// The most metrics one EMF document may define.
 pub const MAX_METRICS_PER_DOCUMENT: usize = 100;
@@ -87,6 +95,8 @@ pub struct Metrics {
     namespace: Arc<str>,
     dimensions: Arc<Vec<(String, String)>>,
     collected: Option<Arc<Mutex<Collected>>>,
+    /// Where the EMF lines go instead of stdout.
+    writer: Option<EmfWriter>,
 }
 
 impl Metrics {
@@ -96,7 +106,23 @@ impl Metrics {
             namespace: namespace.into(),
             dimensions: Arc::new(Vec::new()),
             collected: Some(Arc::default()),
+            writer: None,
         }
+    }
+
+    /// These metrics, written to `writer` instead of stdout when flushed.
+    ///
+    /// ```
+    /// use fabric::metrics::{EmfWriter, Metrics};
+    ///
+    /// let metrics = Metrics::new("Shop").with_writer(EmfWriter::new(std::io::sink()));
+    /// metrics.add("Orders", 1.0);
+    /// metrics.flush();
+    /// assert!(metrics.is_empty());
+    /// ```
+    pub fn with_writer(mut self, writer: EmfWriter) -> Metrics {
+        self.writer = Some(writer);
+        self
     }
 
     /// Metrics that record nothing (what `ctx.metrics()` gives when metrics are off).
@@ -111,6 +137,7 @@ impl Metrics {
             namespace: Arc::from(""),
             dimensions: Arc::new(Vec::new()),
             collected: None,
+            writer: None,
         }
     }
 
@@ -217,21 +244,37 @@ impl Metrics {
         documents
     }
 
-    /// Writes the documents to stdout, one line each, and starts a fresh collection
-    /// (the dimensions stay). On Lambda the runtimes call this once per invocation.
+    /// Writes the documents, one line each, to the writer if one was given, else to
+    /// stdout, and starts a fresh collection (the dimensions stay). On Lambda the
+    /// runtimes call this once per invocation.
     pub fn flush(&self) {
+        self.write_to(Stream::Stdout);
+    }
+
+    /// [`flush`](Self::flush), with `stream` where no writer was given.
+    fn write_to(&self, stream: Stream) {
         let now = chrono::Utc::now().timestamp_millis();
-        let lines: Vec<String> = self.documents(now).iter().map(Value::to_string).collect();
+        let documents = self.documents(now);
+        self.reset();
+        if documents.is_empty() {
+            return;
+        }
+        let mut text = String::new();
+        for document in &documents {
+            text.push_str(&document.to_string());
+            text.push('\n');
+        }
+        match &self.writer {
+            Some(writer) => writer.write(text.as_bytes()),
+            None => stream.write(text.as_bytes()),
+        }
+    }
+
+    /// Drops what was collected (the dimensions stay).
+    fn reset(&self) {
         if let Some(collected) = &self.collected {
             *lock(collected) = Collected::default();
         }
-        if lines.is_empty() {
-            return;
-        }
-        let mut text = lines.join("\n");
-        text.push('\n');
-        // A closed stdout loses the metrics, never the invocation.
-        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     }
 
     /// The values added so far, one line per metric, for `--verbose`.
@@ -263,6 +306,7 @@ impl fmt::Debug for Metrics {
             .field("namespace", &self.namespace)
             .field("dimensions", &self.dimensions)
             .field("enabled", &self.collected.is_some())
+            .field("writer", &self.writer.is_some())
             .finish()
     }
 }
@@ -295,17 +339,10 @@ pub fn cold_start() -> bool {
 }
 
 /// Ends an invocation's metrics: on Lambda the EMF lines go to stdout; elsewhere
-/// they are logged readably at debug level (`--verbose`).
+/// they are logged readably at debug level (`--verbose`). Given a writer, the EMF
+/// lines go there, on Lambda or not.
 pub fn finish(metrics: &Metrics) {
-    static ON_LAMBDA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if *ON_LAMBDA.get_or_init(crate::env::on_lambda) {
-        metrics.flush();
-    } else if !metrics.is_empty() {
-        tracing::debug!(metrics = %metrics.readable().replace('\n', " "), "metrics");
-        if let Some(collected) = &metrics.collected {
-            *lock(collected) = Collected::default();
-        }
-    }
+    finish_to(metrics, Stream::Stdout);
 }
 
 fn lock(collected: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
@@ -319,38 +356,9 @@ fn lock(collected: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
 mod tests {
     use super::*;
 
-    /// What CloudWatch checks: every defined metric is a top-level number (or list
-    /// of numbers), every dimension is a top-level string, and the limits hold.
     fn assert_valid_emf(document: &Value) {
-        let emf = &document["_aws"];
-        assert!(emf["Timestamp"].is_i64(), "{document}");
-        let directives = emf["CloudWatchMetrics"].as_array().unwrap();
-        for directive in directives {
-            assert!(
-                directive["Namespace"]
-                    .as_str()
-                    .is_some_and(|n| !n.is_empty())
-            );
-            let metrics = directive["Metrics"].as_array().unwrap();
-            assert!(metrics.len() <= MAX_METRICS_PER_DOCUMENT);
-            for metric in metrics {
-                let value = &document[metric["Name"].as_str().unwrap()];
-                match value {
-                    Value::Number(_) => {}
-                    Value::Array(values) => {
-                        assert!(values.len() <= MAX_VALUES_PER_METRIC);
-                        assert!(values.iter().all(Value::is_number));
-                    }
-                    other => panic!("metric value {other} is not a number"),
-                }
-            }
-            for set in directive["Dimensions"].as_array().unwrap() {
-                let set = set.as_array().unwrap();
-                assert!(set.len() <= MAX_DIMENSIONS_PER_SET);
-                for name in set {
-                    assert!(document[name.as_str().unwrap()].is_string());
-                }
-            }
+        if let Err(problem) = check_document(document) {
+            panic!("{problem}: {document}");
         }
     }
 

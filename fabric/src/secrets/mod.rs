@@ -169,6 +169,16 @@ pub struct SecretsBuilder {
 }
 
 impl SecretsBuilder {
+    /// The names it declares.
+    ///
+    /// ```
+    /// let builder = fabric::secrets::Secrets::builder(["A", "B"]);
+    /// assert_eq!(builder.names(), ["A", "B"]);
+    /// ```
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     /// How long a fetched value is used before it is fetched again (default: 5
     /// minutes, the extension's own default cache time).
     pub fn ttl(mut self, ttl: Duration) -> SecretsBuilder {

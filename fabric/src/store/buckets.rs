@@ -117,6 +117,89 @@ impl Take {
 pub trait TokenBuckets: Send + Sync + 'static {
     /// Takes one token from the bucket `key` of shape `limit`.
     async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error>;
+
+    /// Whether the buckets live in the table `FABRIC_RATE_LIMIT_TABLE` names, which
+    /// the deploy template then declares and grants ([`EnvBuckets`] and
+    /// `DynamoDbBuckets::from_env`); `false` for buckets that bring their own place.
+    fn in_rate_limit_table(&self) -> bool {
+        false
+    }
+}
+
+/// Buckets chosen when the first message is limited: in DynamoDB, in the table
+/// `FABRIC_RATE_LIMIT_TABLE` names (as the template sets it on Lambda; feature
+/// `dynamodb`), shared by every instance; else in this process's memory, as on the
+/// local gateway. Nothing is read when the adapter is built, so printing the
+/// template needs no environment.
+///
+/// ```
+/// use fabric::prelude::*;
+/// use fabric::store::{EnvBuckets, TokenBuckets};
+/// use fabric::websocket::RateLimit;
+/// # #[derive(Deserialize, Input)] struct In {}
+/// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+/// let limit = RateLimit::per_user(10.0, 20).buckets(EnvBuckets::new());
+/// assert!(limit.in_rate_limit_table(), "the template makes the table");
+/// let adapter = fabric_websocket(svc).rate_limit(limit);
+/// # let _ = adapter;
+/// ```
+#[derive(Default)]
+pub struct EnvBuckets {
+    chosen: std::sync::OnceLock<SharedBuckets>,
+}
+
+impl std::fmt::Debug for EnvBuckets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvBuckets")
+            .field("chosen", &self.chosen.get().is_some())
+            .finish()
+    }
+}
+
+impl EnvBuckets {
+    /// Buckets not chosen yet.
+    pub fn new() -> EnvBuckets {
+        EnvBuckets::default()
+    }
+
+    fn choose() -> SharedBuckets {
+        let Some(table) = crate::env::var(super::layout::RATE_LIMIT_TABLE_VARIABLE) else {
+            return Arc::new(MemoryBuckets::new());
+        };
+        #[cfg(feature = "dynamodb")]
+        {
+            let _ = table;
+            match super::DynamoDbBuckets::from_env() {
+                Ok(buckets) => Arc::new(buckets),
+                Err(err) => {
+                    tracing::error!(error = %err, "rate limit buckets kept in memory");
+                    Arc::new(MemoryBuckets::new())
+                }
+            }
+        }
+        #[cfg(not(feature = "dynamodb"))]
+        {
+            tracing::warn!(
+                table,
+                "FABRIC_RATE_LIMIT_TABLE is set but fabric was built without `dynamodb`: buckets kept in memory"
+            );
+            Arc::new(MemoryBuckets::new())
+        }
+    }
+}
+
+#[async_trait]
+impl TokenBuckets for EnvBuckets {
+    async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error> {
+        self.chosen
+            .get_or_init(EnvBuckets::choose)
+            .take(key, limit)
+            .await
+    }
+
+    fn in_rate_limit_table(&self) -> bool {
+        true
+    }
 }
 
 /// Token buckets shared between adapters.
@@ -170,6 +253,19 @@ impl TokenBuckets for MemoryBuckets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn env_buckets_without_a_table_limit_in_memory() {
+        // The test process names no FABRIC_RATE_LIMIT_TABLE: the local gateway's case.
+        assert!(crate::env::var("FABRIC_RATE_LIMIT_TABLE").is_none());
+        let buckets = EnvBuckets::new();
+        let limit = BucketLimit::new(0.001, 1);
+        assert!(buckets.take("conn:a", limit).await.unwrap().is_allowed());
+        assert!(!buckets.take("conn:a", limit).await.unwrap().is_allowed());
+        assert!(buckets.take("conn:b", limit).await.unwrap().is_allowed());
+        assert!(buckets.in_rate_limit_table());
+        assert!(!MemoryBuckets::new().in_rate_limit_table());
+    }
 
     #[test]
     fn a_full_bucket_gives_burst_tokens_then_one_per_interval() {

@@ -9,9 +9,15 @@ pub const CONNECTION_INDEX: &str = "connectionId-index";
 
 pub(crate) const ATTR_CONNECTION_ID: &str = "connectionId";
 pub(crate) const ATTR_CONNECTED_AT: &str = "connectedAt";
-pub(crate) const ATTR_EXPIRES_AT: &str = "expiresAt";
+/// The TTL attribute of every table (epoch seconds).
+pub const ATTR_EXPIRES_AT: &str = "expiresAt";
 pub(crate) const ATTR_USER_ID: &str = "userId";
 pub(crate) const ATTR_ROOM: &str = "room";
+/// The rate limit table's partition key: one item per token bucket
+/// (`DynamoDbBuckets`), deleted by the TTL on `expiresAt` once the bucket is full.
+pub const ATTR_BUCKET: &str = "bucket";
+/// The variable that names the rate limit table (`EnvBuckets`, the template).
+pub const RATE_LIMIT_TABLE_VARIABLE: &str = "FABRIC_RATE_LIMIT_TABLE";
 
 /// A DynamoDB scalar type of a key attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Connection, ConnectionStore, Member, check_room, not_connected};
+use super::{
+    Connection, ConnectionPage, ConnectionStore, MAX_PAGE, Member, check_room, not_connected,
+};
 use crate::Error;
 
 /// How often expired records are swept out, at the latest.
@@ -169,6 +171,32 @@ impl ConnectionStore for MemoryStore {
             inner.by_user.entry(user.to_owned()).or_default().insert(id);
         }
         Ok(())
+    }
+
+    async fn list_page(&self, after: Option<&str>, limit: usize) -> Result<ConnectionPage, Error> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let now = Utc::now();
+        let inner = self.lock();
+        // By connection id, so a cursor stays valid while connections come and go.
+        let mut ids: Vec<&String> = inner
+            .connections
+            .iter()
+            .filter(|(id, c)| {
+                after.is_none_or(|after| id.as_str() > after) && !c.is_expired_at(now)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort_unstable();
+        let more = ids.len() > limit;
+        let connections: Vec<Connection> = ids
+            .into_iter()
+            .take(limit)
+            .filter_map(|id| inner.connections.get(id).cloned())
+            .collect();
+        let next = more
+            .then(|| connections.last().map(|c| c.connection_id().to_owned()))
+            .flatten();
+        Ok(ConnectionPage { connections, next })
     }
 
     async fn get(&self, connection_id: &str) -> Result<Option<Connection>, Error> {

@@ -57,12 +57,16 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 
-pub use buckets::{BucketLimit, MemoryBuckets, SharedBuckets, Take, TokenBuckets};
+pub use buckets::{BucketLimit, EnvBuckets, MemoryBuckets, SharedBuckets, Take, TokenBuckets};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoDbStore;
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::buckets::DynamoDbBuckets;
 pub use memory::MemoryStore;
+
+/// The most connections one [`ConnectionStore::list_page`] call returns, whatever
+/// limit it is asked for.
+pub const MAX_PAGE: usize = 1000;
 
 /// How long a connection is kept by default: API Gateway closes every WebSocket
 /// connection after 2 hours.
@@ -254,6 +258,39 @@ pub trait ConnectionStore: Send + Sync + 'static {
 
     /// Takes the connection out of every room; its record stays.
     async fn leave_all(&self, connection_id: &str) -> Result<(), Error>;
+
+    /// One page of the unexpired connections, at most `limit` of them (at least 1),
+    /// starting after the cursor `after` (`None`: from the start). The page's
+    /// [`next`](ConnectionPage::next) is the cursor of the page after it; `None`
+    /// once every connection was listed. For the stale-connection sweep: a full
+    /// listing, off the hot path. A page may hold fewer than `limit` connections
+    /// while more follow (expired records are skipped).
+    async fn list_page(&self, after: Option<&str>, limit: usize) -> Result<ConnectionPage, Error>;
+}
+
+/// One page of [`ConnectionStore::list_page`].
+///
+/// ```
+/// use fabric::store::{Connection, ConnectionStore, MemoryStore};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// for id in ["a", "b", "c"] {
+///     store.save(&Connection::new(id, chrono::Utc::now())).await?;
+/// }
+/// let first = store.list_page(None, 2).await?;
+/// assert_eq!(first.connections.len(), 2);
+/// let rest = store.list_page(first.next.as_deref(), 2).await?;
+/// assert_eq!(rest.connections[0].connection_id(), "c");
+/// assert_eq!(rest.next, None);
+/// # Ok::<_, fabric::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionPage {
+    /// The connections on this page.
+    pub connections: Vec<Connection>,
+    /// The cursor to pass as `after` for the next page; `None` on the last page.
+    pub next: Option<String>,
 }
 
 /// The store [`from_env`] picks, shared.

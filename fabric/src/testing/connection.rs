@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::management::RecordingManagementApi;
 use crate::store::SharedStore;
-use crate::websocket::{EventType, WebSocket};
+use crate::websocket::{EventType, LazyManagement, WebSocket};
 use crate::{Context, State};
 
 /// The connection a test [`Context`] is a message of: its id, the adapter's state
@@ -115,7 +115,7 @@ impl TestConnection {
             headers: Default::default(),
             query: Default::default(),
             authorizer: self.authorizer.clone(),
-            management: Arc::new(self.management.clone()),
+            management: LazyManagement::ready(Arc::new(self.management.clone())),
             broadcast_concurrency: 64,
             store: self.store.clone(),
         });

@@ -12,7 +12,7 @@ use super::hub::{CLOSED_BY_DELETE, Hub, HubApi, Inbox};
 use super::websocket_events::WebSocketEvent;
 use crate::app::{App, AppError, FunctionAdapter, Routes};
 use crate::panic::catch_panic;
-use crate::websocket::{ApiGatewayProxyResponse, Body, WebSocketAdapter};
+use crate::websocket::{ApiGatewayProxyResponse, Body, ConnectVerdict, WebSocketAdapter};
 
 /// The reason of a `$disconnect` whose client left without a close frame.
 const ABNORMAL: &str = "Connection closed abnormally";
@@ -161,10 +161,29 @@ impl TestGateway {
         build: impl FnOnce(WebSocketEvent) -> WebSocketEvent,
     ) -> Result<TestClient, Refused> {
         let (id, inbox) = self.hub.register();
-        let event = build(self.event(WebSocketEvent::connect(&id)));
+        let mut event = build(self.event(WebSocketEvent::connect(&id)));
+        if let Some(authorizer) = self.routes.authorizer() {
+            let connect = serde_json::from_value(event.to_json()).unwrap_or_default();
+            let arn = "arn:aws:execute-api:us-east-1:123456789012:testgateway/test/$connect";
+            match authorizer.check_connect(&connect, arn.to_owned()).await {
+                ConnectVerdict::Allow(fields) => {
+                    event = event.authorizer(Value::Object(fields.into_iter().collect()));
+                }
+                ConnectVerdict::Refuse(status) => {
+                    self.hub.lock().connections.remove(&id);
+                    let message = ConnectVerdict::refusal_message(status);
+                    return Err(Refused {
+                        status,
+                        body: Some(json!({ "message": message })),
+                    });
+                }
+            }
+        }
+        let authorizer = event.authorizer_fields().cloned().map(Value::Object);
         self.hub.with_connection(&id, |connection| {
             connection.source_ip = event_field(&event, "sourceIp");
             connection.user_agent = event_field(&event, "userAgent");
+            connection.authorizer = authorizer;
         });
         let decided = match self.routes.function("$connect") {
             None => Ok(()),
@@ -209,6 +228,21 @@ impl TestGateway {
         self.hub.lock().connections.keys().cloned().collect()
     }
 
+    /// A later event of connection `id`: with its authorizer's fields, as API
+    /// Gateway puts them on every event after `$connect`.
+    fn event_of(&self, id: &str, template: WebSocketEvent) -> WebSocketEvent {
+        let authorizer = self
+            .hub
+            .lock()
+            .connections
+            .get(id)
+            .and_then(|connection| connection.authorizer.clone());
+        match authorizer {
+            Some(fields) => self.event(template).authorizer(fields),
+            None => self.event(template),
+        }
+    }
+
     /// `template` with the gateway's own stage, API and domain.
     fn event(&self, template: WebSocketEvent) -> WebSocketEvent {
         template
@@ -226,15 +260,19 @@ impl TestGateway {
             if deleted.is_empty() {
                 return;
             }
-            for id in deleted {
-                self.run_disconnect(&id, 1000, CLOSED_BY_DELETE).await;
+            for (id, authorizer) in deleted {
+                self.run_disconnect(&id, 1000, CLOSED_BY_DELETE, authorizer)
+                    .await;
             }
         }
     }
 
-    async fn run_disconnect(&self, id: &str, code: u16, reason: &str) {
+    async fn run_disconnect(&self, id: &str, code: u16, reason: &str, authorizer: Option<Value>) {
         if let Some(function) = self.routes.function("$disconnect") {
-            let event = self.event(WebSocketEvent::disconnect(id, code, reason));
+            let mut event = self.event(WebSocketEvent::disconnect(id, code, reason));
+            if let Some(fields) = authorizer {
+                event = event.authorizer(fields);
+            }
             let _ = invoke(&function.adapter, &event).await;
         }
     }
@@ -313,7 +351,10 @@ impl TestClient {
             connection.last_active_at = Utc::now();
         });
         let route_key = gateway.routes.route_key(text);
-        let event = gateway.event(WebSocketEvent::message(&self.id, text).route_key(&route_key));
+        let event = gateway.event_of(
+            &self.id,
+            WebSocketEvent::message(&self.id, text).route_key(&route_key),
+        );
         let failure = |message: &str| json!({"message": message, "connectionId": self.id, "requestId": "test-request"});
         let answer = match gateway.routes.function(&route_key) {
             None => {
@@ -402,11 +443,13 @@ impl TestClient {
 
     async fn end(&self, code: u16, reason: &str) {
         let removed = self.gateway.hub.lock().connections.remove(&self.id);
-        if removed.is_none() {
+        let Some(removed) = removed else {
             return; // already closed through the Management API
-        }
+        };
         self.inbox.close(code, reason);
-        self.gateway.run_disconnect(&self.id, code, reason).await;
+        self.gateway
+            .run_disconnect(&self.id, code, reason, removed.authorizer)
+            .await;
         self.gateway.close_deleted().await;
     }
 }

@@ -23,7 +23,8 @@ pub(super) struct Hub {
 pub(super) struct HubState {
     pub(super) connections: HashMap<String, Connection>,
     /// Deleted through the Management API, their `$disconnect` not yet run.
-    pub(super) deleted: Vec<String>,
+    /// With each, the authorizer's fields its `$disconnect` carries.
+    pub(super) deleted: Vec<(String, Option<serde_json::Value>)>,
     pub(super) issued: u64,
 }
 
@@ -36,6 +37,8 @@ pub(super) struct Connection {
     pub(super) last_active_at: DateTime<Utc>,
     pub(super) source_ip: Option<String>,
     pub(super) user_agent: Option<String>,
+    /// `requestContext.authorizer` from `$connect`, on every later event.
+    pub(super) authorizer: Option<serde_json::Value>,
 }
 
 impl HubState {
@@ -73,6 +76,7 @@ impl Hub {
                 last_active_at: now,
                 source_ip: None,
                 user_agent: None,
+                authorizer: None,
             },
         );
         (id, inbox)
@@ -146,8 +150,11 @@ impl ManagementApi for HubApi {
             .open(connection_id)?
             .inbox
             .close(1000, CLOSED_BY_DELETE);
-        state.connections.remove(connection_id);
-        state.deleted.push(connection_id.to_owned());
+        let authorizer = state
+            .connections
+            .remove(connection_id)
+            .and_then(|connection| connection.authorizer);
+        state.deleted.push((connection_id.to_owned(), authorizer));
         Ok(())
     }
 }
@@ -179,7 +186,7 @@ mod tests {
             inbox.lock().closed,
             Some((1000, CLOSED_BY_DELETE.to_owned()))
         );
-        assert_eq!(hub.lock().deleted, std::slice::from_ref(&id));
+        assert_eq!(hub.lock().deleted, [(id.clone(), None)]);
         assert_eq!(api.delete(&id).await, Err(ManagementError::Gone));
         assert_eq!(api.post(&id, b"late").await, Err(ManagementError::Gone));
     }

@@ -154,6 +154,11 @@ impl WebSocketEvent {
         self
     }
 
+    /// The authorizer's fields this event carries, if any.
+    pub(super) fn authorizer_fields(&self) -> Option<&Map<String, Value>> {
+        self.authorizer.as_ref()
+    }
+
     /// The client's address (`identity.sourceIp`).
     pub fn source_ip(mut self, ip: &str) -> WebSocketEvent {
         self.source_ip = ip.to_owned();

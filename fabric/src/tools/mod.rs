@@ -51,8 +51,9 @@ use serde_json::{Map, Value, json};
 
 pub use vendors::Format;
 
+use crate::layer::{Layers, Transport};
 use crate::service::Hints;
-use crate::{Context, Error, Output, Service, ServiceExt};
+use crate::{Context, Error, Output, Service};
 
 /// One service as a tool: what every format lists.
 ///
@@ -215,6 +216,9 @@ impl ToolResult {
 pub struct Tools {
     services: Vec<Arc<dyn Service>>,
     scrub_errors: bool,
+    /// The serving adapter's layers (an MCP server's), and the transport they see.
+    layers: Layers,
+    transport: Transport,
 }
 
 impl Default for Tools {
@@ -235,6 +239,8 @@ impl Tools {
         Tools {
             services: Vec::new(),
             scrub_errors: true,
+            layers: Layers::new(),
+            transport: Transport::Tool,
         }
     }
 
@@ -265,6 +271,15 @@ impl Tools {
     /// Whether 5xx details are hidden from the model (default: yes).
     pub fn scrub_errors(mut self, scrub: bool) -> Tools {
         self.scrub_errors = scrub;
+        self
+    }
+
+    /// Runs every call through `layers`, which see `transport` (an MCP server's
+    /// layers, as `Transport::Mcp`).
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    pub(crate) fn served_through(mut self, layers: &Layers, transport: Transport) -> Tools {
+        self.layers = layers.clone();
+        self.transport = transport;
         self
     }
 
@@ -309,16 +324,27 @@ impl Tools {
     /// # })
     /// ```
     pub async fn run(&self, name: &str, arguments: Value, ctx: Context) -> ToolResult {
+        let (result, structure) = self.call_service(name, arguments, ctx).await;
+        ToolResult::new(result, structure, self.scrub_errors)
+    }
+
+    /// The service's own result, before it becomes a [`ToolResult`] of `structure`:
+    /// for transports that count results by status.
+    pub(crate) async fn call_service(
+        &self,
+        name: &str,
+        arguments: Value,
+        ctx: Context,
+    ) -> (Result<Output, Error>, Structure) {
         let Some(service) = self.get(name) else {
-            return ToolResult::new(
-                Err(self.unknown(name)),
-                Structure::ByValue,
-                self.scrub_errors,
-            );
+            return (Err(self.unknown(name)), Structure::ByValue);
         };
         let structure = Structure::of(service.output_schema().as_ref());
-        let result = service.call(arguments, ctx).await;
-        ToolResult::new(result, structure, self.scrub_errors)
+        let result = self
+            .layers
+            .call(service, name, self.transport, arguments, ctx)
+            .await;
+        (result, structure)
     }
 
     /// The 404 for a tool that is not there.

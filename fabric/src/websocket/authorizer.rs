@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, ErrorKind};
+use crate::secrets::{SecretError, SecretValue, Secrets, SecretsBuilder};
 
 /// The most API Gateway accepts as an authorizer's context, serialized.
 pub const MAX_CONTEXT_BYTES: usize = 8 * 1024;
@@ -59,12 +60,27 @@ pub struct Authorized<C> {
 #[derive(Debug, Clone)]
 pub struct AuthorizerRequest {
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+    secrets: Option<Secrets>,
 }
 
 impl AuthorizerRequest {
     /// The request of an API Gateway REQUEST authorizer event.
     pub fn new(event: ApiGatewayCustomAuthorizerRequestTypeRequest) -> AuthorizerRequest {
-        AuthorizerRequest { event }
+        AuthorizerRequest {
+            event,
+            secrets: None,
+        }
+    }
+
+    /// The authorizer's secret `name`, as [`AuthorizerAdapter::secrets`] declared
+    /// it (a JWT signing key, say); a 500 when it was not declared.
+    pub async fn secret(&self, name: &str) -> Result<SecretValue, Error> {
+        match &self.secrets {
+            Some(secrets) => secrets.get(name).await,
+            None => Err(Error::internal_message(format!(
+                "the secret {name} was not declared: add it with `.secrets([\"{name}\"])`"
+            ))),
+        }
     }
 
     /// The route's ARN, which the allow policy names.
@@ -127,6 +143,9 @@ pub struct Allowed {
 pub struct AuthorizerAdapter {
     sources: Vec<IdentitySource>,
     decide: Arc<Decide>,
+    secrets: Option<SecretsBuilder>,
+    /// Loaded once per process, before the first request needs them.
+    loaded: Arc<tokio::sync::OnceCell<Result<Secrets, SecretError>>>,
 }
 
 impl std::fmt::Debug for AuthorizerAdapter {
@@ -174,6 +193,8 @@ where
                 allowed(authorized)
             })
         }),
+        secrets: None,
+        loaded: Arc::default(),
     }
 }
 
@@ -236,8 +257,69 @@ impl AuthorizerAdapter {
         &self.sources
     }
 
+    /// Declares secrets the authorizer reads with
+    /// [`request.secret("NAME")`](AuthorizerRequest::secret), resolved as every
+    /// adapter's are (see [`secrets`](crate::secrets)): loaded once per process
+    /// before the first request, on Lambda before the first invocation (a secret
+    /// that cannot load is an init error naming it), and written into the template.
+    ///
+    /// ```
+    /// use fabric::prelude::*;
+    /// use fabric::websocket::{Authorized, AuthorizerRequest, IdentitySource, fabric_authorizer};
+    ///
+    /// let authorizer = fabric_authorizer(
+    ///     [IdentitySource::Query("key".into())],
+    ///     |request: AuthorizerRequest| async move {
+    ///         let expected = request.secret("API_KEY").await?;
+    ///         match request.query_param("key") {
+    ///             Some(key) if key == expected.expose() => {
+    ///                 Ok(Authorized { principal_id: "client".into(), context: () })
+    ///             }
+    ///             _ => Err(Error::unauthorized("unknown key")),
+    ///         }
+    ///     },
+    /// )
+    /// .secrets(["API_KEY"]);
+    /// assert_eq!(authorizer.secret_names(), ["API_KEY"]);
+    /// ```
+    pub fn secrets<I, S>(self, names: I) -> AuthorizerAdapter
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.secrets_from(Secrets::builder(names))
+    }
+
+    /// Like [`secrets`](AuthorizerAdapter::secrets), loaded as `builder` says.
+    pub fn secrets_from(mut self, builder: SecretsBuilder) -> AuthorizerAdapter {
+        self.secrets = Some(builder);
+        self.loaded = Arc::default();
+        self
+    }
+
+    /// The names of the declared secrets.
+    pub fn secret_names(&self) -> &[String] {
+        self.secrets.as_ref().map_or(&[], SecretsBuilder::names)
+    }
+
+    /// The declared secrets, loaded on the first call.
+    async fn loaded_secrets(&self) -> Result<Option<Secrets>, SecretError> {
+        let Some(builder) = &self.secrets else {
+            return Ok(None);
+        };
+        self.loaded
+            .get_or_init(|| builder.clone().load())
+            .await
+            .clone()
+            .map(Some)
+    }
+
     /// Decides on one request: the flattened allowance, or the refusal.
-    pub async fn authorize(&self, request: AuthorizerRequest) -> Result<Allowed, Error> {
+    pub async fn authorize(&self, mut request: AuthorizerRequest) -> Result<Allowed, Error> {
+        request.secrets = self
+            .loaded_secrets()
+            .await
+            .map_err(|err| Error::internal_message(err.to_string()))?;
         let decide = self.decide.clone();
         crate::panic::catch_panic(move || decide(request))
             .await
@@ -248,6 +330,9 @@ impl AuthorizerAdapter {
     /// [`fabric::run`](crate::run) does on Lambda.
     pub async fn serve_lambda(self) -> Result<(), crate::BoxError> {
         crate::logging::init();
+        if let Err(err) = self.loaded_secrets().await {
+            crate::init_error::exit(&err);
+        }
         let adapter = Arc::new(self);
         let handler = lambda_runtime::service_fn(
             move |event: lambda_runtime::LambdaEvent<Box<serde_json::value::RawValue>>| {
@@ -302,4 +387,164 @@ impl AuthorizerAdapter {
             }
         }
     }
+}
+
+impl Allowed {
+    /// `requestContext.authorizer` as API Gateway puts it on every event of the
+    /// connection: `principalId`, each context value as a string (numbers and
+    /// booleans stringified), and `integrationLatency`, the authorizer's milliseconds.
+    ///
+    /// ```
+    /// use fabric::websocket::Allowed;
+    /// let allowed = Allowed {
+    ///     principal_id: "ada".into(),
+    ///     context: serde_json::json!({"level": 3, "admin": false}).as_object().unwrap().clone(),
+    /// };
+    /// let fields = allowed.request_context(12);
+    /// assert_eq!(fields["principalId"], "ada");
+    /// assert_eq!((fields["level"].as_str(), fields["admin"].as_str()), (Some("3"), Some("false")));
+    /// assert_eq!(fields["integrationLatency"], 12);
+    /// ```
+    pub fn request_context(&self, latency_ms: u64) -> std::collections::HashMap<String, Value> {
+        let mut fields: std::collections::HashMap<String, Value> = self
+            .context
+            .iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                (name.clone(), Value::String(text))
+            })
+            .collect();
+        fields.insert("principalId".into(), self.principal_id.clone().into());
+        fields.insert("integrationLatency".into(), latency_ms.into());
+        fields
+    }
+}
+
+/// What API Gateway does with a `$connect` behind an authorizer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ConnectVerdict {
+    /// `$connect` runs, and every event of the connection carries these fields as
+    /// `requestContext.authorizer`.
+    Allow(std::collections::HashMap<String, Value>),
+    /// The handshake is refused with this status (401, 403 or 500).
+    Refuse(u16),
+}
+
+impl ConnectVerdict {
+    /// API Gateway's `message` for a refused handshake's status.
+    pub(crate) fn refusal_message(status: u16) -> &'static str {
+        match status {
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            _ => "Internal server error",
+        }
+    }
+}
+
+impl AuthorizerAdapter {
+    /// Decides on a `$connect` event as API Gateway does before the integration
+    /// runs: a missing or empty identity source is 401 without invoking the
+    /// authorizer; 401 and 403 refusals (a deny policy, no principal) are those
+    /// statuses; any other failure, a panic included, is 500.
+    pub(crate) async fn check_connect(
+        &self,
+        connect: &aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest,
+        method_arn: String,
+    ) -> ConnectVerdict {
+        let mut event = ApiGatewayCustomAuthorizerRequestTypeRequest::default();
+        event.type_ = Some("REQUEST".into());
+        event.method_arn = Some(method_arn);
+        event.headers = connect.headers.clone();
+        event.multi_value_headers = connect.multi_value_headers.clone();
+        event.query_string_parameters = connect.query_string_parameters.clone();
+        event.multi_value_query_string_parameters =
+            connect.multi_value_query_string_parameters.clone();
+        let request = AuthorizerRequest::new(event);
+        let missing = self.sources.iter().find(|source| {
+            let value = match source {
+                IdentitySource::Query(name) => request.query_param(name),
+                IdentitySource::Header(name) => request.header(name),
+            };
+            value.is_none_or(|value| value.trim().is_empty())
+        });
+        if let Some(source) = missing {
+            tracing::info!(source = %source.expression(), "no identity source: 401 without the authorizer");
+            return ConnectVerdict::Refuse(401);
+        }
+        let started = std::time::Instant::now();
+        match self.authorize(request).await {
+            Ok(allowed) => {
+                let latency = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                ConnectVerdict::Allow(allowed.request_context(latency))
+            }
+            Err(err) => {
+                let status = match err.kind() {
+                    ErrorKind::Unauthorized => 401,
+                    ErrorKind::Forbidden => 403,
+                    _ => 500,
+                };
+                if status == 500 {
+                    tracing::error!(error = %err.detail(), "authorizer failed");
+                } else {
+                    tracing::info!(
+                        reason = err.detail(),
+                        status,
+                        "authorizer refused the connection"
+                    );
+                }
+                ConnectVerdict::Refuse(status)
+            }
+        }
+    }
+}
+
+impl super::WebSocketAdapter {
+    /// Runs `$connect` behind `authorizer`, as API Gateway runs a REQUEST authorizer:
+    /// the local gateway and `testing::TestGateway` call it before `$connect`, and
+    /// its context is on every later event of the connection. On Lambda this
+    /// function answers the authorizer's events too, and the template makes it the
+    /// API's authorizer (in an app, `WebSocketApi::authorizer` can name a function
+    /// of its own instead).
+    ///
+    /// ```
+    /// use fabric::prelude::*;
+    /// use fabric::websocket::{Authorized, AuthorizerRequest, IdentitySource, fabric_authorizer, fabric_websocket};
+    ///
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let authorizer = fabric_authorizer([IdentitySource::Query("token".into())], |req: AuthorizerRequest| async move {
+    ///     match req.query_param("token") {
+    ///         Some("letmein") => Ok(Authorized { principal_id: "ada".into(), context: () }),
+    ///         _ => Err(Error::unauthorized("unknown token")),
+    ///     }
+    /// });
+    /// let adapter = fabric_websocket(svc).authorizer(authorizer);
+    /// assert_eq!(adapter.route_keys()[0], "$connect");
+    /// assert!(adapter.authorizer_setting().is_some());
+    /// ```
+    pub fn authorizer(mut self, authorizer: AuthorizerAdapter) -> super::WebSocketAdapter {
+        self.authorizer = Some(authorizer);
+        self
+    }
+
+    /// The authorizer `$connect` runs behind, if any.
+    pub fn authorizer_setting(&self) -> Option<&AuthorizerAdapter> {
+        self.authorizer.as_ref()
+    }
+}
+
+/// Whether a Lambda payload is a REQUEST authorizer's event rather than a WebSocket
+/// event: only the former has a top-level `methodArn` (in a WebSocket event's body
+/// the quotes would be escaped).
+pub(super) fn is_authorizer_event(payload: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        #[serde(rename = "methodArn")]
+        method_arn: Option<String>,
+    }
+    payload.contains("\"methodArn\"")
+        && serde_json::from_str::<Kind>(payload).is_ok_and(|kind| kind.method_arn.is_some())
 }

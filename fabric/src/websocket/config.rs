@@ -59,6 +59,9 @@ pub fn fabric_websocket(routes: impl Into<WebSocketRouter>) -> WebSocketAdapter 
         heartbeat: true,
         rate_limits: Vec::new(),
         stage_throttling: None,
+        route_throttling: Vec::new(),
+        authorizer: None,
+        legacy: None,
     }
 }
 
@@ -136,6 +139,11 @@ pub struct WebSocketAdapter {
     pub(super) heartbeat: bool,
     pub(super) rate_limits: Vec<RateLimit>,
     pub(super) stage_throttling: Option<StageThrottling>,
+    /// Where the events this adapter does not answer go, if anywhere.
+    pub(super) legacy: Option<super::legacy::LegacyHandler>,
+    pub(super) route_throttling: Vec<(String, StageThrottling)>,
+    /// The Lambda authorizer `$connect` runs behind (`authorizer.rs`).
+    pub(super) authorizer: Option<super::AuthorizerAdapter>,
 }
 
 adapter_settings_methods!(WebSocketAdapter, "fabric_websocket(svc)");
@@ -376,6 +384,43 @@ impl WebSocketAdapter {
         self.stage_throttling
     }
 
+    /// API Gateway's throttling of one route: `rate` messages a second, `burst` at
+    /// once, across every connection, in place of the stage's for that route. The
+    /// template writes it in the stage's `RouteSettings`; the local gateway answers
+    /// a message over it `{"message": "Too Many Requests", ...}` as API Gateway does,
+    /// and the function never sees it. Set again for the same key, the last wins.
+    ///
+    /// ```
+    /// # use fabric::prelude::*;
+    /// # #[derive(Deserialize, Input)] struct In {}
+    /// # #[fabric_service] async fn svc(_i: In, _c: Context) -> Result<(), Error> { Ok(()) }
+    /// let adapter = fabric_websocket(svc).route_throttling("sendMessage", 50, 100);
+    /// let (key, limits) = &adapter.describe().route_throttling[0];
+    /// assert_eq!((key.as_str(), limits.rate_limit), ("sendMessage", 50));
+    /// ```
+    pub fn route_throttling(
+        mut self,
+        route_key: impl Into<String>,
+        rate: u32,
+        burst: u32,
+    ) -> WebSocketAdapter {
+        let route_key = route_key.into();
+        self.route_throttling.retain(|(key, _)| *key != route_key);
+        self.route_throttling.push((
+            route_key,
+            StageThrottling {
+                rate_limit: rate,
+                burst_limit: burst,
+            },
+        ));
+        self
+    }
+
+    /// The routes' own throttling asked for, by route key.
+    pub fn route_throttling_settings(&self) -> &[(String, StageThrottling)] {
+        &self.route_throttling
+    }
+
     /// The rate limits, in the order they are checked.
     pub fn rate_limits(&self) -> &[RateLimit] {
         &self.rate_limits
@@ -426,7 +471,7 @@ impl WebSocketAdapter {
     /// ```
     pub fn route_keys(&self) -> Vec<String> {
         let mut keys = Vec::new();
-        if self.on_connect.is_some() || self.tracks_connections() {
+        if self.on_connect.is_some() || self.tracks_connections() || self.authorizer.is_some() {
             keys.push("$connect".to_owned());
         }
         keys.push("$disconnect".to_owned());
@@ -468,6 +513,8 @@ impl WebSocketAdapter {
             tracks_connections: self.tracks_connections(),
             posts: self.posts,
             stage_throttling: self.stage_throttling,
+            route_throttling: self.route_throttling.clone(),
+            uses_rate_limit_table: self.rate_limits.iter().any(RateLimit::in_rate_limit_table),
         }
     }
 

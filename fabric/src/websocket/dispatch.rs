@@ -16,20 +16,23 @@ use super::config::WebSocketAdapter;
 use super::event::IncomingEvent;
 use super::heartbeat::{self, PONG_FRAME};
 use super::hooks::{Accept, Disconnect};
-use super::management::{MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
+use super::management::MAX_MESSAGE_BYTES;
 use super::rate_limit;
-use super::request::{EventType, WebSocket};
+use super::request::{EventType, LazyManagement, WebSocket};
+use crate::layer::Transport;
 use crate::panic::catch_panic;
 use crate::settings::Ready;
 use crate::store::{Connection, SharedStore};
-use crate::{Context, Error, Output, ServiceExt, State, input};
+use crate::{Context, Error, Output, State, input};
 
 impl WebSocketAdapter {
     /// Handles one event: the whole path from event to response, the same on Lambda
     /// and on the local gateway.
     pub async fn handle(&self, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-        self.handle_incoming(Box::new(IncomingEvent::from(event)))
-            .await
+        match self.hand_over(event).await {
+            Ok(legacy_answer) => legacy_answer,
+            Err(event) => self.handle_incoming(event).await,
+        }
     }
 
     /// The event stays boxed from here on: moving it through nested futures would
@@ -70,10 +73,11 @@ impl WebSocketAdapter {
 
     /// This event's metrics when they are on (known once the adapter is set up).
     async fn invocation_metrics(&self, event: &IncomingEvent) -> Option<crate::metrics::Metrics> {
-        let namespace = self.prepared().await.ok()?.metrics_namespace()?.clone();
+        let config = self.prepared().await.ok()?.metrics()?;
         let context = &event.request_context;
-        let metrics = crate::metrics::Metrics::new(namespace)
-            .dimension("service", service_name())
+        let metrics = config
+            .start()
+            .dimension("service", crate::metrics::function_name())
             .dimension("transport", "websocket")
             .dimension("route", context.route_key.as_deref().unwrap_or_default());
         metrics.property(
@@ -90,14 +94,23 @@ impl WebSocketAdapter {
     /// Handles an event given as JSON text, as Lambda delivers it. Text that is not
     /// a WebSocket event gets a 400 response, never a crash.
     pub async fn handle_json(&self, event: &str) -> ApiGatewayProxyResponse {
+        // A legacy handler gets the whole event, so it is read whole.
+        if self.legacy.is_some() {
+            return match serde_json::from_str::<ApiGatewayWebsocketProxyRequest>(event) {
+                Ok(event) => self.handle(event).await,
+                Err(err) => self.invalid_event(&err),
+            };
+        }
         match serde_json::from_str::<Box<IncomingEvent>>(event) {
             Ok(event) => self.handle_incoming(event).await,
-            Err(err) => {
-                tracing::warn!(error = %err, "not an API Gateway WebSocket event");
-                let error = Error::bad_request(format!("Invalid WebSocket event: {err}"));
-                response(400, Some(error.envelope_json(self.scrub())), None)
-            }
+            Err(err) => self.invalid_event(&err),
         }
+    }
+
+    fn invalid_event(&self, err: &serde_json::Error) -> ApiGatewayProxyResponse {
+        tracing::warn!(error = %err, "not an API Gateway WebSocket event");
+        let error = Error::bad_request(format!("Invalid WebSocket event: {err}"));
+        response(400, Some(error.envelope_json(self.scrub())), None)
     }
 
     async fn dispatch(&self, event: Box<IncomingEvent>) -> ApiGatewayProxyResponse {
@@ -140,11 +153,7 @@ impl WebSocketAdapter {
         let domain_name = context.domain_name.unwrap_or_default();
         let stage = context.stage.unwrap_or_default();
         let api_id = context.api_id.unwrap_or_default();
-        let management = self
-            .management
-            .clients()
-            .for_event(&domain_name, &stage, &api_id)
-            .unwrap_or_else(|err| Arc::new(Unconfigured(err.detail().to_owned())));
+        let management = LazyManagement::lazy(self.management.clients().clone());
         let identity = context.identity.unwrap_or_default();
         let disconnect = Disconnect {
             status_code: context.disconnect_status_code,
@@ -252,7 +261,7 @@ impl WebSocketAdapter {
         if let Err(refused) = rate_limit::check_all(&self.rate_limits, &ws).await {
             let answer = self.answer_error(&ws, refused.error).await;
             if refused.disconnect {
-                if let Err(err) = ws.management.delete(&ws.connection_id).await {
+                if let Err(err) = ws.management().delete(&ws.connection_id).await {
                     tracing::warn!(error = %err, "could not close a connection over its rate limit");
                 }
             }
@@ -266,7 +275,7 @@ impl WebSocketAdapter {
                 response(200, Some(PONG_FRAME.to_owned()), None)
             }
             Ok(Answer::Service(output)) => {
-                let body = output.data_envelope();
+                let body = output.into_data_envelope();
                 if self.reply && !self.two_way {
                     post_to_caller(&ws, &body).await;
                 }
@@ -304,17 +313,35 @@ impl WebSocketAdapter {
                 text.len()
             )));
         }
-        let raw = input::from_json_text(&text)?;
-        let selected = self.selection().select(&raw);
+        // Text that is not JSON is an error only if no raw handler takes it.
+        let parsed = input::from_json_text(&text);
+        let selected = parsed
+            .as_ref()
+            .ok()
+            .and_then(|raw| self.selection().select(raw));
         if self.heartbeat && heartbeat::is_ping(&self.router, &ws.route_key, selected) {
             return Ok(Answer::Pong);
         }
-        let service = self.router.find(&ws.route_key, selected).ok_or_else(|| {
-            let route = selected.unwrap_or(&ws.route_key);
-            Error::not_found(format!("No service answers the route \"{route}\""))
-        })?;
-        service
-            .call(raw, Self::context(ws, state))
+        let found = self.router.find(&ws.route_key, selected);
+        let (route, handler) = match (found, parsed.as_ref()) {
+            (Some(found), _) => found,
+            (None, Err(_)) => return Err(parsed.unwrap_err()),
+            (None, Ok(_)) => {
+                let route = selected.unwrap_or(&ws.route_key);
+                return Err(Error::not_found(format!(
+                    "No service answers the route \"{route}\""
+                )));
+            }
+        };
+        let raw = if handler.raw {
+            Value::String(text)
+        } else {
+            parsed?
+        };
+        let ctx = Self::context(ws, state);
+        self.settings
+            .layers()
+            .call(&handler.service, route, Transport::WebSocket, raw, ctx)
             .await
             .map(Answer::Service)
     }
@@ -387,32 +414,6 @@ pub(crate) fn response(
     response
 }
 
-/// The Management API of an event whose endpoint cannot be worked out: every call
-/// fails with the reason, which reaches the logs and the service's errors.
-struct Unconfigured(String);
-
-#[async_trait::async_trait]
-impl ManagementApi for Unconfigured {
-    async fn post(&self, _id: &str, _data: &[u8]) -> Result<(), ManagementError> {
-        Err(ManagementError::Other(self.0.clone()))
-    }
-    async fn get(&self, _id: &str) -> Result<super::ConnectionInfo, ManagementError> {
-        Err(ManagementError::Other(self.0.clone()))
-    }
-    async fn delete(&self, _id: &str) -> Result<(), ManagementError> {
-        Err(ManagementError::Other(self.0.clone()))
-    }
-}
-
-/// The function's name on Lambda, else the binary's: the `service` dimension.
-fn service_name() -> &'static str {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        crate::env::var("AWS_LAMBDA_FUNCTION_NAME")
-            .unwrap_or_else(|| crate::env::program_name(std::env::args_os().next().as_deref()))
-    })
-}
-
 /// What every event adds: one invocation, its status class, its duration, and the
 /// connection opened or closed.
 fn count_event(
@@ -421,22 +422,7 @@ fn count_event(
     status: i64,
     took: std::time::Duration,
 ) {
-    use crate::metrics::Unit;
-    metrics.add("Invocations", 1.0);
-    match status {
-        400..=499 => metrics.add("Errors4xx", 1.0),
-        500..=599 => metrics.add("Errors5xx", 1.0),
-        _ => {}
-    }
-    metrics.add_with_unit("Duration", Unit::Milliseconds, took.as_secs_f64() * 1000.0);
-    metrics.add(
-        "ColdStart",
-        if crate::metrics::cold_start() {
-            1.0
-        } else {
-            0.0
-        },
-    );
+    crate::metrics::count_invocation(metrics, u16::try_from(status).unwrap_or(500), took);
     match kind {
         EventType::Connect if status == 200 => metrics.add("ConnectionsOpened", 1.0),
         EventType::Disconnect => metrics.add("ConnectionsClosed", 1.0),

@@ -96,7 +96,8 @@ fn is_loopback(domain: &str) -> bool {
 /// life of the process.
 #[derive(Clone)]
 pub struct ManagementClients {
-    rules: EndpointRules,
+    // Shared, so each event's handle on the clients is a few reference counts.
+    rules: Arc<EndpointRules>,
     fixed: Option<Arc<dyn ManagementApi>>,
     clients: Arc<Mutex<HashMap<String, Arc<dyn ManagementApi>>>>,
 }
@@ -116,7 +117,7 @@ impl ManagementClients {
     /// Clients following `rules`, built with the AWS SDK.
     pub fn new(rules: EndpointRules) -> ManagementClients {
         ManagementClients {
-            rules,
+            rules: Arc::new(rules),
             fixed: None,
             clients: Arc::default(),
         }
@@ -125,7 +126,7 @@ impl ManagementClients {
     /// Always `api`, whatever the event.
     pub fn fixed(api: Arc<dyn ManagementApi>) -> ManagementClients {
         ManagementClients {
-            rules: EndpointRules::default(),
+            rules: Arc::default(),
             fixed: Some(api),
             clients: Arc::default(),
         }

@@ -19,16 +19,42 @@ impl WebSocketAdapter {
     /// one fails the cold start, where Lambda reports it.
     pub async fn serve_lambda(self) -> Result<(), BoxError> {
         crate::logging::init();
-        self.ready().await?;
+        if let Err(err) = self.ready().await {
+            crate::init_error::exit(&*err);
+        }
         let adapter = Arc::new(self);
         // The payload stays raw so a malformed event becomes a 400 response of ours
         // rather than a runtime deserialization failure.
         let handler = lambda_runtime::service_fn(move |event: LambdaEvent<Box<RawValue>>| {
             let adapter = adapter.clone();
-            async move { Ok::<_, BoxError>(adapter.handle_json(event.payload.get()).await) }
+            async move {
+                let payload = event.payload.get();
+                // With an authorizer, this function is the API's authorizer too.
+                if let Some(authorizer) = &adapter.authorizer {
+                    if super::authorizer::is_authorizer_event(payload) {
+                        return authorizer
+                            .handle_json(payload)
+                            .await
+                            .map(Answer::Authorizer)
+                            .map_err(|err| BoxError::from(err.detail().to_string()));
+                    }
+                }
+                Ok::<_, BoxError>(Answer::Proxy(adapter.handle_json(payload).await))
+            }
         });
         lambda_runtime::run(handler).await
     }
+}
+
+/// What the function answers: a WebSocket event's response, or an authorizer's
+/// policy.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+// One per invocation, serialized at once.
+#[allow(clippy::large_enum_variant)]
+enum Answer {
+    Proxy(ApiGatewayProxyResponse),
+    Authorizer(serde_json::Value),
 }
 
 /// The adapter is an ordinary tower service, so tower layers (timeouts, limits,

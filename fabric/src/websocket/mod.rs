@@ -26,13 +26,17 @@ mod heartbeat;
 mod hooks;
 mod identity;
 mod lambda;
+mod legacy;
 mod management;
 mod rate_limit;
+mod raw;
 mod request;
 mod rooms;
 mod router;
 mod sdk;
+mod sweep;
 
+pub(crate) use authorizer::ConnectVerdict;
 pub use authorizer::{
     Allowed, Authorized, AuthorizerAdapter, AuthorizerRequest, IdentitySource, MAX_CONTEXT_BYTES,
     fabric_authorizer, flatten_context,
@@ -47,8 +51,12 @@ pub use endpoint::{EndpointRules, ManagementClients};
 pub use heartbeat::{PING_ACTION, PONG_FRAME};
 pub use hooks::{Accept, Disconnect};
 pub use identity::{Identity, IdentityOrigin};
+pub use legacy::IntoProxyResponse;
 pub use management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
 pub use rate_limit::{LimitKey, RateLimit};
+pub use raw::RawHandler;
+pub(crate) use request::LazyManagement;
 pub use request::{BroadcastReport, Delivery, EventType, WebSocket};
 pub use router::{RouteSelection, WebSocketRouter};
 pub use sdk::SdkManagementApi;
+pub use sweep::{Bound, Sweep, SweepReport, fabric_sweep};

@@ -100,6 +100,12 @@ impl RateLimit {
         self
     }
 
+    /// Whether its buckets live in the rate limit table the template declares (see
+    /// [`EnvBuckets`](crate::store::EnvBuckets)).
+    pub fn in_rate_limit_table(&self) -> bool {
+        self.buckets.in_rate_limit_table()
+    }
+
     /// Like [`buckets`](RateLimit::buckets), for buckets shared with other limits.
     pub fn shared_buckets(mut self, buckets: SharedBuckets) -> RateLimit {
         self.buckets = buckets;

@@ -1,7 +1,7 @@
 //! The WebSocket side of a [`Context`]: what API Gateway said about the event, and
 //! what a service can do to connections.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_lambda_events::query_map::QueryMap;
 use futures_util::{StreamExt, stream};
@@ -9,6 +9,7 @@ use http::HeaderMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::endpoint::ManagementClients;
 use super::management::{ConnectionInfo, MAX_MESSAGE_BYTES, ManagementApi, ManagementError};
 use crate::store::{ConnectionStore, SharedStore};
 use crate::{Error, MessageSink};
@@ -67,7 +68,7 @@ pub struct WebSocket {
     pub(crate) headers: HeaderMap,
     pub(crate) query: QueryMap,
     pub(crate) authorizer: Value,
-    pub(crate) management: Arc<dyn ManagementApi>,
+    pub(crate) management: LazyManagement,
     pub(crate) broadcast_concurrency: usize,
     pub(crate) store: Option<SharedStore>,
 }
@@ -211,7 +212,7 @@ impl WebSocket {
         let mut deliveries: Vec<(usize, Delivery)> =
             stream::iter(ids.clone().into_iter().enumerate())
                 .map(|(index, id)| {
-                    let (management, store) = (self.management.clone(), self.store.clone());
+                    let (management, store) = (self.management().clone(), self.store.clone());
                     let data = data.clone();
                     let post = tokio::spawn(async move {
                         post_pruning(management.as_ref(), store.as_deref(), &id, &data).await
@@ -251,7 +252,7 @@ impl WebSocket {
         data: &[u8],
     ) -> Result<(), ManagementError> {
         let posted = post_pruning(
-            self.management.as_ref(),
+            self.management().as_ref(),
             self.store.as_deref(),
             connection_id,
             data,
@@ -263,7 +264,7 @@ impl WebSocket {
 
     /// Closes the connection `connection_id`.
     pub async fn disconnect(&self, connection_id: &str) -> Result<(), Error> {
-        self.management
+        self.management()
             .delete(connection_id)
             .await
             .map_err(Error::from)
@@ -271,15 +272,67 @@ impl WebSocket {
 
     /// What API Gateway knows about the connection `connection_id`.
     pub async fn connection_info(&self, connection_id: &str) -> Result<ConnectionInfo, Error> {
-        self.management
+        self.management()
             .get(connection_id)
             .await
             .map_err(Error::from)
     }
 
-    /// The Management API client this event uses.
+    /// The Management API client this event uses, found (and on the first call in
+    /// a process, built) at its first use.
     pub fn management(&self) -> &Arc<dyn ManagementApi> {
-        &self.management
+        self.management
+            .api
+            .get_or_init(|| match &self.management.clients {
+                Some(clients) => clients
+                    .for_event(&self.domain_name, &self.stage, &self.api_id)
+                    .unwrap_or_else(|err| Arc::new(Unconfigured(err.detail().to_owned()))),
+                None => Arc::new(Unconfigured("no Management API is configured".to_owned())),
+            })
+    }
+}
+
+/// An event's Management API client, looked up at its first use: an event that
+/// posts nothing (most `$connect`s, every `$disconnect`) neither works out its
+/// endpoint nor builds an SDK client, which on a cold start is the TLS roots'
+/// parsing and the SDK's configuration.
+pub(crate) struct LazyManagement {
+    clients: Option<ManagementClients>,
+    api: OnceLock<Arc<dyn ManagementApi>>,
+}
+
+impl LazyManagement {
+    /// The client `clients` gives for the event's endpoint, when first asked.
+    pub(crate) fn lazy(clients: ManagementClients) -> LazyManagement {
+        LazyManagement {
+            clients: Some(clients),
+            api: OnceLock::new(),
+        }
+    }
+
+    /// Always `api`.
+    pub(crate) fn ready(api: Arc<dyn ManagementApi>) -> LazyManagement {
+        LazyManagement {
+            clients: None,
+            api: OnceLock::from(api),
+        }
+    }
+}
+
+/// The Management API of an event whose endpoint cannot be worked out: every call
+/// fails with the reason, which reaches the logs and the service's errors.
+struct Unconfigured(String);
+
+#[async_trait::async_trait]
+impl ManagementApi for Unconfigured {
+    async fn post(&self, _id: &str, _data: &[u8]) -> Result<(), ManagementError> {
+        Err(ManagementError::Other(self.0.clone()))
+    }
+    async fn get(&self, _id: &str) -> Result<ConnectionInfo, ManagementError> {
+        Err(ManagementError::Other(self.0.clone()))
+    }
+    async fn delete(&self, _id: &str) -> Result<(), ManagementError> {
+        Err(ManagementError::Other(self.0.clone()))
     }
 }
 
@@ -383,5 +436,51 @@ impl BroadcastReport {
             .filter(|(_, d)| wanted(d))
             .map(|(id, _)| id.as_str())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::websocket::EndpointRules;
+
+    fn event_from(domain_name: &str, management: LazyManagement) -> WebSocket {
+        WebSocket {
+            event_type: EventType::Message,
+            route_key: "$default".to_owned(),
+            connection_id: "c1".to_owned(),
+            request_id: "r1".to_owned(),
+            stage: "prod".to_owned(),
+            domain_name: domain_name.to_owned(),
+            api_id: String::new(),
+            source_ip: None,
+            user_agent: None,
+            connected_at: 0,
+            headers: HeaderMap::new(),
+            query: QueryMap::default(),
+            authorizer: Value::Null,
+            management,
+            broadcast_concurrency: 1,
+            store: None,
+        }
+    }
+
+    /// The endpoint is worked out at the first post: an event from a custom domain
+    /// with no region is handled, and only its posts fail, naming the fix.
+    #[tokio::test]
+    async fn the_endpoint_is_resolved_at_the_first_post() {
+        let clients = ManagementClients::new(EndpointRules::default());
+        let ws = event_from("chat.example.com", LazyManagement::lazy(clients));
+        assert!(
+            ws.management.api.get().is_none(),
+            "nothing resolved before a post"
+        );
+        let err = ws.send_to("c2", "hi").await.unwrap_err();
+        assert!(
+            err.detail().contains("FABRIC_MANAGEMENT_ENDPOINT"),
+            "{}",
+            err.detail()
+        );
+        assert!(ws.management.api.get().is_some());
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::raw::RawHandler;
 use crate::{Error, Service};
 
 /// API Gateway's route selection expression, `$request.body.action` by default.
@@ -118,15 +119,42 @@ impl Default for RouteSelection {
 /// ```
 #[derive(Clone, Default)]
 pub struct WebSocketRouter {
-    routes: Vec<(String, Arc<dyn Service>)>,
-    fallback: Option<Arc<dyn Service>>,
+    routes: Vec<(String, Handler)>,
+    fallback: Option<Handler>,
+}
+
+/// A route's handler: a service, or a [`RawHandler`] that takes the frame's text.
+#[derive(Clone)]
+pub(crate) struct Handler {
+    pub(crate) service: Arc<dyn Service>,
+    /// Whether it takes the frame's text as sent rather than parsed JSON.
+    pub(crate) raw: bool,
+}
+
+impl Handler {
+    fn typed(service: impl Service) -> Handler {
+        Handler {
+            service: Arc::new(service),
+            raw: false,
+        }
+    }
+
+    fn raw(handler: RawHandler) -> Handler {
+        Handler {
+            service: Arc::new(handler),
+            raw: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for WebSocketRouter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebSocketRouter")
             .field("routes", &self.route_keys())
-            .field("fallback", &self.fallback.as_ref().map(|s| s.alias()))
+            .field(
+                "fallback",
+                &self.fallback.as_ref().map(|h| h.service.alias()),
+            )
             .finish()
     }
 }
@@ -141,12 +169,35 @@ impl WebSocketRouter {
     ///
     /// # Panics
     /// When `key` is empty or starts with `$` (the reserved routes are not services).
-    pub fn route(mut self, key: &str, service: impl Service) -> WebSocketRouter {
+    pub fn route(self, key: &str, service: impl Service) -> WebSocketRouter {
+        self.add(key, Handler::typed(service))
+    }
+
+    /// Serves `handler` under the route key `key`, with the frame's text as sent.
+    ///
+    /// ```
+    /// use fabric::prelude::*;
+    /// use fabric::websocket::{RawHandler, WebSocketRouter};
+    ///
+    /// let shout = RawHandler::new("shout", |text: String, _ctx: Context| async move {
+    ///     Ok(text.to_uppercase())
+    /// });
+    /// let router = WebSocketRouter::new().raw_route("shout", shout);
+    /// assert!(router.has_route("shout"));
+    /// ```
+    ///
+    /// # Panics
+    /// When `key` is empty or starts with `$`, as [`route`](WebSocketRouter::route).
+    pub fn raw_route(self, key: &str, handler: RawHandler) -> WebSocketRouter {
+        self.add(key, Handler::raw(handler))
+    }
+
+    fn add(mut self, key: &str, handler: Handler) -> WebSocketRouter {
         assert!(
             !key.is_empty() && !key.starts_with('$'),
             "route key `{key}` is reserved or empty; use `fallback` for `$default`"
         );
-        self.routes.push((key.to_owned(), Arc::new(service)));
+        self.routes.push((key.to_owned(), handler));
         self
     }
 
@@ -158,7 +209,15 @@ impl WebSocketRouter {
 
     /// Serves every message no route claims.
     pub fn fallback(mut self, service: impl Service) -> WebSocketRouter {
-        self.fallback = Some(Arc::new(service));
+        self.fallback = Some(Handler::typed(service));
+        self
+    }
+
+    /// Serves every message no route claims with `handler`, which gets the frame's
+    /// text as sent: text that is not JSON (`ping`, a line protocol) reaches it
+    /// instead of a 400.
+    pub fn raw_fallback(mut self, handler: RawHandler) -> WebSocketRouter {
+        self.fallback = Some(Handler::raw(handler));
         self
     }
 
@@ -194,12 +253,13 @@ impl WebSocketRouter {
     }
 
     /// The service for a message with `route_key`, and `selected` (the value of the
-    /// route selection expression in its body, if any).
-    pub(crate) fn find(
-        &self,
-        route_key: &str,
+    /// route selection expression in its body, if any), with the key it was found
+    /// by: its route's, or `route_key` for the fallback.
+    pub(crate) fn find<'a>(
+        &'a self,
+        route_key: &'a str,
         selected: Option<&str>,
-    ) -> Option<&Arc<dyn Service>> {
+    ) -> Option<(&'a str, &'a Handler)> {
         let wanted = if route_key == "$default" {
             selected
         } else {
@@ -207,8 +267,8 @@ impl WebSocketRouter {
         };
         wanted
             .and_then(|key| self.routes.iter().find(|(k, _)| k == key))
-            .map(|(_, service)| service)
-            .or(self.fallback.as_ref())
+            .map(|(key, handler)| (key.as_str(), handler))
+            .or_else(|| self.fallback.as_ref().map(|handler| (route_key, handler)))
     }
 }
 

@@ -34,11 +34,23 @@ pub(crate) struct Connection {
     /// False while `$connect` runs: API Gateway answers 410 for such a connection.
     open: AtomicBool,
     outbound: mpsc::Sender<Outbound>,
+    /// What the authorizer allowed on `$connect`: every later event carries it.
+    authorizer: OnceLock<HashMap<String, serde_json::Value>>,
 }
 
 impl Connection {
     pub(super) fn is_open(&self) -> bool {
         self.open.load(Ordering::Acquire)
+    }
+
+    /// Records the authorizer's `requestContext.authorizer` for every later event.
+    pub(super) fn set_authorizer(&self, fields: HashMap<String, serde_json::Value>) {
+        let _ = self.authorizer.set(fields);
+    }
+
+    /// The authorizer's fields, when the connection was authorized.
+    pub(super) fn authorizer(&self) -> Option<&HashMap<String, serde_json::Value>> {
+        self.authorizer.get()
     }
 
     pub(super) fn mark_open(&self) {
@@ -119,6 +131,7 @@ impl Registry {
             user_agent,
             open: AtomicBool::new(false),
             outbound: sender,
+            authorizer: OnceLock::new(),
         });
         connections.insert(id, connection.clone());
         (connection, receiver)

@@ -49,7 +49,18 @@ impl Api {
         context.stage = Some(self.stage.clone());
         context.apiid = Some(self.api_id.clone());
         context.identity = identity;
+        if let Some(fields) = connection.authorizer() {
+            context.authorizer.fields = fields.clone();
+        }
         event
+    }
+
+    /// The `methodArn` an authorizer sees for this API's `$connect`.
+    pub(super) fn connect_arn(&self) -> String {
+        format!(
+            "arn:aws:execute-api:local:000000000000:{}/{}/$connect",
+            self.api_id, self.stage
+        )
     }
 
     /// `$connect`: the handshake's headers (as API Gateway forwards them, with

@@ -24,6 +24,7 @@ use super::invocation::Outcome;
 use super::session::{ABNORMAL, Session};
 use super::shared::Shared;
 use super::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
+use crate::websocket::ConnectVerdict;
 
 /// Per-connection read buffer: small, so idle connections are cheap (tungstenite's
 /// default is 128 KiB); it grows for a large frame.
@@ -142,10 +143,30 @@ async fn accept(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Resp
         let shared = task_shared;
         let mut protocol = None;
         if shared.has_connect_route {
-            let event =
+            let mut event =
                 shared
                     .api
                     .connect(&connection, parts.headers, parts.uri.query(), shared.port);
+            if let Some(authorizer) = shared.routes.authorizer() {
+                let method_arn = shared.api.connect_arn();
+                let verdict = tokio::time::timeout(
+                    shared.settings.integration_timeout,
+                    authorizer.check_connect(&event, method_arn),
+                )
+                .await
+                .unwrap_or(ConnectVerdict::Refuse(500));
+                match verdict {
+                    ConnectVerdict::Allow(fields) => {
+                        connection.set_authorizer(fields.clone());
+                        event.request_context.authorizer.fields = fields;
+                    }
+                    ConnectVerdict::Refuse(status) => {
+                        shared.registry.remove(&connection);
+                        let _ = decided.send(Err(refused_by_authorizer(status)));
+                        return;
+                    }
+                }
+            }
             match shared.invoke(event).await.outcome {
                 Outcome::Answered(response) if (200..300).contains(&response.status_code) => {
                     protocol = response.headers.get(SEC_WEBSOCKET_PROTOCOL).cloned();
@@ -241,6 +262,13 @@ fn rejection(outcome: Outcome) -> Response {
             .into_response(),
         Outcome::NoRoute => forbidden(),
     }
+}
+
+/// API Gateway's answer when the authorizer refuses (or fails on) a handshake.
+fn refused_by_authorizer(status: u16) -> Response {
+    let message = ConnectVerdict::refusal_message(status);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(json!({ "message": message }))).into_response()
 }
 
 /// A `Sec-WebSocket-Key` as RFC 6455 §4.1 has it: 16 bytes, base64-encoded.

@@ -101,7 +101,7 @@ impl Session {
                         connection.touch();
                         idle.as_mut().reset(tokio::time::Instant::now() + settings.idle_timeout);
                         let body = text.as_str().to_owned();
-                        if shared.throttle.as_ref().is_some_and(|throttle| !throttle.admits()) {
+                        if !shared.admits(&body) {
                             if socket.send(Message::text(throttled(&connection))).await.is_err() {
                                 break (1006, ABNORMAL.into());
                             }

@@ -43,6 +43,37 @@ pub(crate) struct Shared {
     pub sessions: TaskTracker,
     /// The stage throttling a function asks for, one bucket for the whole stage.
     pub throttle: Option<StageThrottle>,
+    /// The routes' own throttling, one bucket per route, in place of the stage's.
+    pub route_throttle: RouteThrottle,
+}
+
+/// The throttled routes' token buckets, as API Gateway keeps them.
+#[derive(Debug, Default)]
+pub(crate) struct RouteThrottle {
+    limits: std::collections::HashMap<String, BucketLimit>,
+    buckets: MemoryBuckets,
+}
+
+impl RouteThrottle {
+    /// Whether any route has its own throttling.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.limits.is_empty()
+    }
+
+    /// Whether a message to `route_key` may pass: `None` when the route has no
+    /// throttling of its own (the stage's applies).
+    pub(crate) fn admits(&self, route_key: &str) -> Option<bool> {
+        let limit = self.limits.get(route_key)?;
+        Some(admitted(&self.buckets, route_key, *limit))
+    }
+}
+
+/// Takes a token without waiting (the memory buckets never do).
+fn admitted(buckets: &MemoryBuckets, key: &str, limit: BucketLimit) -> bool {
+    buckets
+        .take(key, limit)
+        .now_or_never()
+        .is_none_or(|taken| taken.is_ok_and(|take| take.is_allowed()))
 }
 
 /// The stage's token bucket, as API Gateway keeps it.
@@ -55,10 +86,7 @@ pub(crate) struct StageThrottle {
 impl StageThrottle {
     /// Whether a message may pass; the bucket never waits, so neither does this.
     pub(crate) fn admits(&self) -> bool {
-        self.buckets
-            .take("stage", self.limit)
-            .now_or_never()
-            .is_none_or(|taken| taken.is_ok_and(|take| take.is_allowed()))
+        admitted(&self.buckets, "stage", self.limit)
     }
 }
 
@@ -78,8 +106,17 @@ impl Shared {
                 limit: BucketLimit::new(f64::from(throttling.rate_limit), throttling.burst_limit),
                 buckets: MemoryBuckets::new(),
             });
+        let mut route_throttle = RouteThrottle::default();
+        for function in routes.functions() {
+            for (key, limits) in function.adapter.route_throttling_settings() {
+                route_throttle.limits.entry(key.clone()).or_insert_with(|| {
+                    BucketLimit::new(f64::from(limits.rate_limit), limits.burst_limit)
+                });
+            }
+        }
         Shared {
             throttle,
+            route_throttle,
             has_connect_route: routes.function("$connect").is_some(),
             routes,
             api,
@@ -91,6 +128,15 @@ impl Shared {
             closing: CancellationToken::new(),
             sessions: TaskTracker::new(),
         }
+    }
+
+    /// Whether API Gateway's throttling lets a message through: the route's own
+    /// limits when it has them, else the stage's.
+    pub(super) fn admits(&self, body: &str) -> bool {
+        let route = (!self.route_throttle.is_empty())
+            .then(|| self.route_throttle.admits(&self.route_key(body)))
+            .flatten();
+        route.unwrap_or_else(|| self.throttle.as_ref().is_none_or(StageThrottle::admits))
     }
 
     /// The route key API Gateway would pick for a text frame.

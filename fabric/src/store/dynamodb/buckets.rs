@@ -15,9 +15,8 @@ use aws_sdk_dynamodb::types::{
 use super::{DynamoDbStore, failed};
 use crate::Error;
 use crate::store::buckets::{BucketLimit, Take, TokenBuckets, now_micros};
+use crate::store::layout::{ATTR_BUCKET, RATE_LIMIT_TABLE_VARIABLE};
 
-/// The bucket's name: the table's partition key.
-const ATTR_BUCKET: &str = "bucket";
 /// The bucket's theoretical arrival time, epoch microseconds.
 const ATTR_ARRIVAL: &str = "arrivalAt";
 /// Epoch seconds after which the bucket is full again and may go: the TTL attribute.
@@ -52,6 +51,8 @@ const ATTEMPTS: usize = 4;
 pub struct DynamoDbBuckets {
     client: Client,
     table: String,
+    /// Named by `FABRIC_RATE_LIMIT_TABLE`: the template's table.
+    from_env: bool,
 }
 
 impl DynamoDbBuckets {
@@ -66,22 +67,23 @@ impl DynamoDbBuckets {
         DynamoDbBuckets {
             client,
             table: table.into(),
+            from_env: false,
         }
     }
 
     /// Buckets in `FABRIC_RATE_LIMIT_TABLE`, the endpoint and credentials found as
     /// [`DynamoDbStore::from_env`] finds them.
     pub fn from_env() -> Result<DynamoDbBuckets, Error> {
-        let table = crate::env::var("FABRIC_RATE_LIMIT_TABLE").ok_or_else(|| {
+        let table = crate::env::var(RATE_LIMIT_TABLE_VARIABLE).ok_or_else(|| {
             Error::internal_message(
                 "FABRIC_RATE_LIMIT_TABLE is not set: name the DynamoDB table of rate limit buckets",
             )
         })?;
         let endpoint = crate::aws::endpoint_from_env("DYNAMODB");
-        Ok(DynamoDbBuckets::new(
-            DynamoDbStore::sdk_client(endpoint.as_deref()),
-            table,
-        ))
+        Ok(DynamoDbBuckets {
+            from_env: true,
+            ..DynamoDbBuckets::new(DynamoDbStore::sdk_client(endpoint.as_deref()), table)
+        })
     }
 
     /// The table.
@@ -197,6 +199,10 @@ impl DynamoDbBuckets {
 
 #[async_trait]
 impl TokenBuckets for DynamoDbBuckets {
+    fn in_rate_limit_table(&self) -> bool {
+        self.from_env
+    }
+
     async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error> {
         let interval = limit.interval_micros();
         for _ in 0..ATTEMPTS {

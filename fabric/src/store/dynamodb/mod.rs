@@ -15,7 +15,9 @@ use self::items::{ConnectionItem, Item, MemberItem, from_item, now_seconds, s, t
 use super::layout::{
     ATTR_CONNECTION_ID, ATTR_EXPIRES_AT, ATTR_ROOM, ATTR_USER_ID, CONNECTION_INDEX, USER_INDEX,
 };
-use super::{Connection, ConnectionStore, Member, check_room, not_connected};
+use super::{
+    Connection, ConnectionPage, ConnectionStore, MAX_PAGE, Member, check_room, not_connected,
+};
 use crate::{Error, aws};
 
 pub(super) mod buckets;
@@ -59,7 +61,7 @@ const BATCH_ATTEMPTS: u32 = 8;
 /// GSI `connectionId-index`: partition `connectionId`, projecting `expiresAt` —
 /// "the rooms of a connection", used when a connection leaves every room.
 ///
-/// # Access paths, all Queries or key lookups (never a Scan)
+/// # Access paths: Queries and key lookups
 ///
 /// - broadcast to a room: strongly consistent Query on the room's partition,
 ///   paginated — the hot path, one partition read, no index;
@@ -69,6 +71,10 @@ const BATCH_ATTEMPTS: u32 = 8;
 /// - disconnect: DeleteItem of the connection, Query `connectionId-index`, then
 ///   BatchWriteItem deletes;
 /// - a user's connections: Query `userId-index`.
+///
+/// The one Scan is the stale-connection sweep's listing
+/// ([`list_page`](ConnectionStore::list_page)): a scheduled job, one page per call,
+/// never on an event's path.
 ///
 /// Index reads are eventually consistent: a membership made a moment before its
 /// connection closes may be missed by the disconnect clean-up. Such a leftover
@@ -270,6 +276,38 @@ impl ConnectionStore for DynamoDbStore {
             metadata: connection.metadata_map().clone(),
         };
         self.put(&self.table, &item).await
+    }
+
+    async fn list_page(&self, after: Option<&str>, limit: usize) -> Result<ConnectionPage, Error> {
+        let limit = i32::try_from(limit.clamp(1, MAX_PAGE)).unwrap_or(1);
+        let mut scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .limit(limit)
+            .filter_expression("#e > :now")
+            .expression_attribute_names("#e", ATTR_EXPIRES_AT)
+            .expression_attribute_values(":now", now_seconds());
+        if let Some(after) = after.filter(|after| !after.is_empty()) {
+            scan = scan.exclusive_start_key(ATTR_CONNECTION_ID, s(after));
+        }
+        let output = scan
+            .send()
+            .await
+            .map_err(|err| failed("Scan", &self.table, err))?;
+        let next = output
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|key| key.get(ATTR_CONNECTION_ID))
+            .and_then(|id| id.as_s().ok())
+            .cloned();
+        let connections = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<ConnectionItem>(item)?.into_connection())
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(ConnectionPage { connections, next })
     }
 
     async fn get(&self, connection_id: &str) -> Result<Option<Connection>, Error> {

@@ -1,0 +1,204 @@
+//! Where an invocation's metrics go, and what every transport counts for one.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{Metrics, Unit};
+
+/// Somewhere other than stdout for EMF lines: a file a CloudWatch agent tails, or
+/// a buffer a test reads. Cheap to clone; clones write to the same place.
+///
+/// ```
+/// use fabric::metrics::{EmfWriter, Metrics};
+///
+/// let file = std::env::temp_dir().join("fabric-emf-doc.log");
+/// let metrics = Metrics::new("Shop").with_writer(EmfWriter::new(std::fs::File::create(&file).unwrap()));
+/// metrics.add("Orders", 1.0);
+/// metrics.flush();
+/// assert!(std::fs::read_to_string(&file).unwrap().contains("\"Orders\":1.0"));
+/// # std::fs::remove_file(file).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct EmfWriter(Arc<Mutex<dyn Write + Send>>);
+
+impl EmfWriter {
+    /// EMF lines to `writer`.
+    pub fn new(writer: impl Write + Send + 'static) -> EmfWriter {
+        EmfWriter(Arc::new(Mutex::new(writer)))
+    }
+
+    /// Writes whole lines in one call, so lines of concurrent invocations never mix.
+    pub(super) fn write(&self, text: &[u8]) {
+        let mut writer = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A failing writer loses the metrics, never the invocation.
+        let _ = writer.write_all(text).and_then(|()| writer.flush());
+    }
+}
+
+impl fmt::Debug for EmfWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EmfWriter")
+    }
+}
+
+/// How an adapter's metrics are made: the namespace and, optionally, a writer in
+/// place of stdout. Each invocation [starts](MetricsConfig::start) fresh metrics.
+///
+/// ```
+/// use fabric::metrics::MetricsConfig;
+///
+/// let config = MetricsConfig::new("Shop");
+/// let first = config.start();
+/// first.add("Orders", 1.0);
+/// assert!(config.start().is_empty(), "every invocation has its own");
+/// assert_eq!(&**config.namespace(), "Shop");
+/// ```
+#[derive(Clone, Debug)]
+pub struct MetricsConfig {
+    namespace: Arc<str>,
+    writer: Option<EmfWriter>,
+}
+
+impl MetricsConfig {
+    /// Metrics in `namespace`, written to stdout.
+    pub fn new(namespace: impl Into<Arc<str>>) -> MetricsConfig {
+        MetricsConfig {
+            namespace: namespace.into(),
+            writer: None,
+        }
+    }
+
+    /// Writes the EMF lines to `writer` instead of stdout.
+    pub fn with_writer(mut self, writer: Option<EmfWriter>) -> MetricsConfig {
+        self.writer = writer;
+        self
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &Arc<str> {
+        &self.namespace
+    }
+
+    /// Fresh metrics for one invocation.
+    pub fn start(&self) -> Metrics {
+        let metrics = Metrics::new(self.namespace.clone());
+        match &self.writer {
+            Some(writer) => metrics.with_writer(writer.clone()),
+            None => metrics,
+        }
+    }
+}
+
+/// The standard stream EMF lines go to on Lambda when no writer is given: stdout,
+/// or stderr for a command line, whose stdout is its result (Lambda sends both to
+/// CloudWatch Logs, which reads EMF from either).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Stream {
+    Stdout,
+    #[cfg_attr(not(any(feature = "cli", feature = "mcp")), allow(dead_code))] // CLI, MCP stdio
+    Stderr,
+}
+
+impl Stream {
+    pub(super) fn write(self, text: &[u8]) {
+        // A closed stream loses the metrics, never the invocation.
+        let _ = match self {
+            Stream::Stdout => std::io::stdout().lock().write_all(text),
+            Stream::Stderr => std::io::stderr().lock().write_all(text),
+        };
+    }
+}
+
+/// [`finish`](super::finish), with `stream` for the EMF lines on Lambda.
+pub(crate) fn finish_to(metrics: &Metrics, stream: Stream) {
+    static ON_LAMBDA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let on_lambda = *ON_LAMBDA.get_or_init(crate::env::on_lambda);
+    if !on_lambda && !metrics.is_empty() {
+        tracing::debug!(metrics = %metrics.readable().replace('\n', " "), "metrics");
+    }
+    if on_lambda || metrics.writer.is_some() {
+        metrics.write_to(stream);
+    } else {
+        metrics.reset();
+    }
+}
+
+#[cfg_attr(not(any(feature = "websocket", feature = "http")), allow(dead_code))]
+/// The function's name on Lambda, else the binary's: the WebSocket `service`
+/// dimension, and the `service` of HTTP requests no route took.
+pub(crate) fn function_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        crate::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .unwrap_or_else(|| crate::env::program_name(std::env::args_os().next().as_deref()))
+    })
+}
+
+/// One invocation of a transport's: its metrics, with the service and transport
+/// dimensions and the request id property, and when it started.
+#[derive(Debug)]
+#[cfg_attr(not(any(feature = "http", feature = "cli")), allow(dead_code))]
+pub(crate) struct Invocation {
+    pub(crate) metrics: Metrics,
+    started: Instant,
+}
+
+#[cfg_attr(not(any(feature = "http", feature = "cli")), allow(dead_code))]
+impl Invocation {
+    /// Starts counting an invocation of `service` over `transport`.
+    pub(crate) fn start(
+        config: &MetricsConfig,
+        service: &str,
+        transport: &'static str,
+        request_id: &str,
+    ) -> Invocation {
+        let metrics = config
+            .start()
+            .dimension("service", service)
+            .dimension("transport", transport);
+        metrics.property("requestId", request_id);
+        Invocation {
+            metrics,
+            started: Instant::now(),
+        }
+    }
+
+    /// Adds a dimension (HTTP's `route`).
+    pub(crate) fn dimension(mut self, name: &str, value: impl Into<String>) -> Invocation {
+        self.metrics = self.metrics.dimension(name, value);
+        self
+    }
+
+    /// Ends the invocation with `status`: counts it and writes its metrics once.
+    /// `input_checked` says whether the transport had reached a service, whose input
+    /// a 400 or 422 then refused (a validation failure).
+    pub(crate) fn end(self, status: u16, input_checked: bool, stream: Stream) {
+        count_invocation(&self.metrics, status, self.started.elapsed());
+        if input_checked && matches!(status, 400 | 422) {
+            self.metrics.add("ValidationFailures", 1.0);
+        }
+        finish_to(&self.metrics, stream);
+    }
+}
+
+#[cfg_attr(
+    not(any(feature = "websocket", feature = "http", feature = "cli")),
+    allow(dead_code)
+)]
+/// What every transport counts for every invocation: one invocation, its status
+/// class, its duration, and whether it was the process's first.
+pub(crate) fn count_invocation(metrics: &Metrics, status: u16, took: Duration) {
+    metrics.add("Invocations", 1.0);
+    match status {
+        400..=499 => metrics.add("Errors4xx", 1.0),
+        500..=599 => metrics.add("Errors5xx", 1.0),
+        _ => {}
+    }
+    metrics.add_with_unit("Duration", Unit::Milliseconds, took.as_secs_f64() * 1000.0);
+    metrics.add("ColdStart", if super::cold_start() { 1.0 } else { 0.0 });
+}
