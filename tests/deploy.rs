@@ -862,16 +862,7 @@ fn stage_throttling_reaches_the_stages_default_route_settings_and_passes_cfn_lin
         json!({"ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 10})
     );
 
-    let Some(mut lint) = cfn_lint() else { return };
-    let path = std::env::temp_dir().join(format!("fabric-throttled-{}.json", std::process::id()));
-    std::fs::write(&path, template.to_string()).unwrap();
-    let output = lint.arg(&path).output().unwrap();
-    std::fs::remove_file(&path).ok();
-    assert!(
-        output.status.success(),
-        "cfn-lint found problems:\n{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
+    lint(&template, "throttled");
 }
 
 #[test]
@@ -950,17 +941,7 @@ fn the_sweep_is_a_scheduled_function_allowed_get_connection_and_the_tables() {
         ])
     );
 
-    let Some(mut lint) = cfn_lint() else { return };
-    let path = std::env::temp_dir().join(format!("fabric-sweep-{}.yaml", std::process::id()));
-    std::fs::write(&path, template.to_yaml()).unwrap();
-    let output = lint.arg(&path).output().unwrap();
-    std::fs::remove_file(&path).ok();
-    assert!(
-        output.status.success(),
-        "cfn-lint found problems:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    lint(&value, "sweep");
 }
 
 #[test]
@@ -1041,17 +1022,7 @@ fn declared_secrets_get_their_variables_the_extension_layer_and_read_access_to_e
     assert!(plain["Mappings"].is_null());
     assert!(!plain.to_string().contains("secretsmanager"));
 
-    let Some(mut lint) = cfn_lint() else { return };
-    let path = std::env::temp_dir().join(format!("fabric-secrets-{}.json", std::process::id()));
-    std::fs::write(&path, template.to_string()).unwrap();
-    let output = lint.arg(&path).output().unwrap();
-    std::fs::remove_file(&path).ok();
-    assert!(
-        output.status.success(),
-        "cfn-lint found problems:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    lint(&template, "secrets");
 }
 
 #[test]
@@ -1136,6 +1107,7 @@ fn check_authorizer(template: &Value) -> String {
     function.to_owned()
 }
 
+/// Runs cfn-lint on `template` (skipped off CI when it is not installed).
 fn lint(template: &Value, name: &str) {
     let Some(mut lint) = cfn_lint() else { return };
     let path = std::env::temp_dir().join(format!("fabric-{name}-{}.json", std::process::id()));
@@ -1144,8 +1116,9 @@ fn lint(template: &Value, name: &str) {
     std::fs::remove_file(&path).ok();
     assert!(
         output.status.success(),
-        "cfn-lint found problems:\n{}",
-        String::from_utf8_lossy(&output.stdout)
+        "cfn-lint found problems:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 

@@ -65,6 +65,18 @@ pub fn fabric_websocket(routes: impl Into<WebSocketRouter>) -> WebSocketAdapter 
     }
 }
 
+/// An `aws_lambda_events` handler for the events the adapter does not claim
+/// (`legacy.rs`), boxed.
+pub(super) type LegacyHandler = Arc<
+    dyn Fn(
+            aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest,
+        ) -> futures_util::future::BoxFuture<
+            'static,
+            aws_lambda_events::apigw::ApiGatewayProxyResponse,
+        > + Send
+        + Sync,
+>;
+
 /// Makes the connection store when serving starts (`store::from_env`, say).
 pub type StoreFactory = Arc<dyn Fn() -> Result<SharedStore, Error> + Send + Sync>;
 
@@ -140,7 +152,7 @@ pub struct WebSocketAdapter {
     pub(super) rate_limits: Vec<RateLimit>,
     pub(super) stage_throttling: Option<StageThrottling>,
     /// Where the events this adapter does not answer go, if anywhere.
-    pub(super) legacy: Option<super::legacy::LegacyHandler>,
+    pub(super) legacy: Option<LegacyHandler>,
     pub(super) route_throttling: Vec<(String, StageThrottling)>,
     /// The Lambda authorizer `$connect` runs behind (`authorizer.rs`).
     pub(super) authorizer: Option<super::AuthorizerAdapter>,

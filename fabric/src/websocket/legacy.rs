@@ -7,7 +7,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use futures_util::future::BoxFuture;
 
 use super::config::WebSocketAdapter;
 use super::dispatch::response;
@@ -16,13 +15,6 @@ use super::heartbeat;
 use super::request::EventType;
 use crate::panic::catch_panic;
 use crate::{Error, input};
-
-/// The legacy handler, boxed.
-pub(super) type LegacyHandler = Arc<
-    dyn Fn(ApiGatewayWebsocketProxyRequest) -> BoxFuture<'static, ApiGatewayProxyResponse>
-        + Send
-        + Sync,
->;
 
 /// What a legacy handler may return: the response itself, or a `Result` whose
 /// error becomes a 500 (logged, never shown to the client), as a `lambda_runtime`
