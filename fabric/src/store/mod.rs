@@ -108,6 +108,12 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The user and the metadata, moved out: identity reads them once per event, so
+    /// they are not copied.
+    pub(crate) fn into_user_and_metadata(self) -> (Option<String>, Map<String, Value>) {
+        (self.user_id, self.metadata)
+    }
+
     /// A connection opened at `connected_at`, expiring [`DEFAULT_TTL`] later.
     pub fn new(connection_id: impl Into<String>, connected_at: DateTime<Utc>) -> Connection {
         let connected_at = connected_at.trunc_subsecs(3);

@@ -80,9 +80,10 @@ impl Context {
         };
         let saved = store.get(websocket.connection_id()).await?;
         Ok(saved.and_then(|connection| {
+            let (user_id, attributes) = connection.into_user_and_metadata();
             Some(Identity {
-                user_id: connection.user_id()?.to_string(),
-                attributes: connection.metadata_map().clone(),
+                user_id: user_id?,
+                attributes,
                 origin: IdentityOrigin::Store,
             })
         }))
