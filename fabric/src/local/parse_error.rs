@@ -16,8 +16,10 @@ use crate::error::{ErrorEnvelope, ErrorObject};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ErrorStyle {
     /// Fabric's error envelope (the HTTP server).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     Envelope,
     /// API Gateway's `{"message": ...}` (the gateway).
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
     Message,
 }
 

@@ -169,6 +169,7 @@ impl Invocation {
     }
 
     /// Adds a dimension (HTTP's `route`).
+    #[cfg(feature = "http")]
     pub(crate) fn dimension(mut self, name: &str, value: impl Into<String>) -> Invocation {
         self.metrics = self.metrics.dimension(name, value);
         self
