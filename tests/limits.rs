@@ -340,16 +340,7 @@ async fn the_local_gateway_applies_the_stage_throttling_as_api_gateway_does() {
     let gateway = start(throttled).await;
     let mut client = WsClient::connect(&gateway.ws_url()).await;
     let mut other = WsClient::connect(&gateway.ws_url()).await;
-    let (mut passed, mut throttled) = (0, 0);
-    for frame in answers(&mut client, said(8)).await {
-        if frame.get("data").is_some() {
-            passed += 1;
-        } else {
-            assert_eq!(frame["message"], "Too Many Requests", "{frame}");
-            assert!(frame["connectionId"].is_string() && frame["requestId"].is_string());
-            throttled += 1;
-        }
-    }
+    let (passed, throttled) = passed_and_throttled(answers(&mut client, said(8)).await);
     assert_eq!((passed, throttled), (3, 5));
     // The stage's bucket is shared: another connection is throttled too.
     other.send_json(json!({"text": "x"})).await;
@@ -368,16 +359,7 @@ async fn the_local_gateway_throttles_a_route_by_its_own_limits_and_leaves_the_ot
     let gateway = start(adapter).await;
     let mut client = WsClient::connect(&gateway.ws_url()).await;
     let to_say = (0..6).map(|n| json!({"action": "say", "text": format!("s{n}")}));
-    let (mut passed, mut throttled) = (0, 0);
-    for frame in answers(&mut client, to_say).await {
-        if frame.get("data").is_some() {
-            passed += 1;
-        } else {
-            assert_eq!(frame["message"], "Too Many Requests", "{frame}");
-            assert!(frame["connectionId"].is_string() && frame["requestId"].is_string());
-            throttled += 1;
-        }
-    }
+    let (passed, throttled) = passed_and_throttled(answers(&mut client, to_say).await);
     assert_eq!((passed, throttled), (2, 4), "the route's burst of 2 passes");
     // `$default` has no limits of its own, and the stage none: all pass.
     let passed_default = answers(&mut client, said(6))
@@ -392,4 +374,20 @@ async fn the_local_gateway_throttles_a_route_by_its_own_limits_and_leaves_the_ot
         .send_json(json!({"action": "say", "text": "later"}))
         .await;
     assert_eq!(client.next_json().await, json!({"data": {"said": "later"}}));
+}
+
+/// How many answers passed (`data`) and how many API Gateway throttled, each
+/// throttled one checked to be its `{"message": "Too Many Requests", ...}`.
+fn passed_and_throttled(frames: Vec<Value>) -> (usize, usize) {
+    let mut counts = (0, 0);
+    for frame in frames {
+        if frame.get("data").is_some() {
+            counts.0 += 1;
+        } else {
+            assert_eq!(frame["message"], "Too Many Requests", "{frame}");
+            assert!(frame["connectionId"].is_string() && frame["requestId"].is_string());
+            counts.1 += 1;
+        }
+    }
+    counts
 }

@@ -56,14 +56,7 @@ fn totals(logs: &str) -> (usize, std::collections::BTreeMap<String, f64>) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn each_event_counts_once_with_posts_gone_posts_and_broadcast_sizes() {
-    let captured = CapturedLogs::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = CapturedLogs::at_debug();
 
     let api = Arc::new(RecordingManagementApi::new());
     api.mark_gone("gone");
@@ -255,14 +248,7 @@ async fn cli_commands_count_once_each_and_keep_emf_off_stdout() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn cli_verbose_shows_the_metrics_readably_on_the_log() {
-    let captured = CapturedLogs::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = CapturedLogs::at_debug();
     let cli = fabric_cli(many).metrics("FabricTest");
     assert_eq!(cli.run_from(["many", "--count", "1", "--verbose"]).await, 0);
     let logs = captured.text();

@@ -14,6 +14,18 @@ impl CapturedLogs {
         String::from_utf8(bytes).expect("log lines are UTF-8")
     }
 
+    /// Captures this thread's logs at DEBUG and above until the guard drops.
+    pub(crate) fn at_debug() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
+        let captured = CapturedLogs::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
     /// The EMF documents written so far, each checked (`support::emf`).
     pub(crate) fn emf(&self) -> Vec<serde_json::Value> {
         super::emf::documents(&self.text())
