@@ -135,7 +135,7 @@ struct Many {
 async fn many(input: Many, ctx: Context) -> Result<u32, Error> {
     let metrics = ctx.metrics();
     for n in 0..input.count {
-        metrics.add(&format!("m{n:03}"), f64::from(n));
+        metrics.add(format!("m{n:03}"), f64::from(n));
     }
     Ok(input.count)
 }

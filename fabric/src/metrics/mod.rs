@@ -22,11 +22,12 @@
 mod check;
 mod output;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use smallvec::SmallVec;
 
 pub use check::{EmfProblem, check_document};
 pub use output::{EmfWriter, MetricsConfig};
@@ -82,31 +83,53 @@ pub fn namespace_from_env(default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-#[derive(Default)]
-struct Collected {
-    values: BTreeMap<String, (Unit, Vec<f64>)>,
-    properties: Map<String, Value>,
+/// A metric, dimension or property name: borrowed when static, as Fabric's own are.
+type Name = Cow<'static, str>;
+
+/// One metric's values in the order added.
+#[derive(Clone)]
+struct Series {
+    name: Name,
+    unit: Unit,
+    values: SmallVec<[f64; 1]>,
 }
 
-/// One invocation's metrics. Cheap to clone; clones add to the same collection. A
-/// disabled one ([`Metrics::disabled`]) drops everything.
+#[derive(Clone, Default)]
+struct Collected {
+    writer: Option<EmfWriter>,
+    dimensions: Vec<(Name, Name)>,
+    // A few entries each: a linear search beats a map's allocations and hashing.
+    values: Vec<Series>,
+    properties: Vec<(Name, Value)>,
+}
+
+struct Shared {
+    namespace: Arc<str>,
+    collected: Mutex<Collected>,
+}
+
+/// One invocation's metrics. Cheap to clone; clones add to the same collection and
+/// share its dimensions. A disabled one ([`Metrics::disabled`]) drops everything.
 #[derive(Clone)]
 pub struct Metrics {
-    namespace: Arc<str>,
-    dimensions: Arc<Vec<(String, String)>>,
-    collected: Option<Arc<Mutex<Collected>>>,
-    /// Where the EMF lines go instead of stdout.
-    writer: Option<EmfWriter>,
+    shared: Option<Arc<Shared>>,
 }
 
 impl Metrics {
     /// Metrics in `namespace`, with no dimensions yet.
     pub fn new(namespace: impl Into<Arc<str>>) -> Metrics {
-        Metrics {
-            namespace: namespace.into(),
-            dimensions: Arc::new(Vec::new()),
-            collected: Some(Arc::default()),
+        let collected = Collected {
+            // What a WebSocket or HTTP invocation adds, without growing.
+            dimensions: Vec::with_capacity(4),
+            values: Vec::with_capacity(8),
+            properties: Vec::with_capacity(2),
             writer: None,
+        };
+        Metrics {
+            shared: Some(Arc::new(Shared {
+                namespace: namespace.into(),
+                collected: Mutex::new(collected),
+            })),
         }
     }
 
@@ -120,8 +143,8 @@ impl Metrics {
     /// metrics.flush();
     /// assert!(metrics.is_empty());
     /// ```
-    pub fn with_writer(mut self, writer: EmfWriter) -> Metrics {
-        self.writer = Some(writer);
+    pub fn with_writer(self, writer: EmfWriter) -> Metrics {
+        self.with_collected(|collected| collected.writer = Some(writer));
         self
     }
 
@@ -133,115 +156,90 @@ impl Metrics {
     /// assert!(off.documents(0).is_empty());
     /// ```
     pub fn disabled() -> Metrics {
-        Metrics {
-            namespace: Arc::from(""),
-            dimensions: Arc::new(Vec::new()),
-            collected: None,
-            writer: None,
-        }
+        Metrics { shared: None }
     }
 
-    /// These metrics with the dimension `name` = `value` (replacing one of that name).
-    pub fn dimension(mut self, name: impl Into<String>, value: impl Into<String>) -> Metrics {
-        let name = name.into();
-        let dimensions = Arc::make_mut(&mut self.dimensions);
-        dimensions.retain(|(existing, _)| *existing != name);
-        dimensions.push((name, value.into()));
+    /// These metrics with the dimension `name` = `value` (replacing one of that
+    /// name). Clones share the dimensions, so set them before handing clones out.
+    ///
+    /// ```
+    /// let metrics = fabric::metrics::Metrics::new("Shop").dimension("service", "orders");
+    /// metrics.add("Orders", 1.0);
+    /// assert_eq!(metrics.documents(0)[0]["service"], "orders");
+    /// ```
+    pub fn dimension(
+        self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Metrics {
+        let (name, value) = (name.into(), value.into());
+        self.with_collected(|collected| {
+            collected
+                .dimensions
+                .retain(|(existing, _)| *existing != name);
+            collected.dimensions.push((name, value));
+        });
         self
     }
 
     /// Adds a count (or any unitless value) to the metric `name`.
-    pub fn add(&self, name: &str, value: f64) {
+    pub fn add(&self, name: impl Into<Cow<'static, str>>, value: f64) {
         self.add_with_unit(name, Unit::Count, value);
     }
 
     /// Adds `value` in `unit` to the metric `name`. Values that are not finite are
     /// dropped: CloudWatch rejects them.
-    pub fn add_with_unit(&self, name: &str, unit: Unit, value: f64) {
-        let Some(collected) = &self.collected else {
-            return;
-        };
+    pub fn add_with_unit(&self, name: impl Into<Cow<'static, str>>, unit: Unit, value: f64) {
         if !value.is_finite() {
             return;
         }
-        let mut collected = lock(collected);
-        let entry = collected
-            .values
-            .entry(name.to_owned())
-            .or_insert((unit, Vec::new()));
-        entry.1.push(value);
+        self.with_collected(|collected| {
+            let name = name.into();
+            match collected
+                .values
+                .iter_mut()
+                .find(|series| series.name == name)
+            {
+                Some(series) => series.values.push(value),
+                None => collected.values.push(Series {
+                    name,
+                    unit,
+                    values: smallvec::smallvec![value],
+                }),
+            }
+        });
     }
 
     /// Adds a property: searchable in the logs, not a metric or dimension (request
     /// and connection ids go here).
-    pub fn property(&self, name: &str, value: impl Into<Value>) {
-        if let Some(collected) = &self.collected {
-            lock(collected)
-                .properties
-                .insert(name.to_owned(), value.into());
-        }
+    pub fn property(&self, name: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
+        self.with_collected(|collected| {
+            let (name, value) = (name.into(), value.into());
+            match collected.properties.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, existing)) => *existing = value,
+                None => collected.properties.push((name, value)),
+            }
+        });
     }
 
     /// Whether anything was added.
     pub fn is_empty(&self) -> bool {
-        self.collected
+        self.shared
             .as_ref()
-            .is_none_or(|collected| lock(collected).values.is_empty())
+            .is_none_or(|shared| lock(&shared.collected).values.is_empty())
     }
 
     /// The EMF documents for what was added, stamped `timestamp_ms` (milliseconds
     /// since the epoch), within CloudWatch's limits; empty when nothing was added.
     pub fn documents(&self, timestamp_ms: i64) -> Vec<Value> {
-        let Some(collected) = &self.collected else {
-            return Vec::new();
-        };
-        let collected = lock(collected);
-        // Round r holds each metric's r-th chunk of at most 100 values.
-        let mut rounds: Vec<Vec<(&str, Unit, &[f64])>> = Vec::new();
-        for (name, (unit, values)) in &collected.values {
-            for (round, chunk) in values.chunks(MAX_VALUES_PER_METRIC).enumerate() {
-                if rounds.len() <= round {
-                    rounds.push(Vec::new());
-                }
-                rounds[round].push((name, *unit, chunk));
-            }
+        let mut text = Vec::new();
+        if let Some(shared) = &self.shared {
+            write_documents(shared, &lock(&shared.collected), timestamp_ms, &mut text);
         }
-        let dimension_sets: Vec<Vec<&str>> = self
-            .dimensions
-            .chunks(MAX_DIMENSIONS_PER_SET)
-            .map(|set| set.iter().map(|(name, _)| name.as_str()).collect())
-            .collect();
-        let mut documents = Vec::new();
-        for round in &rounds {
-            for group in round.chunks(MAX_METRICS_PER_DOCUMENT) {
-                let mut document = collected.properties.clone();
-                for (name, value) in self.dimensions.iter() {
-                    document.insert(name.clone(), Value::from(value.as_str()));
-                }
-                let mut definitions = Vec::with_capacity(group.len());
-                for (name, unit, values) in group {
-                    definitions.push(json!({ "Name": name, "Unit": unit.as_str() }));
-                    let value = match values {
-                        [one] => json!(one),
-                        many => json!(many),
-                    };
-                    document.insert((*name).to_owned(), value);
-                }
-                document.insert(
-                    "_aws".to_owned(),
-                    json!({
-                        "Timestamp": timestamp_ms,
-                        "CloudWatchMetrics": [{
-                            "Namespace": &*self.namespace,
-                            "Dimensions": dimension_sets,
-                            "Metrics": definitions,
-                        }],
-                    }),
-                );
-                documents.push(Value::Object(document));
-            }
-        }
-        documents
+        text.split(|byte| *byte == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice(line).expect("EMF lines are JSON"))
+            .collect()
     }
 
     /// Writes the documents, one line each, to the writer if one was given, else to
@@ -253,27 +251,43 @@ impl Metrics {
 
     /// [`flush`](Self::flush), with `stream` where no writer was given.
     fn write_to(&self, stream: Stream) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
         let now = chrono::Utc::now().timestamp_millis();
-        let documents = self.documents(now);
-        self.reset();
-        if documents.is_empty() {
+        // A MESSAGE event's document is about 500 bytes.
+        let mut text = Vec::with_capacity(1024);
+        let writer = {
+            let mut collected = lock(&shared.collected);
+            write_documents(shared, &collected, now, &mut text);
+            collected.reset();
+            collected.writer.clone()
+        };
+        if text.is_empty() {
             return;
         }
-        let mut text = String::new();
-        for document in &documents {
-            text.push_str(&document.to_string());
-            text.push('\n');
+        match writer {
+            Some(writer) => writer.write(&text),
+            None => stream.write(&text),
         }
-        match &self.writer {
-            Some(writer) => writer.write(text.as_bytes()),
-            None => stream.write(text.as_bytes()),
-        }
+    }
+
+    /// Whether these metrics have a writer of their own.
+    fn has_writer(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|shared| lock(&shared.collected).writer.is_some())
     }
 
     /// Drops what was collected (the dimensions stay).
     fn reset(&self) {
-        if let Some(collected) = &self.collected {
-            *lock(collected) = Collected::default();
+        self.with_collected(Collected::reset);
+    }
+
+    /// Runs `change` on the collection, when enabled.
+    fn with_collected(&self, change: impl FnOnce(&mut Collected)) {
+        if let Some(shared) = &self.shared {
+            change(&mut lock(&shared.collected));
         }
     }
 
@@ -285,28 +299,168 @@ impl Metrics {
     /// assert_eq!(metrics.readable(), "Posts=2 Count");
     /// ```
     pub fn readable(&self) -> String {
-        let Some(collected) = &self.collected else {
+        let Some(shared) = &self.shared else {
             return String::new();
         };
-        lock(collected)
+        lock(&shared.collected)
             .values
             .iter()
-            .map(|(name, (unit, values))| {
-                let values: Vec<String> = values.iter().map(f64::to_string).collect();
-                format!("{name}={} {}", values.join(","), unit.as_str())
+            .map(|series| {
+                let values: Vec<String> = series.values.iter().map(f64::to_string).collect();
+                format!(
+                    "{}={} {}",
+                    series.name,
+                    values.join(","),
+                    series.unit.as_str()
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")
     }
 }
 
+impl Collected {
+    fn reset(&mut self) {
+        self.values.clear();
+        self.properties.clear();
+    }
+}
+
+/// Writes `collected` as EMF lines onto `out`: round r holds each metric's r-th
+/// chunk of at most 100 values, each round splits into documents of at most 100
+/// metrics, and the dimensions into sets of at most 30. Written straight as JSON
+/// text, since building a `serde_json::Value` first costs more than the rest of an
+/// event. A later kind of field shadows an earlier one of the same name, as when
+/// they went into one map: properties, then dimensions, then metrics.
+fn write_documents(shared: &Shared, collected: &Collected, timestamp_ms: i64, out: &mut Vec<u8>) {
+    let rounds = collected
+        .values
+        .iter()
+        .map(|series| series.values.len().div_ceil(MAX_VALUES_PER_METRIC))
+        .max()
+        .unwrap_or(0);
+    for round in 0..rounds {
+        let in_round: Vec<(&str, Unit, &[f64])> = collected
+            .values
+            .iter()
+            .filter_map(|series| {
+                let chunk = series.values.chunks(MAX_VALUES_PER_METRIC).nth(round)?;
+                Some((series.name.as_ref(), series.unit, chunk))
+            })
+            .collect();
+        for group in in_round.chunks(MAX_METRICS_PER_DOCUMENT) {
+            write_document(shared, collected, group, timestamp_ms, out);
+        }
+    }
+}
+
+fn write_document(
+    shared: &Shared,
+    collected: &Collected,
+    group: &[(&str, Unit, &[f64])],
+    timestamp_ms: i64,
+    out: &mut Vec<u8>,
+) {
+    let is_metric = |name: &str| group.iter().any(|(metric, _, _)| *metric == name);
+    let is_dimension = |name: &str| collected.dimensions.iter().any(|(d, _)| d == name);
+    let mut fields = Fields::new(out);
+    for (name, value) in &collected.properties {
+        if !is_metric(name) && !is_dimension(name) {
+            fields.field(name, value);
+        }
+    }
+    for (name, value) in &collected.dimensions {
+        if !is_metric(name) {
+            fields.field(name, value.as_ref());
+        }
+    }
+    for (name, _, values) in group {
+        match values {
+            [one] => fields.field(name, one),
+            many => fields.field(name, many),
+        }
+    }
+    let out = fields.key("_aws");
+    out.extend_from_slice(b"{\"Timestamp\":");
+    json(out, &timestamp_ms);
+    out.extend_from_slice(b",\"CloudWatchMetrics\":[{\"Namespace\":");
+    json(out, &*shared.namespace);
+    out.extend_from_slice(b",\"Dimensions\":[");
+    for (index, set) in collected
+        .dimensions
+        .chunks(MAX_DIMENSIONS_PER_SET)
+        .enumerate()
+    {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.push(b'[');
+        for (position, (name, _)) in set.iter().enumerate() {
+            if position > 0 {
+                out.push(b',');
+            }
+            json(out, name.as_ref());
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b"],\"Metrics\":[");
+    for (index, (name, unit, _)) in group.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"Name\":");
+        json(out, name);
+        out.extend_from_slice(b",\"Unit\":\"");
+        out.extend_from_slice(unit.as_str().as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+    out.extend_from_slice(b"]}]}}\n");
+}
+
+/// The top-level fields of one document being written, `_aws` excepted: that name
+/// is EMF's own, so a field of that name is left out.
+struct Fields<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Fields<'a> {
+        out.push(b'{');
+        Fields { out, first: true }
+    }
+
+    fn field(&mut self, name: &str, value: &(impl serde::Serialize + ?Sized)) {
+        if name != "_aws" {
+            json(self.key(name), value);
+        }
+    }
+
+    /// Starts the field `name`, for its value to follow.
+    fn key(&mut self, name: &str) -> &mut Vec<u8> {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+        json(self.out, name);
+        self.out.push(b':');
+        self.out
+    }
+}
+
+/// Appends `value` as JSON (strings escaped, numbers as serde_json writes them).
+fn json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    // Strings, numbers and JSON values always serialize.
+    let _ = serde_json::to_writer(out, value);
+}
+
 impl fmt::Debug for Metrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Metrics")
-            .field("namespace", &self.namespace)
-            .field("dimensions", &self.dimensions)
-            .field("enabled", &self.collected.is_some())
-            .field("writer", &self.writer.is_some())
+            .field(
+                "namespace",
+                &self.shared.as_ref().map(|shared| &*shared.namespace),
+            )
+            .field("enabled", &self.shared.is_some())
             .finish()
     }
 }
@@ -355,6 +509,7 @@ fn lock(collected: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn assert_valid_emf(document: &Value) {
         if let Err(problem) = check_document(document) {
@@ -368,7 +523,7 @@ mod tests {
             .dimension("service", "chat")
             .dimension("transport", "websocket");
         for i in 0..150 {
-            metrics.add(&format!("m{i:03}"), i as f64);
+            metrics.add(format!("m{i:03}"), i as f64);
         }
         metrics.property("requestId", "r-9");
         let documents = metrics.documents(1);
@@ -444,6 +599,30 @@ mod tests {
         off.add("X", 1.0);
         off.flush();
         assert!(off.documents(1).is_empty());
+    }
+
+    #[test]
+    fn names_are_escaped_and_a_later_kind_of_field_shadows_an_earlier_one() {
+        let metrics = Metrics::new("Te\"st").dimension("service", "a \"quoted\"\nname");
+        metrics.property("service", "shadowed by the dimension");
+        metrics.property("Orders", "shadowed by the metric");
+        metrics.property("_aws", "never replaces EMF's own field");
+        metrics.property("requestId", "r-1");
+        metrics.property("requestId", "r-2");
+        metrics.add("Orders", 2.0);
+        metrics.add("Orders", 3.0);
+        let documents = metrics.documents(7);
+        assert_eq!(documents.len(), 1);
+        let document = &documents[0];
+        assert_valid_emf(document);
+        assert_eq!(document["service"], "a \"quoted\"\nname");
+        assert_eq!(document["Orders"], json!([2.0, 3.0]));
+        assert_eq!(document["requestId"], "r-2");
+        assert_eq!(
+            document["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "Te\"st"
+        );
+        assert_eq!(document["_aws"]["Timestamp"], 7);
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub(crate) fn finish_to(metrics: &Metrics, stream: Stream) {
     if !on_lambda && !metrics.is_empty() {
         tracing::debug!(metrics = %metrics.readable().replace('\n', " "), "metrics");
     }
-    if on_lambda || metrics.writer.is_some() {
+    if on_lambda || metrics.has_writer() {
         metrics.write_to(stream);
     } else {
         metrics.reset();
@@ -159,7 +159,7 @@ impl Invocation {
     ) -> Invocation {
         let metrics = config
             .start()
-            .dimension("service", service)
+            .dimension("service", service.to_owned())
             .dimension("transport", transport);
         metrics.property("requestId", request_id);
         Invocation {
@@ -170,7 +170,11 @@ impl Invocation {
 
     /// Adds a dimension (HTTP's `route`).
     #[cfg(feature = "http")]
-    pub(crate) fn dimension(mut self, name: &str, value: impl Into<String>) -> Invocation {
+    pub(crate) fn dimension(
+        mut self,
+        name: &'static str,
+        value: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Invocation {
         self.metrics = self.metrics.dimension(name, value);
         self
     }

@@ -79,7 +79,10 @@ impl WebSocketAdapter {
             .start()
             .dimension("service", crate::metrics::function_name())
             .dimension("transport", "websocket")
-            .dimension("route", context.route_key.as_deref().unwrap_or_default());
+            .dimension(
+                "route",
+                context.route_key.as_deref().unwrap_or_default().to_owned(),
+            );
         metrics.property(
             "requestId",
             context.request_id.as_deref().unwrap_or_default(),
