@@ -945,6 +945,23 @@ fn the_sweep_is_a_scheduled_function_allowed_get_connection_and_the_tables() {
 }
 
 #[test]
+fn an_apps_sweep_function_and_add_sweep_write_the_same_template() {
+    let every = std::time::Duration::from_secs(30 * 60);
+    let app = App::single("chat", chat::adapter()).function(
+        "chat_sweep",
+        fabric::websocket::Sweep::app_store()
+            .sweeps("chat")
+            .every(every),
+    );
+    let build = BuildOptions::default();
+    let plain = App::single("chat", chat::adapter()).describe().unwrap();
+    let mut added = Template::from_app(&plain, &build);
+    let sweep = fabric::deploy::SweepFunction::new("chat_sweep", "chat").every(every);
+    added.add_sweep(&plain, &sweep, &build).unwrap();
+    assert_eq!(app_template(&app), added.to_value());
+}
+
+#[test]
 fn declared_secrets_get_their_variables_the_extension_layer_and_read_access_to_exactly_them() {
     let adapter = fabric::websocket::fabric_websocket(echo::echo).secrets(["API_KEY", "DB_URL"]);
     let template = single_template("echo", adapter);
