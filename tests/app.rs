@@ -111,6 +111,8 @@ async fn the_chat_app_serves_each_route_from_its_own_function() {
         "chat-send sendMessage",
         "chat-disconnect $disconnect",
         "chat-disconnect: connection closed",
+        // The sweep is no route, and the gateway does not run it.
+        "Not run here: chat-sweep, the sweep of API `Chat` (rate(15 minutes) on Lambda)",
     ] {
         assert!(logs.contains(line), "a log line with `{line}`:\n{logs}");
     }

@@ -453,13 +453,18 @@ fn each_route_of_the_app_invokes_the_function_that_serves_it() {
         );
     }
 
-    // One pair of tables, granted to the four functions that track connections.
+    // One pair of tables, granted to the four functions that track connections
+    // and to the sweep.
     let tables = resources(&template, "AWS::DynamoDB::Table");
     assert_eq!(tables.len(), 2);
     let functions = resources(&template, "AWS::Serverless::Function");
-    assert_eq!(functions.len(), 5);
+    assert_eq!(functions.len(), 6);
     for (id, function) in &functions {
         let properties = &function["Properties"];
+        if *id == "ChatSweepFunction" {
+            // Its schedule and GetConnection: see the sweep's own test.
+            continue;
+        }
         if *id == "ChatAuthorizerFunction" {
             // The authorizer reads its signing secret, no table, and posts to no
             // connection.
@@ -942,6 +947,59 @@ fn the_sweep_is_a_scheduled_function_allowed_get_connection_and_the_tables() {
     );
 
     lint(&value, "sweep");
+}
+
+#[test]
+fn the_chat_apps_sweep_is_a_scheduled_function_of_its_template() {
+    let template = app_template(&fabric_examples::chat_app::app());
+    let function = &template["Resources"]["ChatSweepFunction"];
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"],
+        "chat-sweep"
+    );
+    let properties = &function["Properties"];
+    assert_eq!(
+        properties["Events"],
+        json!({ "Schedule": { "Type": "Schedule", "Properties": { "Schedule": "rate(15 minutes)" } } })
+    );
+    assert_eq!(properties["Timeout"], 90, "the 60 s budget and 30 s");
+    let variables = &properties["Environment"]["Variables"];
+    assert_eq!(
+        variables["FABRIC_MANAGEMENT_ENDPOINT"],
+        json!({ "Fn::Sub": "https://${ChatWebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}" })
+    );
+    assert_eq!(
+        variables["FABRIC_CONNECTIONS_TABLE"],
+        json!({ "Ref": "ChatAppConnectionsTable" })
+    );
+    assert_eq!(
+        variables["FABRIC_ROOMS_TABLE"],
+        json!({ "Ref": "ChatAppRoomsTable" })
+    );
+    assert_eq!(
+        properties["Policies"],
+        json!([
+            { "Statement": [{
+                "Effect": "Allow",
+                "Action": "execute-api:ManageConnections",
+                "Resource": { "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ChatWebSocketApi}/${StageName}/GET/@connections/*" },
+            }] },
+            { "DynamoDBCrudPolicy": { "TableName": { "Ref": "ChatAppConnectionsTable" } } },
+            { "DynamoDBCrudPolicy": { "TableName": { "Ref": "ChatAppRoomsTable" } } },
+        ]),
+        "only GetConnection, and the app's tables"
+    );
+    // It is no route: no integration, no invoke permission for API Gateway, no URL.
+    assert!(properties.get("FunctionUrlConfig").is_none());
+    for kind in ["AWS::ApiGatewayV2::Integration", "AWS::Lambda::Permission"] {
+        for (id, resource) in resources(&template, kind) {
+            assert!(
+                !resource.to_string().contains("ChatSweepFunction"),
+                "{id} names the sweep"
+            );
+        }
+    }
+    lint(&template, "chat-app-sweep");
 }
 
 #[test]
