@@ -196,13 +196,20 @@ async fn dynamodb_store_recent_connections_wait_for_the_quiet_period() {
     recent_connections_are_not_checked(Arc::new(store)).await;
 }
 
+/// Whether the environment names a Management API endpoint (tests do not set one).
+fn management_endpoint_in_env() -> bool {
+    [
+        "FABRIC_MANAGEMENT_ENDPOINT",
+        "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI",
+        "AWS_ENDPOINT_URL",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some())
+}
+
 #[tokio::test]
 async fn without_a_management_endpoint_the_run_fails_with_one_clear_line() {
-    // FABRIC_MANAGEMENT_ENDPOINT is not set in tests.
-    if std::env::var_os("FABRIC_MANAGEMENT_ENDPOINT").is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI").is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL").is_some()
-    {
+    if management_endpoint_in_env() {
         return;
     }
     let report = fabric_sweep(MemoryStore::new()).run_once().await;
@@ -282,10 +289,7 @@ async fn the_chat_apps_sweep_function_runs_once_off_lambda_and_prints_its_report
 
 #[tokio::test]
 async fn without_a_management_endpoint_the_apps_sweep_exits_1_with_its_report() {
-    if std::env::var_os("FABRIC_MANAGEMENT_ENDPOINT").is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI").is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL").is_some()
-    {
+    if management_endpoint_in_env() {
         return;
     }
     let (code, report, output) = one_run(env!("CARGO_BIN_EXE_chat-sweep"), &[]).await;
