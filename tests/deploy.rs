@@ -630,76 +630,6 @@ fn a_store_gives_the_stack_its_tables_and_the_function_their_names_and_access() 
     assert!(resources(&without_store, "AWS::DynamoDB::Table").is_empty());
 }
 
-/// Creates a table on the local DynamoDB exactly as the template declares it.
-async fn create_table_from_template(
-    client: &aws_sdk_dynamodb::Client,
-    name: &str,
-    properties: &Value,
-) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType,
-    };
-    let keys = |schema: &Value| -> Vec<KeySchemaElement> {
-        schema
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|key| {
-                KeySchemaElement::builder()
-                    .attribute_name(key["AttributeName"].as_str().unwrap())
-                    .key_type(KeyType::from(key["KeyType"].as_str().unwrap()))
-                    .build()
-                    .unwrap()
-            })
-            .collect()
-    };
-    let mut request = client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_key_schema(Some(keys(&properties["KeySchema"])));
-    for attribute in properties["AttributeDefinitions"].as_array().unwrap() {
-        request = request.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attribute["AttributeName"].as_str().unwrap())
-                .attribute_type(ScalarAttributeType::from(
-                    attribute["AttributeType"].as_str().unwrap(),
-                ))
-                .build()
-                .unwrap(),
-        );
-    }
-    for index in properties["GlobalSecondaryIndexes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let mut projection = Projection::builder().projection_type(ProjectionType::from(
-            index["Projection"]["ProjectionType"].as_str().unwrap(),
-        ));
-        for attribute in index["Projection"]["NonKeyAttributes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            projection = projection.non_key_attributes(attribute.as_str().unwrap());
-        }
-        request = request.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(index["IndexName"].as_str().unwrap())
-                .set_key_schema(Some(keys(&index["KeySchema"])))
-                .projection(projection.build())
-                .build()
-                .unwrap(),
-        );
-    }
-    request
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("create {name}: {err:?}"));
-}
-
 #[tokio::test]
 async fn the_store_works_on_the_tables_the_template_declares() {
     use fabric::store::{Connection, ConnectionStore, DynamoDbStore};
@@ -711,13 +641,13 @@ async fn the_store_works_on_the_tables_the_template_declares() {
     let client = DynamoDbStore::sdk_client(Some(&endpoint));
     let table = support::dynamodb::unique_table("template");
     let rooms = format!("{table}-rooms");
-    create_table_from_template(
+    support::dynamodb::create_table_from_template(
         &client,
         &table,
         &template["Resources"]["ChatConnectionsTable"]["Properties"],
     )
     .await;
-    create_table_from_template(
+    support::dynamodb::create_table_from_template(
         &client,
         &rooms,
         &template["Resources"]["ChatRoomsTable"]["Properties"],
@@ -821,7 +751,7 @@ async fn rate_limit_buckets_work_on_the_table_the_template_declares() {
     let template = websocket_template(&chat::adapter());
     let client = DynamoDbStore::sdk_client(Some(&endpoint));
     let table = support::dynamodb::unique_table("buckets");
-    create_table_from_template(
+    support::dynamodb::create_table_from_template(
         &client,
         &table,
         &template["Resources"]["ChatRateLimitTable"]["Properties"],
