@@ -8,6 +8,7 @@
 //! | `$disconnect` | `chat-disconnect` | logs the close; the store forgets the connection |
 //! | `$default` | `chat-default` | `{"action": "join" \| "leave", "room": ...}` |
 //! | `sendMessage` | `chat-send` | `{"action": "sendMessage", "room": ..., "content": ...}` broadcasts to the room |
+//! | (every 15 minutes) | `chat-sweep` | forgets the stored connections API Gateway no longer has |
 //!
 //! A development token: `cargo run --bin mint-token -- alice` (signed with
 //! `CHAT_JWT_SECRET`, default [`DEV_JWT_SECRET`]).
@@ -17,6 +18,7 @@
 //! its template.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use fabric::app::App;
 use fabric::jwt::JwtVerifier;
@@ -24,8 +26,8 @@ use fabric::prelude::*;
 use fabric::secrets::{Secrets, SecretsBuilder};
 use fabric::store;
 use fabric::websocket::{
-    Authorized, AuthorizerAdapter, AuthorizerRequest, Disconnect, IdentitySource, WebSocketAdapter,
-    fabric_authorizer,
+    Authorized, AuthorizerAdapter, AuthorizerRequest, Disconnect, IdentitySource, Sweep,
+    WebSocketAdapter, fabric_authorizer,
 };
 
 use crate::chat::sender;
@@ -170,7 +172,7 @@ async fn closed(ctx: Context, info: Disconnect) {
     );
 }
 
-/// The application: its API, its store and its five functions.
+/// The application: its API, its store, its five functions and its sweep.
 pub fn app() -> App {
     app_with(send_routes())
 }
@@ -212,6 +214,12 @@ pub fn app_with(send: WebSocketRouter) -> App {
             fabric_websocket(membership).track_connections(),
         )
         .function("chat-send", fabric_websocket(send).track_connections())
+        .function(
+            "chat-sweep",
+            Sweep::app_store()
+                .sweeps("Chat")
+                .every(Duration::from_secs(15 * 60)),
+        )
 }
 
 /// The chat page, sending its messages on the `sendMessage` route, its token field

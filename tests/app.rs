@@ -12,7 +12,7 @@ use fabric::local::Gateway;
 use fabric::prelude::*;
 use fabric::store::ConnectionStore;
 use fabric::store::{MemoryStore, SharedStore};
-use fabric::websocket::WebSocketAdapter;
+use fabric::websocket::{Sweep, WebSocketAdapter};
 use fabric_examples::chat_app;
 use support::http_server::RecordingServer;
 use support::lambda_runtime::{LambdaRuntime, Outcome};
@@ -111,6 +111,8 @@ async fn the_chat_app_serves_each_route_from_its_own_function() {
         "chat-send sendMessage",
         "chat-disconnect $disconnect",
         "chat-disconnect: connection closed",
+        // The sweep is no route, and the gateway does not run it.
+        "Not run here: chat-sweep, the sweep of API `Chat` (rate(15 minutes) on Lambda)",
     ] {
         assert!(logs.contains(line), "a log line with `{line}`:\n{logs}");
     }
@@ -371,6 +373,29 @@ fn every_kind_of_mistake_is_named() {
                 .function("a", fabric_http(fabric_examples::division::division))
                 .function("b", fabric_http(fabric_examples::division::division)),
             "GET /division of API `Api` is served by two functions: `a` and `b`",
+        ),
+        (
+            App::new("SweepTypo")
+                .websocket_api("Chat", |api| api.handler("chat"))
+                .function("chat", tracker())
+                .function("sweep", Sweep::app_store().sweeps("Chta")),
+            "function `sweep` sweeps the API `Chta`, which the app does not have (its APIs: Chat)",
+        ),
+        (
+            App::new("SweepHttp")
+                .websocket_api("Chat", |api| api.handler("chat"))
+                .http_api("Api", |api| api.handler("web"))
+                .function("chat", tracker())
+                .function("web", fabric_http(fabric_examples::division::division))
+                .function("sweep", Sweep::app_store().sweeps("Api")),
+            "function `sweep` sweeps the API `Api`, an HTTP API: only a WebSocket API has connections to sweep",
+        ),
+        (
+            App::new("SweepNothing")
+                .websocket_api("Chat", |api| api.handler("chat"))
+                .function("chat", tracker())
+                .function("sweep", Sweep::app_store()),
+            "function `sweep` is a sweep of no API: name the WebSocket API whose connections it checks with .sweeps(\"api\")",
         ),
         (
             App::new("Bad name")

@@ -453,13 +453,18 @@ fn each_route_of_the_app_invokes_the_function_that_serves_it() {
         );
     }
 
-    // One pair of tables, granted to the four functions that track connections.
+    // One pair of tables, granted to the four functions that track connections
+    // and to the sweep.
     let tables = resources(&template, "AWS::DynamoDB::Table");
     assert_eq!(tables.len(), 2);
     let functions = resources(&template, "AWS::Serverless::Function");
-    assert_eq!(functions.len(), 5);
+    assert_eq!(functions.len(), 6);
     for (id, function) in &functions {
         let properties = &function["Properties"];
+        if *id == "ChatSweepFunction" {
+            // Its schedule and GetConnection: see the sweep's own test.
+            continue;
+        }
         if *id == "ChatAuthorizerFunction" {
             // The authorizer reads its signing secret, no table, and posts to no
             // connection.
@@ -625,76 +630,6 @@ fn a_store_gives_the_stack_its_tables_and_the_function_their_names_and_access() 
     assert!(resources(&without_store, "AWS::DynamoDB::Table").is_empty());
 }
 
-/// Creates a table on the local DynamoDB exactly as the template declares it.
-async fn create_table_from_template(
-    client: &aws_sdk_dynamodb::Client,
-    name: &str,
-    properties: &Value,
-) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType,
-    };
-    let keys = |schema: &Value| -> Vec<KeySchemaElement> {
-        schema
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|key| {
-                KeySchemaElement::builder()
-                    .attribute_name(key["AttributeName"].as_str().unwrap())
-                    .key_type(KeyType::from(key["KeyType"].as_str().unwrap()))
-                    .build()
-                    .unwrap()
-            })
-            .collect()
-    };
-    let mut request = client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_key_schema(Some(keys(&properties["KeySchema"])));
-    for attribute in properties["AttributeDefinitions"].as_array().unwrap() {
-        request = request.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attribute["AttributeName"].as_str().unwrap())
-                .attribute_type(ScalarAttributeType::from(
-                    attribute["AttributeType"].as_str().unwrap(),
-                ))
-                .build()
-                .unwrap(),
-        );
-    }
-    for index in properties["GlobalSecondaryIndexes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let mut projection = Projection::builder().projection_type(ProjectionType::from(
-            index["Projection"]["ProjectionType"].as_str().unwrap(),
-        ));
-        for attribute in index["Projection"]["NonKeyAttributes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            projection = projection.non_key_attributes(attribute.as_str().unwrap());
-        }
-        request = request.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(index["IndexName"].as_str().unwrap())
-                .set_key_schema(Some(keys(&index["KeySchema"])))
-                .projection(projection.build())
-                .build()
-                .unwrap(),
-        );
-    }
-    request
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("create {name}: {err:?}"));
-}
-
 #[tokio::test]
 async fn the_store_works_on_the_tables_the_template_declares() {
     use fabric::store::{Connection, ConnectionStore, DynamoDbStore};
@@ -706,13 +641,13 @@ async fn the_store_works_on_the_tables_the_template_declares() {
     let client = DynamoDbStore::sdk_client(Some(&endpoint));
     let table = support::dynamodb::unique_table("template");
     let rooms = format!("{table}-rooms");
-    create_table_from_template(
+    support::dynamodb::create_table_from_template(
         &client,
         &table,
         &template["Resources"]["ChatConnectionsTable"]["Properties"],
     )
     .await;
-    create_table_from_template(
+    support::dynamodb::create_table_from_template(
         &client,
         &rooms,
         &template["Resources"]["ChatRoomsTable"]["Properties"],
@@ -816,7 +751,7 @@ async fn rate_limit_buckets_work_on_the_table_the_template_declares() {
     let template = websocket_template(&chat::adapter());
     let client = DynamoDbStore::sdk_client(Some(&endpoint));
     let table = support::dynamodb::unique_table("buckets");
-    create_table_from_template(
+    support::dynamodb::create_table_from_template(
         &client,
         &table,
         &template["Resources"]["ChatRateLimitTable"]["Properties"],
@@ -942,6 +877,76 @@ fn the_sweep_is_a_scheduled_function_allowed_get_connection_and_the_tables() {
     );
 
     lint(&value, "sweep");
+}
+
+#[test]
+fn the_chat_apps_sweep_is_a_scheduled_function_of_its_template() {
+    let template = app_template(&fabric_examples::chat_app::app());
+    let function = &template["Resources"]["ChatSweepFunction"];
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"],
+        "chat-sweep"
+    );
+    let properties = &function["Properties"];
+    assert_eq!(
+        properties["Events"],
+        json!({ "Schedule": { "Type": "Schedule", "Properties": { "Schedule": "rate(15 minutes)" } } })
+    );
+    assert_eq!(properties["Timeout"], 90, "the 60 s budget and 30 s");
+    let variables = &properties["Environment"]["Variables"];
+    assert_eq!(
+        variables["FABRIC_MANAGEMENT_ENDPOINT"],
+        json!({ "Fn::Sub": "https://${ChatWebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}" })
+    );
+    assert_eq!(
+        variables["FABRIC_CONNECTIONS_TABLE"],
+        json!({ "Ref": "ChatAppConnectionsTable" })
+    );
+    assert_eq!(
+        variables["FABRIC_ROOMS_TABLE"],
+        json!({ "Ref": "ChatAppRoomsTable" })
+    );
+    assert_eq!(
+        properties["Policies"],
+        json!([
+            { "Statement": [{
+                "Effect": "Allow",
+                "Action": "execute-api:ManageConnections",
+                "Resource": { "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ChatWebSocketApi}/${StageName}/GET/@connections/*" },
+            }] },
+            { "DynamoDBCrudPolicy": { "TableName": { "Ref": "ChatAppConnectionsTable" } } },
+            { "DynamoDBCrudPolicy": { "TableName": { "Ref": "ChatAppRoomsTable" } } },
+        ]),
+        "only GetConnection, and the app's tables"
+    );
+    // It is no route: no integration, no invoke permission for API Gateway, no URL.
+    assert!(properties.get("FunctionUrlConfig").is_none());
+    for kind in ["AWS::ApiGatewayV2::Integration", "AWS::Lambda::Permission"] {
+        for (id, resource) in resources(&template, kind) {
+            assert!(
+                !resource.to_string().contains("ChatSweepFunction"),
+                "{id} names the sweep"
+            );
+        }
+    }
+    lint(&template, "chat-app-sweep");
+}
+
+#[test]
+fn an_apps_sweep_function_and_add_sweep_write_the_same_template() {
+    let every = std::time::Duration::from_secs(30 * 60);
+    let app = App::single("chat", chat::adapter()).function(
+        "chat_sweep",
+        fabric::websocket::Sweep::app_store()
+            .sweeps("chat")
+            .every(every),
+    );
+    let build = BuildOptions::default();
+    let plain = App::single("chat", chat::adapter()).describe().unwrap();
+    let mut added = Template::from_app(&plain, &build);
+    let sweep = fabric::deploy::SweepFunction::new("chat_sweep", "chat").every(every);
+    added.add_sweep(&plain, &sweep, &build).unwrap();
+    assert_eq!(app_template(&app), added.to_value());
 }
 
 #[test]

@@ -391,3 +391,102 @@ fn passed_and_throttled(frames: Vec<Value>) -> (usize, usize) {
     }
     counts
 }
+
+/// The real `chat` binary with `FABRIC_RATE_LIMIT_TABLE` naming a table on moto
+/// (made as the template declares it): its per-connection buckets (10/s, burst 20,
+/// `EnvBuckets`) are items of that table, not memory.
+#[tokio::test]
+async fn the_chat_binary_keeps_its_buckets_in_the_table_fabric_rate_limit_table_names() {
+    use fabric::app::App;
+    use fabric::deploy::{BuildOptions, Template};
+    use support::process::{KillOnDrop, free_port, ready_line, spawn_binary};
+
+    let Some(endpoint) = support::dynamodb::server("limits_env_table").await else {
+        return;
+    };
+    let template = Template::from_app(
+        &App::single("chat", fabric_examples::chat::adapter())
+            .describe()
+            .unwrap(),
+        &BuildOptions::default(),
+    )
+    .to_value();
+    let client = DynamoDbStore::sdk_client(Some(&endpoint));
+    let table = support::dynamodb::unique_table("env-buckets");
+    support::dynamodb::create_table_from_template(
+        &client,
+        &table,
+        &template["Resources"]["ChatRateLimitTable"]["Properties"],
+    )
+    .await;
+
+    let port = free_port();
+    let (child, lines) = spawn_binary(
+        env!("CARGO_BIN_EXE_chat"),
+        port,
+        &[],
+        &[
+            ("FABRIC_RATE_LIMIT_TABLE", &table),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+    );
+    let _chat = KillOnDrop(child);
+    let (ready, _lines) = ready_line(lines).await;
+    assert!(ready.starts_with("Fabric local gateway ready: "), "{ready}");
+
+    let mut ws = WsClient::connect(&format!("ws://127.0.0.1:{port}/?token=dev-token")).await;
+    // 60 at once, three times the burst: the first 20 pass, the refill (10 a second)
+    // lets a few more through while they are taken, the rest are 429s.
+    let started = Instant::now();
+    let joins = (0..60).map(|n| json!({"action": "join", "room": format!("r{n}")}));
+    let frames = answers(&mut ws, joins).await;
+    let refilled = (started.elapsed().as_secs_f64() * 10.0).ceil() as usize + 1;
+    let joined: Vec<&Value> = frames
+        .iter()
+        .filter(|f| f.get("joined").is_some())
+        .collect();
+    let limited: Vec<&Value> = frames
+        .iter()
+        .filter(|f| f["errors"][0]["status"] == 429)
+        .collect();
+    assert_eq!(joined.len() + limited.len(), 60, "{frames:?}");
+    assert!(
+        (20..=20 + refilled).contains(&joined.len()),
+        "the burst of 20 and at most {refilled} refilled: {} passed",
+        joined.len()
+    );
+    assert!(!limited.is_empty(), "{frames:?}");
+    assert!(
+        limited[0]["errors"][0]["meta"]["retryAfterMs"].is_number(),
+        "{}",
+        limited[0]
+    );
+    let connection_id = joined[0]["connectionId"].as_str().unwrap().to_owned();
+
+    // Still open: once a token has come back, a join passes again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ws.send_json(json!({"action": "join", "room": "after"}))
+        .await;
+    assert_eq!(ws.next_json().await["joined"], "after");
+
+    // The bucket is an item of the table: the table, not memory, was used.
+    let items = client
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let buckets: Vec<String> = items
+        .iter()
+        .filter_map(|item| item.get("bucket")?.as_s().ok().cloned())
+        .collect();
+    assert!(
+        buckets.iter().any(|bucket| bucket.contains(&connection_id)),
+        "a bucket of connection {connection_id} in {table}: {buckets:?}"
+    );
+}

@@ -1,9 +1,9 @@
-//! The chat API's stale-connection sweep: on Lambda, run by its EventBridge
-//! schedule; off Lambda, one run against `FABRIC_CONNECTIONS_TABLE` (or an empty
-//! in-memory store) and `FABRIC_MANAGEMENT_ENDPOINT`, its report on stdout.
+//! `chat-sweep`, the chat app's stale-connection sweep (see `examples/chat_app.rs`):
+//! on Lambda, run by its EventBridge schedule; off Lambda, one run against the
+//! app's store (`FABRIC_CONNECTIONS_TABLE`, or an empty in-memory store) and
+//! `FABRIC_MANAGEMENT_ENDPOINT`, its report on stdout.
 
 #[tokio::main]
 async fn main() -> Result<(), fabric::BoxError> {
-    let store = fabric::store::from_env()?;
-    fabric::run(fabric::websocket::Sweep::new(store)).await
+    fabric::run(fabric_examples::chat_app::app().serve("chat-sweep")).await
 }

@@ -89,6 +89,67 @@ pub enum Serves {
     /// A Lambda REQUEST authorizer for a WebSocket API's `$connect`, with its
     /// identity sources (`route.request.querystring.token`).
     Authorizer(Vec<String>),
+    /// A stale-connection sweep of a WebSocket API, run on a schedule.
+    Sweep(SweepDescription),
+}
+
+/// A stale-connection sweep: the WebSocket API whose connections it checks, and how
+/// often and how long it runs. The template schedules its function with
+/// EventBridge (`Events: Type: Schedule`) and grants it `GetConnection` on that
+/// API's `@connections`.
+///
+/// ```
+/// use std::time::Duration;
+/// use fabric::describe::SweepDescription;
+/// let sweep = SweepDescription::new("Chat").every(Duration::from_secs(30 * 60));
+/// assert_eq!(sweep.schedule(), "rate(30 minutes)");
+/// assert_eq!(sweep.time_budget, Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepDescription {
+    /// The WebSocket API whose connections it checks.
+    pub api: String,
+    /// How often it runs (whole minutes, at least one).
+    pub every: Duration,
+    /// The longest one run goes on; the function's timeout defaults to 30 s more.
+    pub time_budget: Duration,
+}
+
+impl SweepDescription {
+    /// A sweep of the WebSocket API `api`, every 15 minutes, 60 seconds per run.
+    pub fn new(api: impl Into<String>) -> SweepDescription {
+        SweepDescription {
+            api: api.into(),
+            every: Duration::from_secs(15 * 60),
+            time_budget: Duration::from_secs(60),
+        }
+    }
+
+    /// How often it runs.
+    pub fn every(mut self, every: Duration) -> SweepDescription {
+        self.every = every;
+        self
+    }
+
+    /// The longest one run goes on.
+    pub fn time_budget(mut self, budget: Duration) -> SweepDescription {
+        self.time_budget = budget;
+        self
+    }
+
+    /// The EventBridge schedule expression: `rate(N minutes)`.
+    pub fn schedule(&self) -> String {
+        match (self.every.as_secs() / 60).max(1) {
+            1 => "rate(1 minute)".to_owned(),
+            minutes => format!("rate({minutes} minutes)"),
+        }
+    }
+
+    /// The function's timeout when its settings give none: the time budget and 30
+    /// seconds, so a run that starts its last check near the budget still ends.
+    pub fn default_timeout(&self) -> Duration {
+        self.time_budget + Duration::from_secs(30)
+    }
 }
 
 /// A function's Lambda settings, for its template.

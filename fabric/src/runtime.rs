@@ -107,22 +107,45 @@ async fn serve_app_locally(app: App, pinned: Option<String>) -> Result<(), BoxEr
     crate::local::serve_app(app, pinned).await
 }
 
+/// The adapter of one function of an app, set up to serve as part of it; a bad app
+/// is one line on stderr and exit status 1.
+#[cfg(any(feature = "websocket", feature = "http"))]
+fn planned_adapter(app: App, function: &str) -> crate::app::FunctionAdapter {
+    app.plan()
+        .and_then(|plan| plan.take(function))
+        .unwrap_or_else(|err| fatal(&err.to_string()))
+        .adapter
+}
+
+/// One function of an app, off Lambda: a sweep runs once, as at each of its
+/// scheduled times, with its report on stdout (it is no route, so the whole app
+/// would not run it); any other function runs the whole app, since one function of
+/// it cannot work alone.
+#[cfg(any(feature = "websocket", feature = "http"))]
+async fn serve_function_locally(app: App, function: String) -> Result<(), BoxError> {
+    #[cfg(feature = "websocket")]
+    if app.is_sweep(&function) {
+        if let crate::app::FunctionAdapter::Sweep(sweep) = planned_adapter(app.clone(), &function) {
+            return sweep.serve_local().await;
+        }
+    }
+    serve_app_locally(app, Some(function)).await
+}
+
 /// One function of an app, on Lambda.
 #[cfg(any(feature = "websocket", feature = "http"))]
 async fn serve_function_on_lambda(app: App, function: &str) -> Result<(), BoxError> {
     use crate::app::FunctionAdapter;
 
-    let planned = app
-        .plan()
-        .and_then(|plan| plan.take(function))
-        .unwrap_or_else(|err| fatal(&err.to_string()));
-    match planned.adapter {
+    match planned_adapter(app, function) {
         #[cfg(feature = "websocket")]
         FunctionAdapter::WebSocket(adapter) => adapter.serve_lambda().await,
         #[cfg(feature = "http")]
         FunctionAdapter::Http(router) => router.serve_lambda().await,
         #[cfg(feature = "websocket")]
         FunctionAdapter::Authorizer(authorizer) => authorizer.serve_lambda().await,
+        #[cfg(feature = "websocket")]
+        FunctionAdapter::Sweep(sweep) => sweep.serve_lambda().await,
     }
 }
 
@@ -231,7 +254,8 @@ impl Adapter for crate::cli::Cli {
 }
 
 /// On Lambda, an app serves the function `FABRIC_FUNCTION` names, or its only one;
-/// off Lambda, all of them.
+/// off Lambda, all of them, except that a sweep `FABRIC_FUNCTION` names runs once
+/// (as [`App::serve`] does for it).
 #[cfg(any(feature = "websocket", feature = "http"))]
 impl Adapter for App {
     async fn serve_lambda(self) -> Result<(), BoxError> {
@@ -252,7 +276,10 @@ impl Adapter for App {
     }
 
     async fn serve_local(self) -> Result<(), BoxError> {
-        serve_app_locally(self, None).await
+        match crate::env::var("FABRIC_FUNCTION") {
+            Some(function) => serve_function_locally(self, function).await,
+            None => serve_app_locally(self, None).await,
+        }
     }
 
     fn describe(&self, _binary: &str) -> Result<Option<AppDescription>, BoxError> {
@@ -269,7 +296,7 @@ impl Adapter for ServeFunction {
 
     async fn serve_local(self) -> Result<(), BoxError> {
         let (app, function) = self.into_parts();
-        serve_app_locally(app, Some(function)).await
+        serve_function_locally(app, function).await
     }
 
     fn describe(&self, _binary: &str) -> Result<Option<AppDescription>, BoxError> {

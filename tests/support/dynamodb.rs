@@ -67,3 +67,73 @@ pub(crate) async fn store(test: &str) -> Option<DynamoDbStore> {
         .unwrap_or_else(|err| panic!("create the tables at {endpoint}: {err}"));
     Some(store)
 }
+
+/// Creates a table on the local DynamoDB exactly as the template declares it.
+pub(crate) async fn create_table_from_template(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    properties: &serde_json::Value,
+) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let keys = |schema: &serde_json::Value| -> Vec<KeySchemaElement> {
+        schema
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|key| {
+                KeySchemaElement::builder()
+                    .attribute_name(key["AttributeName"].as_str().unwrap())
+                    .key_type(KeyType::from(key["KeyType"].as_str().unwrap()))
+                    .build()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(keys(&properties["KeySchema"])));
+    for attribute in properties["AttributeDefinitions"].as_array().unwrap() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attribute["AttributeName"].as_str().unwrap())
+                .attribute_type(ScalarAttributeType::from(
+                    attribute["AttributeType"].as_str().unwrap(),
+                ))
+                .build()
+                .unwrap(),
+        );
+    }
+    for index in properties["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let mut projection = Projection::builder().projection_type(ProjectionType::from(
+            index["Projection"]["ProjectionType"].as_str().unwrap(),
+        ));
+        for attribute in index["Projection"]["NonKeyAttributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            projection = projection.non_key_attributes(attribute.as_str().unwrap());
+        }
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index["IndexName"].as_str().unwrap())
+                .set_key_schema(Some(keys(&index["KeySchema"])))
+                .projection(projection.build())
+                .build()
+                .unwrap(),
+        );
+    }
+    request
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("create {name}: {err:?}"));
+}

@@ -52,12 +52,15 @@ impl Plan {
     #[cfg(feature = "websocket")]
     pub(crate) fn share_store(&mut self, store: crate::store::SharedStore) {
         for function in &mut self.functions {
-            if let (true, FunctionAdapter::WebSocket(adapter)) =
-                (function.uses_app_store, &mut function.adapter)
-            {
-                *adapter = adapter
-                    .clone()
-                    .with_store_source(StoreSource::Shared(store.clone()));
+            let shared = StoreSource::Shared(store.clone());
+            match (function.uses_app_store, &mut function.adapter) {
+                (true, FunctionAdapter::WebSocket(adapter)) => {
+                    *adapter = adapter.clone().with_store_source(shared);
+                }
+                (true, FunctionAdapter::Sweep(sweep)) => {
+                    *sweep = sweep.clone().with_store_source(shared);
+                }
+                _ => {}
             }
         }
     }
@@ -141,6 +144,10 @@ pub(super) fn plan(app: App) -> Result<Plan, AppError> {
                 function.name
             )));
         }
+        #[cfg(feature = "websocket")]
+        if let FunctionAdapter::Sweep(sweep) = &function.adapter {
+            check_sweep(&function.name, sweep.swept_api(), &described)?;
+        }
         if api.is_none() && !runs_alone(&serves) {
             return Err(AppError::new(format!(
                 "function `{}` serves no route: route a key of an API to it (.route(key, \"{0}\")) or make it an API's handler (.handler(\"{0}\"))",
@@ -155,7 +162,11 @@ pub(super) fn plan(app: App) -> Result<Plan, AppError> {
             }),
             _ => false,
         };
-        let uses_store = matches!(&serves, Serves::WebSocket(routes) if routes.tracks_connections);
+        let uses_store = match &serves {
+            Serves::WebSocket(routes) => routes.tracks_connections,
+            Serves::Sweep(_) => true,
+            _ => false,
+        };
         let uses_rate_limit_table =
             matches!(&serves, Serves::WebSocket(routes) if routes.uses_rate_limit_table);
         descriptions.push(FunctionDescription {
@@ -224,6 +235,8 @@ fn serves(adapter: &FunctionAdapter) -> Serves {
                 .map(crate::websocket::IdentitySource::expression)
                 .collect(),
         ),
+        #[cfg(feature = "websocket")]
+        FunctionAdapter::Sweep(sweep) => Serves::Sweep(sweep.describe()),
     }
 }
 
@@ -236,39 +249,82 @@ fn secrets(adapter: &FunctionAdapter) -> Vec<String> {
         FunctionAdapter::Http(router) => router.settings().secret_names().to_vec(),
         #[cfg(feature = "websocket")]
         FunctionAdapter::Authorizer(authorizer) => authorizer.secret_names().to_vec(),
+        #[cfg(feature = "websocket")]
+        FunctionAdapter::Sweep(_) => Vec::new(),
     }
 }
 
-/// A streaming HTTP function answers on its own function URL, outside any API.
+/// A streaming HTTP function answers on its own function URL, outside any API; a
+/// sweep runs on its schedule.
 fn runs_alone(serves: &Serves) -> bool {
-    matches!(serves, Serves::Http(routes) if routes.streaming)
+    matches!(serves, Serves::Http(routes) if routes.streaming) || matches!(serves, Serves::Sweep(_))
+}
+
+/// A sweep must name one of the app's WebSocket APIs.
+#[cfg(feature = "websocket")]
+fn check_sweep(
+    function: &str,
+    swept: Option<&str>,
+    apis: &[ApiDescription],
+) -> Result<(), AppError> {
+    let Some(swept) = swept else {
+        return Err(AppError::new(format!(
+            "function `{function}` is a sweep of no API: name the WebSocket API whose connections it checks with .sweeps(\"api\")"
+        )));
+    };
+    match apis.iter().find(|api| api.name() == swept) {
+        Some(ApiDescription::WebSocket(_)) => Ok(()),
+        Some(ApiDescription::Http(_)) => Err(AppError::new(format!(
+            "function `{function}` sweeps the API `{swept}`, an HTTP API: only a WebSocket API has connections to sweep"
+        ))),
+        None => {
+            let names: Vec<&str> = apis.iter().map(ApiDescription::name).collect();
+            Err(AppError::new(format!(
+                "function `{function}` sweeps the API `{swept}`, which the app does not have (its APIs: {})",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )))
+        }
+    }
 }
 
 /// The adapter as it serves inside the app: the API's route selection, and the
-/// app's store for a function that tracks connections in the store chosen when
-/// serving.
+/// app's store for a function (or a sweep) that tracks connections in the store
+/// chosen when serving.
 #[cfg(feature = "websocket")]
 fn prepare(
     function: &FunctionSpec,
     selection: Option<&str>,
     store: Option<&StoreFactory>,
 ) -> (FunctionAdapter, bool) {
-    let FunctionAdapter::WebSocket(adapter) = &function.adapter else {
-        return (function.adapter.clone(), false);
-    };
-    let mut adapter = adapter.clone();
-    if let Some(selection) = selection.and_then(|s| RouteSelection::parse(s).ok()) {
-        adapter = adapter.with_selection(selection);
-    }
-    let uses_app_store = matches!(adapter.store_source(), StoreSource::Serving);
-    if uses_app_store {
+    let app_store = || {
         let factory: StoreFactory = match store {
             Some(factory) => factory.clone(),
             None => Arc::new(crate::store::from_env),
         };
-        adapter = adapter.with_store_source(StoreSource::Factory(factory));
+        StoreSource::Factory(factory)
+    };
+    match &function.adapter {
+        FunctionAdapter::WebSocket(adapter) => {
+            let mut adapter = adapter.clone();
+            if let Some(selection) = selection.and_then(|s| RouteSelection::parse(s).ok()) {
+                adapter = adapter.with_selection(selection);
+            }
+            let uses_app_store = matches!(adapter.store_source(), StoreSource::Serving);
+            if uses_app_store {
+                adapter = adapter.with_store_source(app_store());
+            }
+            (FunctionAdapter::WebSocket(adapter), uses_app_store)
+        }
+        FunctionAdapter::Sweep(sweep) if matches!(sweep.store_source(), StoreSource::Serving) => (
+            FunctionAdapter::Sweep(sweep.clone().with_store_source(app_store())),
+            true,
+        ),
+        other => (other.clone(), false),
     }
-    (FunctionAdapter::WebSocket(adapter), uses_app_store)
 }
 
 impl FunctionAdapter {
@@ -283,9 +339,10 @@ impl FunctionAdapter {
             FunctionAdapter::Http(router) => {
                 FunctionAdapter::Http(router.with_layers_around(outer))
             }
-            // An authorizer runs no services, so an app's layers have nothing to wrap.
+            // An authorizer or a sweep runs no services, so an app's layers have
+            // nothing to wrap.
             #[cfg(feature = "websocket")]
-            authorizer @ FunctionAdapter::Authorizer(_) => authorizer,
+            other @ (FunctionAdapter::Authorizer(_) | FunctionAdapter::Sweep(_)) => other,
         }
     }
 }

@@ -45,6 +45,11 @@
 //! two functions, a function with no route, or two functions of one API tracking
 //! connections in different stores is an [`AppError`], at start and at
 //! `--print-template`.
+//!
+//! A stale-connection sweep is a function of the app that serves no route:
+//! `.function("chat-sweep", Sweep::app_store().sweeps("Chat"))` (see
+//! [`Sweep::sweeps`](crate::websocket::Sweep::sweeps)). The template schedules it;
+//! its binary runs it on each scheduled event on Lambda, and once off Lambda.
 
 // Built with one transport, matches over the adapter kinds have a single arm, and
 // what only the local runtime reads goes unread. (For every file of the module.)
@@ -290,6 +295,9 @@ pub enum FunctionAdapter {
     /// A WebSocket API's REQUEST authorizer.
     #[cfg(feature = "websocket")]
     Authorizer(crate::websocket::AuthorizerAdapter),
+    /// A WebSocket API's stale-connection sweep, run on a schedule.
+    #[cfg(feature = "websocket")]
+    Sweep(crate::websocket::Sweep),
 }
 
 impl fmt::Debug for FunctionAdapter {
@@ -301,6 +309,8 @@ impl fmt::Debug for FunctionAdapter {
             FunctionAdapter::Http(router) => router.fmt(f),
             #[cfg(feature = "websocket")]
             FunctionAdapter::Authorizer(authorizer) => authorizer.fmt(f),
+            #[cfg(feature = "websocket")]
+            FunctionAdapter::Sweep(sweep) => sweep.fmt(f),
         }
     }
 }
@@ -309,6 +319,30 @@ impl fmt::Debug for FunctionAdapter {
 impl From<crate::websocket::AuthorizerAdapter> for FunctionAdapter {
     fn from(authorizer: crate::websocket::AuthorizerAdapter) -> FunctionAdapter {
         FunctionAdapter::Authorizer(authorizer)
+    }
+}
+
+/// A sweep is a function of the app like the others: it names the WebSocket API it
+/// sweeps with [`Sweep::sweeps`](crate::websocket::Sweep::sweeps), and the app's
+/// template schedules it.
+///
+/// ```
+/// use std::time::Duration;
+/// use fabric::app::App;
+/// use fabric::websocket::{Sweep, WebSocketAdapter};
+///
+/// let app = App::new("Chat")
+///     .websocket_api("Chat", |api| api.handler("chat"))
+///     .function("chat", WebSocketAdapter::new().track_connections())
+///     .function("chat-sweep", Sweep::app_store().sweeps("Chat").every(Duration::from_secs(10 * 60)));
+/// let description = app.describe().unwrap();
+/// let sweep = description.function("chat-sweep").unwrap();
+/// assert!(sweep.uses_store && sweep.api.is_none(), "it uses the tables, and serves no route");
+/// ```
+#[cfg(feature = "websocket")]
+impl From<crate::websocket::Sweep> for FunctionAdapter {
+    fn from(sweep: crate::websocket::Sweep) -> FunctionAdapter {
+        FunctionAdapter::Sweep(sweep)
     }
 }
 
@@ -409,6 +443,8 @@ impl App {
             FunctionAdapter::Http(_) => (app.http_api(name, |api| api.handler(name)), "HTTP API"),
             #[cfg(feature = "websocket")]
             FunctionAdapter::Authorizer(_) => (app, "Lambda authorizer"),
+            #[cfg(feature = "websocket")]
+            FunctionAdapter::Sweep(_) => (app, "stale-connection sweep"),
         };
         app.description(&format!("{name}: a Fabric {kind}"))
             .function(name, adapter)
@@ -525,6 +561,15 @@ impl App {
     /// Checks the app and prepares every function's adapter to serve as part of it.
     pub(crate) fn plan(self) -> Result<Plan, AppError> {
         check::plan(self)
+    }
+
+    /// Whether the function `name` is a sweep, which runs on a schedule rather than
+    /// behind an API.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn is_sweep(&self, name: &str) -> bool {
+        self.functions
+            .iter()
+            .any(|f| f.name == name && matches!(f.adapter, FunctionAdapter::Sweep(_)))
     }
 }
 

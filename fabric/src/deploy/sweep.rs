@@ -1,6 +1,7 @@
 //! The stale-connection sweep in the template: its function, an EventBridge
 //! schedule, `execute-api:ManageConnections` (GET) on the API's `@connections`, and
-//! the connection tables.
+//! the connection tables. An app's sweep function ([`Sweep`](crate::websocket::Sweep)
+//! in `App::function`) and [`Template::add_sweep`] both come here.
 
 use std::time::Duration;
 
@@ -10,10 +11,13 @@ use serde_json::json;
 use super::function::{BuildOptions, Function};
 use super::resource::{logical_id, reference, sub};
 use super::template::{STAGE, Template};
-use crate::describe::{ApiDescription, AppDescription, FunctionSettings};
+use crate::describe::{ApiDescription, AppDescription, FunctionSettings, SweepDescription};
 
 /// The sweep function of a WebSocket API (a binary serving
-/// [`fabric_sweep`](crate::websocket::fabric_sweep)), for [`Template::add_sweep`].
+/// [`fabric_sweep`](crate::websocket::fabric_sweep)), for [`Template::add_sweep`]:
+/// for a sweep outside the app. A sweep that is a function of the app
+/// (`App::function(name, Sweep::app_store().sweeps(api))`) is in the app's
+/// template already.
 ///
 /// ```
 /// use std::time::Duration;
@@ -24,8 +28,7 @@ use crate::describe::{ApiDescription, AppDescription, FunctionSettings};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepFunction {
     binary: String,
-    api: String,
-    every: Duration,
+    sweep: SweepDescription,
     settings: FunctionSettings,
 }
 
@@ -36,15 +39,14 @@ impl SweepFunction {
     pub fn new(binary: impl Into<String>, api: impl Into<String>) -> SweepFunction {
         SweepFunction {
             binary: binary.into(),
-            api: api.into(),
-            every: Duration::from_secs(15 * 60),
-            settings: FunctionSettings::default().timeout(Duration::from_secs(90)),
+            sweep: SweepDescription::new(api),
+            settings: FunctionSettings::default(),
         }
     }
 
     /// How often it runs (whole minutes, at least one).
     pub fn every(mut self, every: Duration) -> SweepFunction {
-        self.every = every;
+        self.sweep = self.sweep.every(every);
         self
     }
 
@@ -56,10 +58,7 @@ impl SweepFunction {
 
     /// The EventBridge schedule expression: `rate(N minutes)`.
     pub fn schedule(&self) -> String {
-        match (self.every.as_secs() / 60).max(1) {
-            1 => "rate(1 minute)".to_owned(),
-            minutes => format!("rate({minutes} minutes)"),
-        }
+        self.sweep.schedule()
     }
 }
 
@@ -89,6 +88,19 @@ impl Template {
         &mut self,
         app: &AppDescription,
         sweep: &SweepFunction,
+        build: &BuildOptions,
+    ) -> Result<(), String> {
+        self.sweep(app, &sweep.binary, &sweep.sweep, &sweep.settings, build)
+    }
+
+    /// The sweep function `binary` of `sweep.api`, one of `app`'s WebSocket APIs:
+    /// its timeout, unless `settings` set one, is the sweep's time budget and 30 s.
+    pub(super) fn sweep(
+        &mut self,
+        app: &AppDescription,
+        binary: &str,
+        sweep: &SweepDescription,
+        settings: &FunctionSettings,
         build: &BuildOptions,
     ) -> Result<(), String> {
         let api = app
@@ -138,7 +150,11 @@ impl Template {
             "Schedule".to_owned(),
             json!({ "Type": "Schedule", "Properties": { "Schedule": sweep.schedule() } }),
         );
-        let lambda = Function::new(&sweep.binary, build, &sweep.settings);
+        let settings = match settings.timeout {
+            Some(_) => settings.clone(),
+            None => settings.clone().timeout(sweep.default_timeout()),
+        };
+        let lambda = Function::new(binary, build, &settings);
         let resource = lambda.resource(environment, policies, events);
         self.resource(lambda.id(), resource);
         Ok(())

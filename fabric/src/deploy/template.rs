@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::function::BuildOptions;
 use super::resource::Resource;
-use crate::describe::{ApiDescription, AppDescription};
+use crate::describe::{ApiDescription, AppDescription, Serves};
 
 /// How a template is written out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -121,8 +121,14 @@ impl Template {
             }
         }
         for (index, described) in app.functions.iter().enumerate() {
-            if !placed[index] {
-                template.function_url(described, build);
+            match &described.serves {
+                _ if placed[index] => {}
+                // A sweep runs on its schedule, outside the API it sweeps.
+                #[cfg(feature = "websocket")]
+                Serves::Sweep(sweep) => template
+                    .sweep(app, &described.name, sweep, &described.settings, build)
+                    .expect("a described app's sweep names one of its WebSocket APIs"),
+                _ => template.function_url(described, build),
             }
         }
         template.secrets(app, build);

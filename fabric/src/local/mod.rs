@@ -158,12 +158,37 @@ pub(crate) async fn serve_app_with(
     // Listening for the stop signal before any ready line: a signal sent as soon as
     // the server says it is ready must stop it cleanly.
     let stopped = stop_signal();
+    let sweeps = sweeps(&plan);
     let servers = start(plan, &args).await;
+    // On stdout, after the ready lines, which stay first.
+    for note in sweeps {
+        println!("{note}");
+    }
     stopped.await;
     tokio::select! {
         () = stop(servers) => Ok(()),
         () = stop_signal() => fatal("stopped at a second Ctrl-C, without waiting for $disconnect"),
     }
+}
+
+/// One line per sweep of the app, which the local gateway does not run: here
+/// every close runs `$disconnect`, so no connection goes stale, and a store shared
+/// with a deployed API would lose its live connections to a sweep asking this
+/// gateway about them.
+fn sweeps(plan: &Plan) -> Vec<String> {
+    plan.description
+        .functions
+        .iter()
+        .filter_map(|function| match &function.serves {
+            crate::describe::Serves::Sweep(sweep) => Some(format!(
+                "Not run here: {name}, the sweep of API `{api}` ({schedule} on Lambda); `FABRIC_FUNCTION={name}` or its own binary runs it once",
+                name = function.name,
+                api = sweep.api,
+                schedule = sweep.schedule(),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A running API of the app.

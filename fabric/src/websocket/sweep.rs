@@ -18,7 +18,8 @@ use chrono::{TimeDelta, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::{ManagementApi, ManagementError, SdkManagementApi};
+use super::{ManagementApi, ManagementError, SdkManagementApi, StoreSource};
+use crate::describe::SweepDescription;
 use crate::store::{Connection, ConnectionStore, SharedStore};
 use crate::{BoxError, Error};
 
@@ -33,6 +34,10 @@ const CONCURRENCY: usize = 16;
 /// [`max_checked`](Sweep::max_checked) were checked, or the
 /// [`time_budget`](Sweep::time_budget) is spent. A run stopped by a bound leaves a
 /// cursor, and the next run in the same process goes on from there.
+///
+/// In an [`App`](crate::app::App) a sweep is one more function: it names the
+/// WebSocket API it sweeps ([`sweeps`](Sweep::sweeps)) and how often it runs
+/// ([`every`](Sweep::every)), and the app's template schedules it. On its own:
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -50,8 +55,11 @@ const CONCURRENCY: usize = 16;
 /// ```
 #[derive(Clone)]
 pub struct Sweep {
-    store: SharedStore,
+    store: StoreSource,
     api: Option<Arc<dyn ManagementApi>>,
+    /// The app's WebSocket API it sweeps, and its schedule.
+    swept: Option<String>,
+    every: Duration,
     quiet: Duration,
     max_checked: usize,
     budget: Duration,
@@ -62,6 +70,8 @@ pub struct Sweep {
 impl std::fmt::Debug for Sweep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sweep")
+            .field("sweeps", &self.swept)
+            .field("every", &self.every)
             .field("quiet", &self.quiet)
             .field("max_checked", &self.max_checked)
             .field("budget", &self.budget)
@@ -86,15 +96,124 @@ pub fn fabric_sweep(store: impl ConnectionStore) -> Sweep {
 impl Sweep {
     /// A sweep of a shared store (see [`fabric_sweep`]).
     pub fn new(store: SharedStore) -> Sweep {
+        Sweep::of(StoreSource::Shared(store))
+    }
+
+    /// A sweep of the store chosen when serving starts, as
+    /// [`WebSocketAdapter::track_connections`](super::WebSocketAdapter::track_connections)
+    /// chooses it: in an [`App`](crate::app::App) the app's
+    /// ([`App::store`](crate::app::App::store)), the one its WebSocket functions
+    /// share; else the one [`store::from_env`](crate::store::from_env) names.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fabric::app::App;
+    /// use fabric::describe::Serves;
+    /// use fabric::websocket::{Sweep, WebSocketAdapter};
+    ///
+    /// let app = App::new("Chat")
+    ///     .websocket_api("Chat", |api| api.handler("chat"))
+    ///     .function("chat", WebSocketAdapter::new().track_connections())
+    ///     .function("chat-sweep", Sweep::app_store().sweeps("Chat").every(Duration::from_secs(30 * 60)));
+    /// let description = app.describe().unwrap();
+    /// let Serves::Sweep(sweep) = &description.function("chat-sweep").unwrap().serves else { panic!() };
+    /// assert_eq!((sweep.api.as_str(), sweep.schedule().as_str()), ("Chat", "rate(30 minutes)"));
+    /// ```
+    pub fn app_store() -> Sweep {
+        Sweep::of(StoreSource::Serving)
+    }
+
+    fn of(store: StoreSource) -> Sweep {
+        let described = SweepDescription::new("");
         Sweep {
             store,
             api: None,
+            swept: None,
+            every: described.every,
             quiet: Duration::from_secs(10 * 60),
             max_checked: 1000,
-            budget: Duration::from_secs(60),
+            budget: described.time_budget,
             page_size: 100,
             resume: Arc::default(),
         }
+    }
+
+    /// In an [`App`](crate::app::App), the WebSocket API whose connections this
+    /// sweep checks: the app's template grants its function `GetConnection` on that
+    /// API's `@connections` and sets `FABRIC_MANAGEMENT_ENDPOINT` to it. The app
+    /// refuses an API it does not have, or an HTTP API.
+    ///
+    /// ```
+    /// use fabric::app::App;
+    /// use fabric::websocket::{Sweep, WebSocketAdapter};
+    ///
+    /// let app = App::new("Chat")
+    ///     .websocket_api("Chat", |api| api.handler("chat"))
+    ///     .function("chat", WebSocketAdapter::new().track_connections())
+    ///     .function("chat-sweep", Sweep::app_store().sweeps("Chta"));
+    /// assert_eq!(
+    ///     app.describe().unwrap_err().to_string(),
+    ///     "function `chat-sweep` sweeps the API `Chta`, which the app does not have (its APIs: Chat)"
+    /// );
+    /// ```
+    pub fn sweeps(mut self, api: &str) -> Sweep {
+        self.swept = Some(api.to_owned());
+        self
+    }
+
+    /// How often the template's schedule runs it (whole minutes, at least one;
+    /// default 15 minutes).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fabric::websocket::Sweep;
+    /// let sweep = Sweep::app_store().sweeps("Chat").every(Duration::from_secs(5 * 60));
+    /// assert_eq!(sweep.describe().schedule(), "rate(5 minutes)");
+    /// ```
+    pub fn every(mut self, every: Duration) -> Sweep {
+        self.every = every;
+        self
+    }
+
+    /// What the template needs of it: the API it sweeps (empty when it names none),
+    /// its schedule and its time budget.
+    ///
+    /// ```
+    /// let sweep = fabric::websocket::Sweep::app_store().sweeps("Chat").describe();
+    /// assert_eq!((sweep.api.as_str(), sweep.schedule().as_str()), ("Chat", "rate(15 minutes)"));
+    /// ```
+    pub fn describe(&self) -> SweepDescription {
+        SweepDescription::new(self.swept.clone().unwrap_or_default())
+            .every(self.every)
+            .time_budget(self.budget)
+    }
+
+    /// The API it sweeps, if it names one.
+    pub(crate) fn swept_api(&self) -> Option<&str> {
+        self.swept.as_deref()
+    }
+
+    /// Where its store comes from.
+    pub(crate) fn store_source(&self) -> &StoreSource {
+        &self.store
+    }
+
+    /// The sweep with its store from `source`.
+    pub(crate) fn with_store_source(mut self, source: StoreSource) -> Sweep {
+        self.store = source;
+        self
+    }
+
+    /// The sweep with its store made now, once for every run.
+    fn with_store_made(self) -> Result<Sweep, Error> {
+        let store = self.store()?;
+        Ok(self.with_store_source(StoreSource::Shared(store)))
+    }
+
+    fn store(&self) -> Result<SharedStore, Error> {
+        self.store
+            .resolve()?
+            .ok_or_else(|| Error::internal_message("the sweep has no connection store"))
     }
 
     /// Checks only connections opened longer than `quiet` ago.
@@ -148,8 +267,8 @@ impl Sweep {
     pub async fn run_once(&self) -> SweepReport {
         let started = Instant::now();
         let mut report = SweepReport::default();
-        let api = match self.api() {
-            Ok(api) => api,
+        let (store, api) = match self.store().and_then(|store| Ok((store, self.api()?))) {
+            Ok(found) => found,
             Err(err) => {
                 report.failure = Some(err.detail().to_owned());
                 return report;
@@ -167,11 +286,7 @@ impl Sweep {
                 report.stopped_by = Some(bound);
                 break;
             }
-            let page = match self
-                .store
-                .list_page(cursor.as_deref(), self.page_size)
-                .await
-            {
+            let page = match store.list_page(cursor.as_deref(), self.page_size).await {
                 Ok(page) => page,
                 Err(err) => {
                     report.failure = Some(err.detail().to_owned());
@@ -195,7 +310,7 @@ impl Sweep {
                 page.next
             };
             let outcomes: Vec<Outcome> = futures_util::stream::iter(batch)
-                .map(|connection| self.check(api.as_ref(), connection))
+                .map(|connection| check(store.as_ref(), api.as_ref(), connection))
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
@@ -233,32 +348,11 @@ impl Sweep {
         }
     }
 
-    async fn check(&self, api: &dyn ManagementApi, connection: Connection) -> Outcome {
-        let id = connection.connection_id();
-        match api.get(id).await {
-            Ok(_) => Outcome::Live,
-            Err(ManagementError::Gone) => {
-                let rooms = self.store.rooms(id).await.map_or(0, |rooms| rooms.len());
-                match self.store.delete(id).await {
-                    Ok(()) => Outcome::Deleted { rooms },
-                    Err(err) => {
-                        tracing::warn!(connection_id = id, error = %err, "sweep: could not delete a gone connection");
-                        Outcome::Failed
-                    }
-                }
-            }
-            Err(err) => {
-                tracing::warn!(connection_id = id, error = %err, "sweep: GetConnection failed; the connection is kept");
-                Outcome::Failed
-            }
-        }
-    }
-
     /// Serves scheduled invocations on Lambda: each event (its content is not read)
     /// runs the sweep once and answers its report.
     pub async fn serve_lambda(self) -> Result<(), BoxError> {
         crate::logging::init();
-        let sweep = Arc::new(self);
+        let sweep = Arc::new(self.with_store_made()?);
         let handler = lambda_runtime::service_fn(
             move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| {
                 let sweep = sweep.clone();
@@ -272,11 +366,43 @@ impl Sweep {
     /// the store or the Management API could not be reached.
     pub async fn serve_local(self) -> Result<(), BoxError> {
         crate::logging::init();
-        let report = self.run_once().await;
+        let report = match self.with_store_made() {
+            Ok(sweep) => sweep.run_once().await,
+            Err(err) => SweepReport {
+                failure: Some(err.detail().to_owned()),
+                ..SweepReport::default()
+            },
+        };
         println!("{}", serde_json::to_string(&report)?);
         match report.failure {
             Some(failure) => Err(failure.into()),
             None => Ok(()),
+        }
+    }
+}
+
+/// Asks about one connection, and deletes it with its rooms when it is gone.
+async fn check(
+    store: &dyn ConnectionStore,
+    api: &dyn ManagementApi,
+    connection: Connection,
+) -> Outcome {
+    let id = connection.connection_id();
+    match api.get(id).await {
+        Ok(_) => Outcome::Live,
+        Err(ManagementError::Gone) => {
+            let rooms = store.rooms(id).await.map_or(0, |rooms| rooms.len());
+            match store.delete(id).await {
+                Ok(()) => Outcome::Deleted { rooms },
+                Err(err) => {
+                    tracing::warn!(connection_id = id, error = %err, "sweep: could not delete a gone connection");
+                    Outcome::Failed
+                }
+            }
+        }
+        Err(err) => {
+            tracing::warn!(connection_id = id, error = %err, "sweep: GetConnection failed; the connection is kept");
+            Outcome::Failed
         }
     }
 }
