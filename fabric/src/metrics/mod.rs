@@ -87,14 +87,13 @@ pub fn namespace_from_env(default: &str) -> String {
 type Name = Cow<'static, str>;
 
 /// One metric's values in the order added.
-#[derive(Clone)]
 struct Series {
     name: Name,
     unit: Unit,
     values: SmallVec<[f64; 1]>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Collected {
     writer: Option<EmfWriter>,
     dimensions: Vec<(Name, Name)>,

@@ -35,7 +35,7 @@ const CONCURRENCY: usize = 16;
 /// [`time_budget`](Sweep::time_budget) is spent. A run stopped by a bound leaves a
 /// cursor, and the next run in the same process goes on from there.
 ///
-/// In an [`App`](crate::app::App) a sweep is one more function: it names the
+/// In an `App` a sweep is one more function: it names the
 /// WebSocket API it sweeps ([`sweeps`](Sweep::sweeps)) and how often it runs
 /// ([`every`](Sweep::every)), and the app's template schedules it. On its own:
 ///
@@ -101,8 +101,8 @@ impl Sweep {
 
     /// A sweep of the store chosen when serving starts, as
     /// [`WebSocketAdapter::track_connections`](super::WebSocketAdapter::track_connections)
-    /// chooses it: in an [`App`](crate::app::App) the app's
-    /// ([`App::store`](crate::app::App::store)), the one its WebSocket functions
+    /// chooses it: in an `App` the app's
+    /// (`App::store`), the one its WebSocket functions
     /// share; else the one [`store::from_env`](crate::store::from_env) names.
     ///
     /// ```
@@ -138,7 +138,7 @@ impl Sweep {
         }
     }
 
-    /// In an [`App`](crate::app::App), the WebSocket API whose connections this
+    /// In an `App`, the WebSocket API whose connections this
     /// sweep checks: the app's template grants its function `GetConnection` on that
     /// API's `@connections` and sets `FABRIC_MANAGEMENT_ENDPOINT` to it. The app
     /// refuses an API it does not have, or an HTTP API.
