@@ -93,13 +93,15 @@ struct Series {
     values: SmallVec<[f64; 1]>,
 }
 
+/// What an invocation collects. Inline room for what a WebSocket or HTTP invocation
+/// adds, so a typical one allocates only its shared cell.
 #[derive(Default)]
 struct Collected {
     writer: Option<EmfWriter>,
-    dimensions: Vec<(Name, Name)>,
     // A few entries each: a linear search beats a map's allocations and hashing.
-    values: Vec<Series>,
-    properties: Vec<(Name, Value)>,
+    dimensions: SmallVec<[(Name, Name); 4]>,
+    values: SmallVec<[Series; 8]>,
+    properties: SmallVec<[(Name, Value); 2]>,
 }
 
 struct Shared {
@@ -117,17 +119,10 @@ pub struct Metrics {
 impl Metrics {
     /// Metrics in `namespace`, with no dimensions yet.
     pub fn new(namespace: impl Into<Arc<str>>) -> Metrics {
-        let collected = Collected {
-            // What a WebSocket or HTTP invocation adds, without growing.
-            dimensions: Vec::with_capacity(4),
-            values: Vec::with_capacity(8),
-            properties: Vec::with_capacity(2),
-            writer: None,
-        };
         Metrics {
             shared: Some(Arc::new(Shared {
                 namespace: namespace.into(),
-                collected: Mutex::new(collected),
+                collected: Mutex::new(Collected::default()),
             })),
         }
     }
@@ -142,8 +137,8 @@ impl Metrics {
     /// metrics.flush();
     /// assert!(metrics.is_empty());
     /// ```
-    pub fn with_writer(self, writer: EmfWriter) -> Metrics {
-        self.with_collected(|collected| collected.writer = Some(writer));
+    pub fn with_writer(mut self, writer: EmfWriter) -> Metrics {
+        self.build(|collected| collected.writer = Some(writer));
         self
     }
 
@@ -167,17 +162,35 @@ impl Metrics {
     /// assert_eq!(metrics.documents(0)[0]["service"], "orders");
     /// ```
     pub fn dimension(
-        self,
+        mut self,
         name: impl Into<Cow<'static, str>>,
         value: impl Into<Cow<'static, str>>,
     ) -> Metrics {
         let (name, value) = (name.into(), value.into());
-        self.with_collected(|collected| {
+        self.build(|collected| {
             collected
                 .dimensions
                 .retain(|(existing, _)| *existing != name);
             collected.dimensions.push((name, value));
         });
+        self
+    }
+
+    /// These metrics with the property `name` = `value`: [`property`](Self::property)
+    /// while building, before clones are handed out.
+    ///
+    /// ```
+    /// let metrics = fabric::metrics::Metrics::new("Shop").with_property("orderId", "o-1");
+    /// metrics.add("Orders", 1.0);
+    /// assert_eq!(metrics.documents(0)[0]["orderId"], "o-1");
+    /// ```
+    pub fn with_property(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Value>,
+    ) -> Metrics {
+        let (name, value) = (name.into(), value.into());
+        self.build(|collected| collected.set_property(name, value));
         self
     }
 
@@ -189,22 +202,15 @@ impl Metrics {
     /// Adds `value` in `unit` to the metric `name`. Values that are not finite are
     /// dropped: CloudWatch rejects them.
     pub fn add_with_unit(&self, name: impl Into<Cow<'static, str>>, unit: Unit, value: f64) {
-        if !value.is_finite() {
-            return;
-        }
+        self.with_collected(|collected| collected.add(name.into(), unit, value));
+    }
+
+    /// Adds several of Fabric's own values under one lock: what a transport counts
+    /// at the end of every invocation.
+    pub(crate) fn add_all(&self, values: impl IntoIterator<Item = (&'static str, Unit, f64)>) {
         self.with_collected(|collected| {
-            let name = name.into();
-            match collected
-                .values
-                .iter_mut()
-                .find(|series| series.name == name)
-            {
-                Some(series) => series.values.push(value),
-                None => collected.values.push(Series {
-                    name,
-                    unit,
-                    values: smallvec::smallvec![value],
-                }),
+            for (name, unit, value) in values {
+                collected.add(Cow::Borrowed(name), unit, value);
             }
         });
     }
@@ -212,13 +218,7 @@ impl Metrics {
     /// Adds a property: searchable in the logs, not a metric or dimension (request
     /// and connection ids go here).
     pub fn property(&self, name: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-        self.with_collected(|collected| {
-            let (name, value) = (name.into(), value.into());
-            match collected.properties.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, existing)) => *existing = value,
-                None => collected.properties.push((name, value)),
-            }
-        });
+        self.with_collected(|collected| collected.set_property(name.into(), value.into()));
     }
 
     /// Whether anything was added.
@@ -245,48 +245,65 @@ impl Metrics {
     /// stdout, and starts a fresh collection (the dimensions stay). On Lambda the
     /// runtimes call this once per invocation.
     pub fn flush(&self) {
-        self.write_to(Stream::Stdout);
+        self.end(Stream::Stdout, true);
     }
 
-    /// [`flush`](Self::flush), with `stream` where no writer was given.
-    fn write_to(&self, stream: Stream) {
+    /// Ends the invocation under one lock: logs the values readably off Lambda
+    /// (`--verbose`), writes the documents when `write` is set or there is a writer
+    /// (to it, else to `stream`), and starts a fresh collection.
+    fn end(&self, stream: Stream, write: bool) {
         let Some(shared) = &self.shared else {
             return;
         };
-        let now = chrono::Utc::now().timestamp_millis();
-        // A MESSAGE event's document is about 500 bytes.
-        let mut text = Vec::with_capacity(1024);
-        let writer = {
-            let mut collected = lock(&shared.collected);
-            write_documents(shared, &collected, now, &mut text);
+        let mut collected = lock(&shared.collected);
+        if collected.values.is_empty() {
             collected.reset();
-            collected.writer.clone()
-        };
-        if text.is_empty() {
             return;
         }
-        match writer {
-            Some(writer) => writer.write(&text),
-            None => stream.write(&text),
+        if !write {
+            tracing::debug!(metrics = %Readable(&collected, " "), "metrics");
         }
-    }
-
-    /// Whether these metrics have a writer of their own.
-    fn has_writer(&self) -> bool {
-        self.shared
-            .as_ref()
-            .is_some_and(|shared| lock(&shared.collected).writer.is_some())
-    }
-
-    /// Drops what was collected (the dimensions stay).
-    fn reset(&self) {
-        self.with_collected(Collected::reset);
+        let writer = collected.writer.clone();
+        if writer.is_none() && !write {
+            collected.reset();
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+            });
+        with_buffer(|text| {
+            write_documents(shared, &collected, now, text);
+            collected.reset();
+            drop(collected);
+            match writer {
+                Some(writer) => writer.write(text),
+                None => stream.write(text),
+            }
+        });
     }
 
     /// Runs `change` on the collection, when enabled.
     fn with_collected(&self, change: impl FnOnce(&mut Collected)) {
         if let Some(shared) = &self.shared {
             change(&mut lock(&shared.collected));
+        }
+    }
+
+    /// Runs `change` on the collection while building: without locking when no
+    /// clone exists yet, as when a transport sets an invocation's dimensions.
+    fn build(&mut self, change: impl FnOnce(&mut Collected)) {
+        if let Some(shared) = &mut self.shared {
+            match Arc::get_mut(shared) {
+                Some(unique) => change(
+                    unique
+                        .collected
+                        .get_mut()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                ),
+                None => change(&mut lock(&shared.collected)),
+            }
         }
     }
 
@@ -301,28 +318,81 @@ impl Metrics {
         let Some(shared) = &self.shared else {
             return String::new();
         };
-        lock(&shared.collected)
-            .values
-            .iter()
-            .map(|series| {
-                let values: Vec<String> = series.values.iter().map(f64::to_string).collect();
-                format!(
-                    "{}={} {}",
-                    series.name,
-                    values.join(","),
-                    series.unit.as_str()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        Readable(&lock(&shared.collected), "\n").to_string()
+    }
+}
+
+/// A collection's values, one `name=values unit` per metric, `separator` between.
+struct Readable<'a>(&'a Collected, &'static str);
+
+impl fmt::Display for Readable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, series) in self.0.values.iter().enumerate() {
+            if index > 0 {
+                f.write_str(self.1)?;
+            }
+            write!(f, "{}=", series.name)?;
+            for (position, value) in series.values.iter().enumerate() {
+                if position > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{value}")?;
+            }
+            write!(f, " {}", series.unit.as_str())?;
+        }
+        Ok(())
     }
 }
 
 impl Collected {
+    /// Adds `value` to the metric `name`. Values that are not finite are dropped:
+    /// CloudWatch rejects them.
+    fn add(&mut self, name: Name, unit: Unit, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        match self.values.iter_mut().find(|series| series.name == name) {
+            Some(series) => series.values.push(value),
+            None => self.values.push(Series {
+                name,
+                unit,
+                values: smallvec::smallvec![value],
+            }),
+        }
+    }
+
+    fn set_property(&mut self, name: Name, value: Value) {
+        match self.properties.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, existing)) => *existing = value,
+            None => self.properties.push((name, value)),
+        }
+    }
+
     fn reset(&mut self) {
         self.values.clear();
         self.properties.clear();
     }
+}
+
+/// Runs `write` with this thread's reusable, emptied buffer for EMF text, so an
+/// invocation's documents do not allocate one.
+fn with_buffer(write: impl FnOnce(&mut Vec<u8>)) {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    // A writer that flushes metrics of its own while writing finds the buffer
+    // taken and uses a fresh one.
+    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut text) => {
+            text.clear();
+            write(&mut text);
+            // An invocation of thousands of values leaves no lasting large buffer.
+            if text.capacity() > 64 * 1024 {
+                *text = Vec::new();
+            }
+        }
+        Err(_) => write(&mut Vec::new()),
+    });
 }
 
 /// Writes `collected` as EMF lines onto `out`: round r holds each metric's r-th
@@ -339,7 +409,8 @@ fn write_documents(shared: &Shared, collected: &Collected, timestamp_ms: i64, ou
         .max()
         .unwrap_or(0);
     for round in 0..rounds {
-        let in_round: Vec<(&str, Unit, &[f64])> = collected
+        // Inline for a typical invocation's handful of metrics.
+        let in_round: SmallVec<[(&str, Unit, &[f64]); 16]> = collected
             .values
             .iter()
             .filter_map(|series| {
@@ -353,6 +424,9 @@ fn write_documents(shared: &Shared, collected: &Collected, timestamp_ms: i64, ou
     }
 }
 
+/// One document: the properties and the values, then `_aws` with the timestamp,
+/// then the part every invocation of the same shape shares (the rest of `_aws`
+/// and the dimension fields), which is written once per thread and copied after.
 fn write_document(
     shared: &Shared,
     collected: &Collected,
@@ -368,22 +442,101 @@ fn write_document(
             fields.field(name, value);
         }
     }
-    for (name, value) in &collected.dimensions {
-        if !is_metric(name) {
-            fields.field(name, value.as_ref());
-        }
-    }
     for (name, _, values) in group {
         match values {
-            [one] => fields.field(name, one),
+            [one] => fields.number(name, *one),
             many => fields.field(name, many),
         }
     }
     let out = fields.key("_aws");
     out.extend_from_slice(b"{\"Timestamp\":");
     json(out, &timestamp_ms);
-    out.extend_from_slice(b",\"CloudWatchMetrics\":[{\"Namespace\":");
-    json(out, &*shared.namespace);
+    out.push(b',');
+    shared_part(shared, collected, group, out);
+}
+
+/// What a document's shared part depends on: the namespace, the dimensions and
+/// the metrics' names and units.
+struct Shape {
+    namespace: Arc<str>,
+    dimensions: Vec<(String, String)>,
+    metrics: Vec<(String, Unit)>,
+}
+
+impl Shape {
+    fn of(shared: &Shared, collected: &Collected, group: &[(&str, Unit, &[f64])]) -> Shape {
+        Shape {
+            namespace: shared.namespace.clone(),
+            dimensions: (collected.dimensions.iter())
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            metrics: (group.iter())
+                .map(|(name, unit, _)| (name.to_string(), *unit))
+                .collect(),
+        }
+    }
+
+    fn fits(&self, shared: &Shared, collected: &Collected, group: &[(&str, Unit, &[f64])]) -> bool {
+        *self.namespace == *shared.namespace
+            && self.dimensions.len() == collected.dimensions.len()
+            && self.metrics.len() == group.len()
+            && (self.dimensions.iter().zip(&collected.dimensions))
+                .all(|((name, value), (n, v))| name == n && value == v)
+            && (self.metrics.iter().zip(group))
+                .all(|((name, unit), (n, u, _))| name == n && unit == u)
+    }
+}
+
+/// Appends the document's shared part, from this thread's few most recent shapes
+/// when it is one of them: comparing names costs less than escaping and writing
+/// them again.
+fn shared_part(
+    shared: &Shared,
+    collected: &Collected,
+    group: &[(&str, Unit, &[f64])],
+    out: &mut Vec<u8>,
+) {
+    /// Shapes kept per thread: an API's routes times their usual outcomes.
+    const SHAPES: usize = 16;
+    /// A larger part (dozens of dimensions or metrics) is written afresh.
+    const LARGEST_KEPT: usize = 4096;
+    thread_local! {
+        static KNOWN: std::cell::RefCell<Vec<(Shape, Vec<u8>)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    KNOWN.with(|known| {
+        let Ok(mut known) = known.try_borrow_mut() else {
+            return write_shared_part(shared, collected, group, out);
+        };
+        if let Some((_, text)) =
+            (known.iter()).find(|(shape, _)| shape.fits(shared, collected, group))
+        {
+            out.extend_from_slice(text);
+            return;
+        }
+        let start = out.len();
+        write_shared_part(shared, collected, group, out);
+        if out.len() - start <= LARGEST_KEPT {
+            if known.len() == SHAPES {
+                known.remove(0);
+            }
+            let shape = Shape::of(shared, collected, group);
+            known.push((shape, out[start..].to_vec()));
+        }
+    })
+}
+
+/// The rest of `_aws` (namespace, dimension sets of at most 30, the metrics'
+/// definitions), then the dimensions' fields that no metric shadows, and the end
+/// of the document.
+fn write_shared_part(
+    shared: &Shared,
+    collected: &Collected,
+    group: &[(&str, Unit, &[f64])],
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(b"\"CloudWatchMetrics\":[{\"Namespace\":");
+    json_str(out, &shared.namespace);
     out.extend_from_slice(b",\"Dimensions\":[");
     for (index, set) in collected
         .dimensions
@@ -398,7 +551,7 @@ fn write_document(
             if position > 0 {
                 out.push(b',');
             }
-            json(out, name.as_ref());
+            json_str(out, name);
         }
         out.push(b']');
     }
@@ -408,12 +561,20 @@ fn write_document(
             out.push(b',');
         }
         out.extend_from_slice(b"{\"Name\":");
-        json(out, name);
+        json_str(out, name);
         out.extend_from_slice(b",\"Unit\":\"");
         out.extend_from_slice(unit.as_str().as_bytes());
         out.extend_from_slice(b"\"}");
     }
-    out.extend_from_slice(b"]}]}}\n");
+    out.extend_from_slice(b"]}]}");
+    // `_aws` was written, so every dimension field follows a comma.
+    let mut fields = Fields { out, first: false };
+    for (name, value) in &collected.dimensions {
+        if !group.iter().any(|(metric, _, _)| metric == name) {
+            fields.text(name, value);
+        }
+    }
+    fields.out.extend_from_slice(b"}\n");
 }
 
 /// The top-level fields of one document being written, `_aws` excepted: that name
@@ -435,12 +596,33 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// [`field`](Self::field) for a number: a whole one, as most counts are, is
+    /// written as serde_json writes it (`1.0`) without the general float formatting.
+    fn number(&mut self, name: &str, value: f64) {
+        const WHOLE_UP_TO: f64 = 1e15;
+        if value.fract() == 0.0 && value.abs() < WHOLE_UP_TO && name != "_aws" {
+            let out = self.key(name);
+            // Exact: a whole number this small is an i64 with no rounding.
+            json(out, &(value as i64));
+            out.extend_from_slice(b".0");
+        } else {
+            self.field(name, &value);
+        }
+    }
+
+    /// [`field`](Self::field) for text.
+    fn text(&mut self, name: &str, value: &str) {
+        if name != "_aws" {
+            json_str(self.key(name), value);
+        }
+    }
+
     /// Starts the field `name`, for its value to follow.
     fn key(&mut self, name: &str) -> &mut Vec<u8> {
         if !std::mem::take(&mut self.first) {
             self.out.push(b',');
         }
-        json(self.out, name);
+        json_str(self.out, name);
         self.out.push(b':');
         self.out
     }
@@ -450,6 +632,23 @@ impl<'a> Fields<'a> {
 fn json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
     // Strings, numbers and JSON values always serialize.
     let _ = serde_json::to_writer(out, value);
+}
+
+/// Appends `text` as a JSON string. Names and ids rarely need escaping, and are
+/// then copied whole.
+fn json_str(out: &mut Vec<u8>, text: &str) {
+    // Without short-circuiting, the check compiles to a vectorised loop.
+    let needs_escape = text.bytes().fold(false, |found, byte| {
+        found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+    });
+    if !needs_escape {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        json(out, text);
+    }
 }
 
 impl fmt::Debug for Metrics {
@@ -630,5 +829,79 @@ mod tests {
         metrics.add("X", 1.0);
         metrics.flush();
         assert!(metrics.is_empty());
+    }
+
+    /// The part of a document kept per thread is reused only for the same shape:
+    /// another route, namespace, metric or unit gets its own.
+    #[test]
+    fn documents_of_different_shapes_never_share_their_fixed_part() {
+        let document = |namespace: &str, route: &'static str, metric: &'static str, unit| {
+            let metrics = Metrics::new(namespace)
+                .dimension("service", "chat")
+                .dimension("route", route)
+                .with_property("requestId", format!("r-{route}-{metric}"));
+            metrics.add("Invocations", 1.0);
+            metrics.add_with_unit(metric, unit, 2.5);
+            let documents = metrics.documents(7);
+            assert_eq!(documents.len(), 1);
+            assert_valid_emf(&documents[0]);
+            documents.into_iter().next().unwrap()
+        };
+        // Each shape twice: the second comes from the kept part.
+        for _ in 0..2 {
+            let join = document("Chat", "join", "Duration", Unit::Milliseconds);
+            let send = document("Chat", "send", "Duration", Unit::Milliseconds);
+            let bytes = document("Chat", "send", "Duration", Unit::Bytes);
+            let posted = document("Chat", "send", "Posted", Unit::Count);
+            let other = document("Shop", "send", "Posted", Unit::Count);
+            assert_eq!(join["route"], "join");
+            assert_eq!(send["route"], "send");
+            assert_eq!(send["requestId"], "r-send-Duration");
+            assert_eq!(send["Duration"], 2.5);
+            assert_eq!(send["Invocations"], 1.0);
+            let definitions = |document: &Value| document["_aws"]["CloudWatchMetrics"][0].clone();
+            assert_eq!(
+                definitions(&send)["Metrics"][1],
+                json!({"Name": "Duration", "Unit": "Milliseconds"})
+            );
+            assert_eq!(
+                definitions(&bytes)["Metrics"][1],
+                json!({"Name": "Duration", "Unit": "Bytes"})
+            );
+            assert_eq!(
+                definitions(&posted)["Metrics"][1],
+                json!({"Name": "Posted", "Unit": "Count"})
+            );
+            assert_eq!(posted["Posted"], 2.5);
+            assert!(posted.get("Duration").is_none());
+            assert_eq!(definitions(&other)["Namespace"], "Shop");
+            assert_eq!(definitions(&posted)["Namespace"], "Chat");
+            assert_eq!(send["_aws"]["Timestamp"], 7);
+        }
+    }
+
+    #[test]
+    fn whole_and_fractional_values_are_written_as_serde_json_writes_them() {
+        let metrics = Metrics::new("N");
+        for (index, value) in [0.0, 1.0, 42.0, 0.25, 1e20, -3.0, 123456789.0]
+            .into_iter()
+            .enumerate()
+        {
+            metrics.add(format!("m{index}"), value);
+        }
+        let mut text = Vec::new();
+        with_buffer(|buffer| {
+            let shared = metrics.shared.as_ref().unwrap();
+            write_documents(shared, &lock(&shared.collected), 0, buffer);
+            text = buffer.clone();
+        });
+        let text = String::from_utf8(text).unwrap();
+        for (index, value) in [0.0, 1.0, 42.0, 0.25, 1e20, -3.0, 123456789.0]
+            .into_iter()
+            .enumerate()
+        {
+            let expected = format!("\"m{index}\":{}", serde_json::to_string(&value).unwrap());
+            assert!(text.contains(&expected), "{expected} in {text}");
+        }
     }
 }

@@ -117,15 +117,7 @@ impl Stream {
 /// [`finish`](super::finish), with `stream` for the EMF lines on Lambda.
 pub(crate) fn finish_to(metrics: &Metrics, stream: Stream) {
     static ON_LAMBDA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let on_lambda = *ON_LAMBDA.get_or_init(crate::env::on_lambda);
-    if !on_lambda && !metrics.is_empty() {
-        tracing::debug!(metrics = %metrics.readable().replace('\n', " "), "metrics");
-    }
-    if on_lambda || metrics.has_writer() {
-        metrics.write_to(stream);
-    } else {
-        metrics.reset();
-    }
+    metrics.end(stream, *ON_LAMBDA.get_or_init(crate::env::on_lambda));
 }
 
 #[cfg_attr(not(any(feature = "websocket", feature = "http")), allow(dead_code))]
@@ -160,8 +152,8 @@ impl Invocation {
         let metrics = config
             .start()
             .dimension("service", service.to_owned())
-            .dimension("transport", transport);
-        metrics.property("requestId", request_id);
+            .dimension("transport", transport)
+            .with_property("requestId", request_id);
         Invocation {
             metrics,
             started: Instant::now(),
@@ -183,10 +175,13 @@ impl Invocation {
     /// `input_checked` says whether the transport had reached a service, whose input
     /// a 400 or 422 then refused (a validation failure).
     pub(crate) fn end(self, status: u16, input_checked: bool, stream: Stream) {
-        count_invocation(&self.metrics, status, self.started.elapsed());
-        if input_checked && matches!(status, 400 | 422) {
-            self.metrics.add("ValidationFailures", 1.0);
-        }
+        let validation_failed = input_checked && matches!(status, 400 | 422);
+        count_invocation(
+            &self.metrics,
+            status,
+            self.started.elapsed(),
+            validation_failed.then_some("ValidationFailures"),
+        );
         finish_to(&self.metrics, stream);
     }
 }
@@ -196,14 +191,30 @@ impl Invocation {
     allow(dead_code)
 )]
 /// What every transport counts for every invocation: one invocation, its status
-/// class, its duration, and whether it was the process's first.
-pub(crate) fn count_invocation(metrics: &Metrics, status: u16, took: Duration) {
-    metrics.add("Invocations", 1.0);
-    match status {
-        400..=499 => metrics.add("Errors4xx", 1.0),
-        500..=599 => metrics.add("Errors5xx", 1.0),
-        _ => {}
-    }
-    metrics.add_with_unit("Duration", Unit::Milliseconds, took.as_secs_f64() * 1000.0);
-    metrics.add("ColdStart", if super::cold_start() { 1.0 } else { 0.0 });
+/// class, its duration, and whether it was the process's first; and `also`, one
+/// more count of the transport's own (a validation failure, a connection opened).
+pub(crate) fn count_invocation(
+    metrics: &Metrics,
+    status: u16,
+    took: Duration,
+    also: Option<&'static str>,
+) {
+    let errors = match status {
+        400..=499 => Some("Errors4xx"),
+        500..=599 => Some("Errors5xx"),
+        _ => None,
+    };
+    let cold_start = if super::cold_start() { 1.0 } else { 0.0 };
+    let duration = took.as_secs_f64() * 1000.0;
+    metrics.add_all(
+        [
+            Some(("Invocations", Unit::Count, 1.0)),
+            errors.map(|errors| (errors, Unit::Count, 1.0)),
+            Some(("Duration", Unit::Milliseconds, duration)),
+            Some(("ColdStart", Unit::Count, cold_start)),
+            also.map(|also| (also, Unit::Count, 1.0)),
+        ]
+        .into_iter()
+        .flatten(),
+    );
 }

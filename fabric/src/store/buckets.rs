@@ -239,10 +239,19 @@ impl TokenBuckets for MemoryBuckets {
         if arrivals.len() >= SWEEP_AT {
             arrivals.retain(|_, tat| *tat > now);
         }
-        let stored = arrivals.get(key).copied();
+        // A known bucket is updated in place: no key is copied per message.
+        let (stored, slot) = match arrivals.get_mut(key) {
+            Some(slot) => (Some(*slot), Some(slot)),
+            None => (None, None),
+        };
         Ok(match limit.take_at(stored, now) {
             Ok(tat) => {
-                arrivals.insert(key.to_owned(), tat);
+                match slot {
+                    Some(slot) => *slot = tat,
+                    None => {
+                        arrivals.insert(key.to_owned(), tat);
+                    }
+                }
                 Take::Allowed
             }
             Err(retry_after) => Take::Limited { retry_after },

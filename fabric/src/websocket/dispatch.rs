@@ -82,15 +82,15 @@ impl WebSocketAdapter {
             .dimension(
                 "route",
                 context.route_key.as_deref().unwrap_or_default().to_owned(),
+            )
+            .with_property(
+                "requestId",
+                context.request_id.as_deref().unwrap_or_default(),
+            )
+            .with_property(
+                "connectionId",
+                context.connection_id.as_deref().unwrap_or_default(),
             );
-        metrics.property(
-            "requestId",
-            context.request_id.as_deref().unwrap_or_default(),
-        );
-        metrics.property(
-            "connectionId",
-            context.connection_id.as_deref().unwrap_or_default(),
-        );
         Some(metrics)
     }
 
@@ -425,14 +425,13 @@ fn count_event(
     status: i64,
     took: std::time::Duration,
 ) {
-    crate::metrics::count_invocation(metrics, u16::try_from(status).unwrap_or(500), took);
-    match kind {
-        EventType::Connect if status == 200 => metrics.add("ConnectionsOpened", 1.0),
-        EventType::Disconnect => metrics.add("ConnectionsClosed", 1.0),
+    let also = match kind {
+        EventType::Connect if status == 200 => Some("ConnectionsOpened"),
+        EventType::Disconnect => Some("ConnectionsClosed"),
         // Input the service refused before it ran: malformed or invalid.
-        EventType::Message if status == 400 || status == 422 => {
-            metrics.add("ValidationFailures", 1.0)
-        }
-        _ => {}
-    }
+        EventType::Message if status == 400 || status == 422 => Some("ValidationFailures"),
+        _ => None,
+    };
+    let status = u16::try_from(status).unwrap_or(500);
+    crate::metrics::count_invocation(metrics, status, took, also);
 }
