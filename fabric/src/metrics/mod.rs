@@ -21,6 +21,7 @@
 
 mod check;
 mod output;
+mod text;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -83,8 +84,14 @@ pub fn namespace_from_env(default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-/// A metric, dimension or property name: borrowed when static, as Fabric's own are.
-type Name = Cow<'static, str>;
+/// A metric, dimension or property name, or a dimension's value.
+type Name = text::Text;
+
+/// A property's value: text (an id) kept as a dimension value is, or any JSON.
+enum Property {
+    Text(Name),
+    Json(Value),
+}
 
 /// One metric's values in the order added.
 struct Series {
@@ -101,7 +108,7 @@ struct Collected {
     // A few entries each: a linear search beats a map's allocations and hashing.
     dimensions: SmallVec<[(Name, Name); 4]>,
     values: SmallVec<[Series; 8]>,
-    properties: SmallVec<[(Name, Value); 2]>,
+    properties: SmallVec<[(Name, Property); 2]>,
 }
 
 struct Shared {
@@ -166,12 +173,22 @@ impl Metrics {
         name: impl Into<Cow<'static, str>>,
         value: impl Into<Cow<'static, str>>,
     ) -> Metrics {
-        let (name, value) = (name.into(), value.into());
+        self.build(|collected| collected.set_dimension(name.into().into(), value.into().into()));
+        self
+    }
+
+    /// [`dimension`](Self::dimension) with a copy of `value`, kept inline when short
+    /// (a route): what transports set on every invocation.
+    pub(crate) fn dimension_copied(mut self, name: &'static str, value: &str) -> Metrics {
+        self.build(|collected| collected.set_dimension(Name::Static(name), Name::copy(value)));
+        self
+    }
+
+    /// [`with_property`](Self::with_property) with a copy of `value`, kept inline
+    /// when short (a request or connection id).
+    pub(crate) fn property_copied(mut self, name: &'static str, value: &str) -> Metrics {
         self.build(|collected| {
-            collected
-                .dimensions
-                .retain(|(existing, _)| *existing != name);
-            collected.dimensions.push((name, value));
+            collected.set_property(Name::Static(name), Property::Text(Name::copy(value)));
         });
         self
     }
@@ -189,7 +206,7 @@ impl Metrics {
         name: impl Into<Cow<'static, str>>,
         value: impl Into<Value>,
     ) -> Metrics {
-        let (name, value) = (name.into(), value.into());
+        let (name, value) = (name.into().into(), Property::Json(value.into()));
         self.build(|collected| collected.set_property(name, value));
         self
     }
@@ -202,7 +219,7 @@ impl Metrics {
     /// Adds `value` in `unit` to the metric `name`. Values that are not finite are
     /// dropped: CloudWatch rejects them.
     pub fn add_with_unit(&self, name: impl Into<Cow<'static, str>>, unit: Unit, value: f64) {
-        self.with_collected(|collected| collected.add(name.into(), unit, value));
+        self.with_collected(|collected| collected.add(name.into().into(), unit, value));
     }
 
     /// Adds several of Fabric's own values under one lock: what a transport counts
@@ -210,7 +227,7 @@ impl Metrics {
     pub(crate) fn add_all(&self, values: impl IntoIterator<Item = (&'static str, Unit, f64)>) {
         self.with_collected(|collected| {
             for (name, unit, value) in values {
-                collected.add(Cow::Borrowed(name), unit, value);
+                collected.add(Name::Static(name), unit, value);
             }
         });
     }
@@ -218,7 +235,9 @@ impl Metrics {
     /// Adds a property: searchable in the logs, not a metric or dimension (request
     /// and connection ids go here).
     pub fn property(&self, name: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-        self.with_collected(|collected| collected.set_property(name.into(), value.into()));
+        self.with_collected(|collected| {
+            collected.set_property(name.into().into(), Property::Json(value.into()));
+        });
     }
 
     /// Whether anything was added.
@@ -361,7 +380,12 @@ impl Collected {
         }
     }
 
-    fn set_property(&mut self, name: Name, value: Value) {
+    fn set_dimension(&mut self, name: Name, value: Name) {
+        self.dimensions.retain(|(existing, _)| *existing != name);
+        self.dimensions.push((name, value));
+    }
+
+    fn set_property(&mut self, name: Name, value: Property) {
         match self.properties.iter_mut().find(|(n, _)| *n == name) {
             Some((_, existing)) => *existing = value,
             None => self.properties.push((name, value)),
@@ -435,11 +459,15 @@ fn write_document(
     out: &mut Vec<u8>,
 ) {
     let is_metric = |name: &str| group.iter().any(|(metric, _, _)| *metric == name);
-    let is_dimension = |name: &str| collected.dimensions.iter().any(|(d, _)| d == name);
+    let is_dimension = |name: &str| collected.dimensions.iter().any(|(d, _)| **d == *name);
     let mut fields = Fields::new(out);
     for (name, value) in &collected.properties {
         if !is_metric(name) && !is_dimension(name) {
-            fields.field(name, value);
+            match value {
+                Property::Text(text) => fields.text(name, text),
+                Property::Json(Value::String(text)) => fields.text(name, text),
+                Property::Json(other) => fields.field(name, other),
+            }
         }
     }
     for (name, _, values) in group {
@@ -481,7 +509,7 @@ impl Shape {
             && self.dimensions.len() == collected.dimensions.len()
             && self.metrics.len() == group.len()
             && (self.dimensions.iter().zip(&collected.dimensions))
-                .all(|((name, value), (n, v))| name == n && value == v)
+                .all(|((name, value), (n, v))| **name == **n && **value == **v)
             && (self.metrics.iter().zip(group))
                 .all(|((name, unit), (n, u, _))| name == n && unit == u)
     }
@@ -570,7 +598,7 @@ fn write_shared_part(
     // `_aws` was written, so every dimension field follows a comma.
     let mut fields = Fields { out, first: false };
     for (name, value) in &collected.dimensions {
-        if !group.iter().any(|(metric, _, _)| metric == name) {
+        if !group.iter().any(|(metric, _, _)| **metric == **name) {
             fields.text(name, value);
         }
     }

@@ -151,9 +151,9 @@ impl Invocation {
     ) -> Invocation {
         let metrics = config
             .start()
-            .dimension("service", service.to_owned())
+            .dimension_copied("service", service)
             .dimension("transport", transport)
-            .with_property("requestId", request_id);
+            .property_copied("requestId", request_id);
         Invocation {
             metrics,
             started: Instant::now(),

@@ -224,7 +224,12 @@ impl MemoryBuckets {
 
 /// Microseconds since the Unix epoch.
 pub(crate) fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
+    // The clock alone: no calendar date is needed (every message reads it).
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+        })
 }
 
 #[async_trait]

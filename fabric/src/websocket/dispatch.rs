@@ -79,15 +79,12 @@ impl WebSocketAdapter {
             .start()
             .dimension("service", crate::metrics::function_name())
             .dimension("transport", "websocket")
-            .dimension(
-                "route",
-                context.route_key.as_deref().unwrap_or_default().to_owned(),
-            )
-            .with_property(
+            .dimension_copied("route", context.route_key.as_deref().unwrap_or_default())
+            .property_copied(
                 "requestId",
                 context.request_id.as_deref().unwrap_or_default(),
             )
-            .with_property(
+            .property_copied(
                 "connectionId",
                 context.connection_id.as_deref().unwrap_or_default(),
             );

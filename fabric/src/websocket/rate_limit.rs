@@ -134,27 +134,27 @@ impl RateLimit {
         self.key
     }
 
-    async fn bucket_key(&self, ws: &WebSocket) -> String {
+    async fn bucket_key(&self, ws: &WebSocket) -> BucketKey {
         if self.key == LimitKey::User {
             if let Some(user) = ws.authorizer.get("principalId").and_then(|v| v.as_str()) {
-                return format!("user:{user}");
+                return BucketKey::new("user:", user);
             }
             if let Some(store) = &ws.store {
                 if let Ok(Some(connection)) = store.get(&ws.connection_id).await {
                     if let Some(user) = connection.user_id() {
-                        return format!("user:{user}");
+                        return BucketKey::new("user:", user);
                     }
                 }
             }
         }
-        format!("connection:{}", ws.connection_id)
+        BucketKey::new("connection:", &ws.connection_id)
     }
 
     /// Takes a token for the message; the 429 when there is none, and whether the
     /// connection has used up its violations.
     async fn check(&self, ws: &WebSocket) -> Result<(), Refusal> {
         let key = self.bucket_key(ws).await;
-        match self.buckets.take(&key, self.limit).await {
+        match self.buckets.take(key.as_str(), self.limit).await {
             Ok(Take::Allowed) => Ok(()),
             Ok(Take::Limited { retry_after }) => {
                 let error = Error::too_many_requests(format!(
@@ -205,6 +205,24 @@ impl std::fmt::Debug for RateLimit {
             .field("key", &self.key)
             .field("disconnect_after", &self.disconnect_after)
             .finish_non_exhaustive()
+    }
+}
+
+/// A bucket's key, `connection:<id>` or `user:<id>`: on the stack for the usual
+/// ids, since every message builds one.
+struct BucketKey(smallvec::SmallVec<[u8; 96]>);
+
+impl BucketKey {
+    fn new(kind: &str, id: &str) -> BucketKey {
+        let mut key = smallvec::SmallVec::new();
+        key.extend_from_slice(kind.as_bytes());
+        key.extend_from_slice(id.as_bytes());
+        BucketKey(key)
+    }
+
+    fn as_str(&self) -> &str {
+        // Two pieces of text joined are text.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
