@@ -434,12 +434,12 @@ fn write_documents(shared: &Shared, collected: &Collected, timestamp_ms: i64, ou
         .unwrap_or(0);
     for round in 0..rounds {
         // Inline for a typical invocation's handful of metrics.
-        let in_round: SmallVec<[(&str, Unit, &[f64]); 16]> = collected
+        let in_round: SmallVec<[(&Name, Unit, &[f64]); 16]> = collected
             .values
             .iter()
             .filter_map(|series| {
                 let chunk = series.values.chunks(MAX_VALUES_PER_METRIC).nth(round)?;
-                Some((series.name.as_ref(), series.unit, chunk))
+                Some((&series.name, series.unit, chunk))
             })
             .collect();
         for group in in_round.chunks(MAX_METRICS_PER_DOCUMENT) {
@@ -450,107 +450,169 @@ fn write_documents(shared: &Shared, collected: &Collected, timestamp_ms: i64, ou
 
 /// One document: the properties and the values, then `_aws` with the timestamp,
 /// then the part every invocation of the same shape shares (the rest of `_aws`
-/// and the dimension fields), which is written once per thread and copied after.
+/// and the dimension fields). The field names and that part come from the shape's
+/// [`Layout`], written once per thread and copied after.
 fn write_document(
     shared: &Shared,
     collected: &Collected,
-    group: &[(&str, Unit, &[f64])],
+    group: &[(&Name, Unit, &[f64])],
     timestamp_ms: i64,
     out: &mut Vec<u8>,
 ) {
-    let is_metric = |name: &str| group.iter().any(|(metric, _, _)| *metric == name);
-    let is_dimension = |name: &str| collected.dimensions.iter().any(|(d, _)| **d == *name);
-    let mut fields = Fields::new(out);
-    for (name, value) in &collected.properties {
-        if !is_metric(name) && !is_dimension(name) {
+    with_layout(shared, collected, group, |layout| {
+        out.push(b'{');
+        let mut first = true;
+        let mut key = |out: &mut Vec<u8>, range: &std::ops::Range<usize>| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            out.extend_from_slice(&layout.text[range.clone()]);
+        };
+        let properties = collected.properties.iter().zip(&layout.property_keys);
+        for ((_, value), range) in properties {
+            let Some(range) = range else { continue };
+            key(out, range);
             match value {
-                Property::Text(text) => fields.text(name, text),
-                Property::Json(Value::String(text)) => fields.text(name, text),
-                Property::Json(other) => fields.field(name, other),
+                Property::Text(text) => json_str(out, text),
+                Property::Json(Value::String(text)) => json_str(out, text),
+                Property::Json(other) => json(out, other),
             }
         }
-    }
-    for (name, _, values) in group {
-        match values {
-            [one] => fields.number(name, *one),
-            many => fields.field(name, many),
+        for ((_, _, values), range) in group.iter().zip(&layout.metric_keys) {
+            let Some(range) = range else { continue };
+            key(out, range);
+            match values {
+                [one] => number(out, *one),
+                many => json(out, many),
+            }
         }
-    }
-    let out = fields.key("_aws");
-    out.extend_from_slice(b"{\"Timestamp\":");
-    json(out, &timestamp_ms);
-    out.push(b',');
-    shared_part(shared, collected, group, out);
+        // No name of its own in the layout: `_aws` ends every document.
+        key(out, &(0..0));
+        out.extend_from_slice(b"\"_aws\":{\"Timestamp\":");
+        json(out, &timestamp_ms);
+        out.push(b',');
+        out.extend_from_slice(&layout.text[layout.shared_part.clone()]);
+    });
 }
 
-/// What a document's shared part depends on: the namespace, the dimensions and
-/// the metrics' names and units.
+/// What a document's layout depends on: the namespace, the dimensions, the
+/// properties' names and the metrics' names and units.
 struct Shape {
     namespace: Arc<str>,
-    dimensions: Vec<(String, String)>,
-    metrics: Vec<(String, Unit)>,
+    dimensions: Vec<(Name, Name)>,
+    properties: Vec<Name>,
+    metrics: Vec<(Name, Unit)>,
 }
 
 impl Shape {
-    fn of(shared: &Shared, collected: &Collected, group: &[(&str, Unit, &[f64])]) -> Shape {
+    fn of(shared: &Shared, collected: &Collected, group: &[(&Name, Unit, &[f64])]) -> Shape {
         Shape {
             namespace: shared.namespace.clone(),
-            dimensions: (collected.dimensions.iter())
-                .map(|(name, value)| (name.to_string(), value.to_string()))
+            dimensions: collected.dimensions.to_vec(),
+            properties: (collected.properties.iter())
+                .map(|(name, _)| name.clone())
                 .collect(),
             metrics: (group.iter())
-                .map(|(name, unit, _)| (name.to_string(), *unit))
+                .map(|(name, unit, _)| ((*name).clone(), *unit))
                 .collect(),
         }
     }
 
-    fn fits(&self, shared: &Shared, collected: &Collected, group: &[(&str, Unit, &[f64])]) -> bool {
-        *self.namespace == *shared.namespace
+    fn fits(
+        &self,
+        shared: &Shared,
+        collected: &Collected,
+        group: &[(&Name, Unit, &[f64])],
+    ) -> bool {
+        (Arc::ptr_eq(&self.namespace, &shared.namespace) || self.namespace == shared.namespace)
             && self.dimensions.len() == collected.dimensions.len()
+            && self.properties.len() == collected.properties.len()
             && self.metrics.len() == group.len()
             && (self.dimensions.iter().zip(&collected.dimensions))
-                .all(|((name, value), (n, v))| **name == **n && **value == **v)
+                .all(|((name, value), (n, v))| name == n && value == v)
+            && (self.properties.iter().zip(&collected.properties)).all(|(name, (n, _))| name == n)
             && (self.metrics.iter().zip(group))
-                .all(|((name, unit), (n, u, _))| name == n && unit == u)
+                .all(|((name, unit), (n, u, _))| name == *n && unit == u)
     }
 }
 
-/// Appends the document's shared part, from this thread's few most recent shapes
-/// when it is one of them: comparing names costs less than escaping and writing
-/// them again.
-fn shared_part(
+/// The fixed text of one shape of document: each field's `"name":` (none for a
+/// field that another shadows, or that is named `_aws`, EMF's own), and the
+/// shared part that ends the document.
+struct Layout {
+    text: Vec<u8>,
+    property_keys: Vec<Option<std::ops::Range<usize>>>,
+    metric_keys: Vec<Option<std::ops::Range<usize>>>,
+    shared_part: std::ops::Range<usize>,
+}
+
+impl Layout {
+    /// A later kind of field shadows an earlier one of the same name, as when they
+    /// went into one map: properties, then dimensions, then metrics.
+    fn new(shared: &Shared, collected: &Collected, group: &[(&Name, Unit, &[f64])]) -> Layout {
+        let mut text = Vec::new();
+        let key = |text: &mut Vec<u8>, name: &str, shown: bool| {
+            (shown && name != "_aws").then(|| {
+                let start = text.len();
+                json_str(text, name);
+                text.push(b':');
+                start..text.len()
+            })
+        };
+        let is_metric = |name: &Name| group.iter().any(|(metric, _, _)| *metric == name);
+        let is_dimension = |name: &Name| collected.dimensions.iter().any(|(d, _)| d == name);
+        let property_keys = (collected.properties.iter())
+            .map(|(name, _)| key(&mut text, name, !is_metric(name) && !is_dimension(name)))
+            .collect();
+        let metric_keys = (group.iter())
+            .map(|(name, _, _)| key(&mut text, name, true))
+            .collect();
+        let start = text.len();
+        write_shared_part(shared, collected, group, &mut text);
+        Layout {
+            shared_part: start..text.len(),
+            text,
+            property_keys,
+            metric_keys,
+        }
+    }
+}
+
+/// Runs `write` with the layout of this document's shape, from this thread's few
+/// most recent shapes when it is one of them: comparing names costs less than
+/// escaping and writing them again.
+fn with_layout(
     shared: &Shared,
     collected: &Collected,
-    group: &[(&str, Unit, &[f64])],
-    out: &mut Vec<u8>,
+    group: &[(&Name, Unit, &[f64])],
+    write: impl FnOnce(&Layout),
 ) {
     /// Shapes kept per thread: an API's routes times their usual outcomes.
     const SHAPES: usize = 16;
-    /// A larger part (dozens of dimensions or metrics) is written afresh.
+    /// A larger layout (dozens of dimensions or metrics) is written afresh.
     const LARGEST_KEPT: usize = 4096;
     thread_local! {
-        static KNOWN: std::cell::RefCell<Vec<(Shape, Vec<u8>)>> =
+        static KNOWN: std::cell::RefCell<Vec<(Shape, Layout)>> =
             const { std::cell::RefCell::new(Vec::new()) };
     }
     KNOWN.with(|known| {
         let Ok(mut known) = known.try_borrow_mut() else {
-            return write_shared_part(shared, collected, group, out);
+            return write(&Layout::new(shared, collected, group));
         };
-        if let Some((_, text)) =
+        if let Some((_, layout)) =
             (known.iter()).find(|(shape, _)| shape.fits(shared, collected, group))
         {
-            out.extend_from_slice(text);
-            return;
+            return write(layout);
         }
-        let start = out.len();
-        write_shared_part(shared, collected, group, out);
-        if out.len() - start <= LARGEST_KEPT {
-            if known.len() == SHAPES {
-                known.remove(0);
-            }
-            let shape = Shape::of(shared, collected, group);
-            known.push((shape, out[start..].to_vec()));
+        let layout = Layout::new(shared, collected, group);
+        if layout.text.len() > LARGEST_KEPT {
+            return write(&layout);
         }
+        if known.len() == SHAPES {
+            known.remove(0);
+        }
+        known.push((Shape::of(shared, collected, group), layout));
+        write(&known.last().expect("just pushed").1);
     })
 }
 
@@ -560,7 +622,7 @@ fn shared_part(
 fn write_shared_part(
     shared: &Shared,
     collected: &Collected,
-    group: &[(&str, Unit, &[f64])],
+    group: &[(&Name, Unit, &[f64])],
     out: &mut Vec<u8>,
 ) {
     out.extend_from_slice(b"\"CloudWatchMetrics\":[{\"Namespace\":");
@@ -595,64 +657,29 @@ fn write_shared_part(
         out.extend_from_slice(b"\"}");
     }
     out.extend_from_slice(b"]}]}");
-    // `_aws` was written, so every dimension field follows a comma.
-    let mut fields = Fields { out, first: false };
+    // `_aws` was written, so every dimension field follows a comma. A field
+    // named `_aws` is left out: that name is EMF's own.
     for (name, value) in &collected.dimensions {
-        if !group.iter().any(|(metric, _, _)| **metric == **name) {
-            fields.text(name, value);
+        if &**name != "_aws" && !group.iter().any(|(metric, _, _)| *metric == name) {
+            out.push(b',');
+            json_str(out, name);
+            out.push(b':');
+            json_str(out, value);
         }
     }
-    fields.out.extend_from_slice(b"}\n");
+    out.extend_from_slice(b"}\n");
 }
 
-/// The top-level fields of one document being written, `_aws` excepted: that name
-/// is EMF's own, so a field of that name is left out.
-struct Fields<'a> {
-    out: &'a mut Vec<u8>,
-    first: bool,
-}
-
-impl<'a> Fields<'a> {
-    fn new(out: &'a mut Vec<u8>) -> Fields<'a> {
-        out.push(b'{');
-        Fields { out, first: true }
-    }
-
-    fn field(&mut self, name: &str, value: &(impl serde::Serialize + ?Sized)) {
-        if name != "_aws" {
-            json(self.key(name), value);
-        }
-    }
-
-    /// [`field`](Self::field) for a number: a whole one, as most counts are, is
-    /// written as serde_json writes it (`1.0`) without the general float formatting.
-    fn number(&mut self, name: &str, value: f64) {
-        const WHOLE_UP_TO: f64 = 1e15;
-        if value.fract() == 0.0 && value.abs() < WHOLE_UP_TO && name != "_aws" {
-            let out = self.key(name);
-            // Exact: a whole number this small is an i64 with no rounding.
-            json(out, &(value as i64));
-            out.extend_from_slice(b".0");
-        } else {
-            self.field(name, &value);
-        }
-    }
-
-    /// [`field`](Self::field) for text.
-    fn text(&mut self, name: &str, value: &str) {
-        if name != "_aws" {
-            json_str(self.key(name), value);
-        }
-    }
-
-    /// Starts the field `name`, for its value to follow.
-    fn key(&mut self, name: &str) -> &mut Vec<u8> {
-        if !std::mem::take(&mut self.first) {
-            self.out.push(b',');
-        }
-        json_str(self.out, name);
-        self.out.push(b':');
-        self.out
+/// Appends a number as serde_json writes it. A whole one, as most counts are, is
+/// written (`1.0`) without the general float formatting.
+fn number(out: &mut Vec<u8>, value: f64) {
+    const WHOLE_UP_TO: f64 = 1e15;
+    if value.fract() == 0.0 && value.abs() < WHOLE_UP_TO {
+        // Exact: a whole number this small is an i64 with no rounding.
+        json(out, &(value as i64));
+        out.extend_from_slice(b".0");
+    } else {
+        json(out, &value);
     }
 }
 
@@ -714,8 +741,10 @@ pub fn current() -> Metrics {
 /// Whether this process has started an invocation before (the `ColdStart` metric is
 /// 1 only for the first).
 pub fn cold_start() -> bool {
-    static STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    !STARTED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    // A load first: after the first invocation no write is needed.
+    !STARTED.load(Relaxed) && !STARTED.swap(true, Relaxed)
 }
 
 /// Ends an invocation's metrics: on Lambda the EMF lines go to stdout; elsewhere
@@ -905,6 +934,24 @@ mod tests {
             assert_eq!(definitions(&other)["Namespace"], "Shop");
             assert_eq!(definitions(&posted)["Namespace"], "Chat");
             assert_eq!(send["_aws"]["Timestamp"], 7);
+        }
+    }
+
+    /// Property names are part of a document's shape, and a property a metric or
+    /// dimension shadows stays out whichever way the layout was made.
+    #[test]
+    fn property_names_and_shadowing_belong_to_the_shape() {
+        for _ in 0..2 {
+            for (property, shown) in [("requestId", true), ("orderId", true), ("route", false)] {
+                let metrics = Metrics::new("Shape")
+                    .dimension("route", "join")
+                    .with_property(property, "p-1");
+                metrics.add("Invocations", 1.0);
+                let document = metrics.documents(0).remove(0);
+                assert_valid_emf(&document);
+                let expected = if shown { json!("p-1") } else { json!("join") };
+                assert_eq!(document[property], expected, "{document}");
+            }
         }
     }
 

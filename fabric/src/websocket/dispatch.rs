@@ -47,24 +47,24 @@ impl WebSocketAdapter {
             route_key = context.route_key.as_deref().unwrap_or_default(),
         );
         let metrics = self.invocation_metrics(&event).await;
+        let kind = event.request_context.kind();
         let response = match &metrics {
             None => self.dispatch(event).instrument(span.clone()).await,
             Some(metrics) => {
-                let kind = event.request_context.kind();
-                let response = crate::metrics::scope(
-                    metrics.clone(),
-                    self.dispatch(event).instrument(span.clone()),
-                )
-                .await;
-                count_event(metrics, kind, response.status_code, started.elapsed());
-                span.in_scope(|| crate::metrics::finish(metrics));
-                response
+                let dispatch = self.dispatch(event).instrument(span.clone());
+                crate::metrics::scope(metrics.clone(), dispatch).await
             }
         };
+        // One reading of the clock for both the metrics and the log.
+        let took = started.elapsed();
         span.in_scope(|| {
+            if let Some(metrics) = &metrics {
+                count_event(metrics, kind, response.status_code, took);
+                crate::metrics::finish(metrics);
+            }
             tracing::info!(
                 status = response.status_code,
-                latency_us = started.elapsed().as_micros() as u64,
+                latency_us = took.as_micros() as u64,
                 "event handled"
             )
         });
