@@ -107,13 +107,19 @@ struct Collected {
     writer: Option<EmfWriter>,
     // A few entries each: a linear search beats a map's allocations and hashing.
     dimensions: SmallVec<[(Name, Name); 4]>,
-    values: SmallVec<[Series; 8]>,
+    values: SmallVec<[Series; 6]>,
     properties: SmallVec<[(Name, Property); 2]>,
 }
 
 struct Shared {
     namespace: Arc<str>,
     collected: Mutex<Collected>,
+}
+
+thread_local! {
+    /// Cells of finished invocations, for the next ones on this thread.
+    static SPARE: std::cell::RefCell<Vec<Arc<Shared>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// One invocation's metrics. Cheap to clone; clones add to the same collection and
@@ -126,12 +132,46 @@ pub struct Metrics {
 impl Metrics {
     /// Metrics in `namespace`, with no dimensions yet.
     pub fn new(namespace: impl Into<Arc<str>>) -> Metrics {
-        Metrics {
-            shared: Some(Arc::new(Shared {
-                namespace: namespace.into(),
+        let namespace = namespace.into();
+        let mut spare = SPARE.with(|spare| spare.try_borrow_mut().ok()?.pop());
+        let shared = match spare.as_mut().and_then(Arc::get_mut) {
+            Some(unique) => {
+                unique.namespace = namespace;
+                spare.expect("a spare cell was found")
+            }
+            None => Arc::new(Shared {
+                namespace,
                 collected: Mutex::new(Collected::default()),
-            })),
+            }),
+        };
+        Metrics {
+            shared: Some(shared),
         }
+    }
+
+    /// Ends these metrics for good, keeping their cell for this thread's next
+    /// [`Metrics::new`] when no clone is left: a transport's invocation then
+    /// allocates nothing for its metrics.
+    pub(crate) fn recycle(self) {
+        /// Cells kept per thread: one per invocation in flight on it, usually one.
+        const SPARES: usize = 4;
+        let Some(mut shared) = self.shared else {
+            return;
+        };
+        let Some(unique) = Arc::get_mut(&mut shared) else {
+            return;
+        };
+        *unique
+            .collected
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Collected::default();
+        SPARE.with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if spare.len() < SPARES {
+                    spare.push(shared);
+                }
+            }
+        });
     }
 
     /// These metrics, written to `writer` instead of stdout when flushed.
@@ -473,7 +513,7 @@ fn write_document(
             let Some(range) = range else { continue };
             key(out, range);
             match value {
-                Property::Text(text) => json_str(out, text),
+                Property::Text(text) => json_text(out, text),
                 Property::Json(Value::String(text)) => json_str(out, text),
                 Property::Json(other) => json(out, other),
             }
@@ -692,18 +732,32 @@ fn json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
 /// Appends `text` as a JSON string. Names and ids rarely need escaping, and are
 /// then copied whole.
 fn json_str(out: &mut Vec<u8>, text: &str) {
+    if !json_bytes(out, text.as_bytes()) {
+        json(out, text);
+    }
+}
+
+/// [`json_str`] for kept text, read as bytes: an inline id is not checked as UTF-8
+/// again when it needs no escaping.
+fn json_text(out: &mut Vec<u8>, text: &Name) {
+    if !json_bytes(out, text.bytes()) {
+        json(out, &**text);
+    }
+}
+
+/// Appends `text` quoted when it needs no escaping; whether it did.
+fn json_bytes(out: &mut Vec<u8>, text: &[u8]) -> bool {
     // Without short-circuiting, the check compiles to a vectorised loop.
-    let needs_escape = text.bytes().fold(false, |found, byte| {
+    let needs_escape = text.iter().fold(false, |found, &byte| {
         found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
     });
     if !needs_escape {
         out.reserve(text.len() + 2);
         out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(text);
         out.push(b'"');
-    } else {
-        json(out, text);
     }
+    !needs_escape
 }
 
 impl fmt::Debug for Metrics {
@@ -953,6 +1007,47 @@ mod tests {
                 assert_eq!(document[property], expected, "{document}");
             }
         }
+    }
+
+    /// A transport's finished metrics leave their cell to the next invocation on
+    /// the thread, which starts with nothing of theirs; a cell a clone still holds
+    /// is never reused.
+    #[test]
+    fn a_recycled_cell_starts_empty_and_a_shared_one_is_left_alone() {
+        let first = Metrics::new("First")
+            .with_writer(EmfWriter::new(std::io::sink()))
+            .dimension("route", "join")
+            .with_property("requestId", "r-1");
+        first.add("Invocations", 1.0);
+        let cell = Arc::as_ptr(first.shared.as_ref().unwrap());
+        first.recycle();
+        let second = Metrics::new("Second");
+        assert_eq!(Arc::as_ptr(second.shared.as_ref().unwrap()), cell, "reused");
+        assert!(second.is_empty());
+        assert!(second.documents(0).is_empty());
+        second.add("Orders", 1.0);
+        let document = second.documents(0).remove(0);
+        assert_eq!(
+            document["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "Second"
+        );
+        assert!(document.get("route").is_none() && document.get("requestId").is_none());
+        assert!(
+            lock(&second.shared.as_ref().unwrap().collected)
+                .writer
+                .is_none()
+        );
+
+        let clone = second.clone();
+        second.recycle();
+        let third = Metrics::new("Third");
+        assert_ne!(
+            Arc::as_ptr(third.shared.as_ref().unwrap()),
+            cell,
+            "still held"
+        );
+        clone.add("Orders", 1.0);
+        assert_eq!(clone.documents(0)[0]["Orders"], json!([1.0, 1.0]));
     }
 
     #[test]

@@ -183,6 +183,7 @@ impl Invocation {
             validation_failed.then_some("ValidationFailures"),
         );
         finish_to(&self.metrics, stream);
+        self.metrics.recycle();
     }
 }
 

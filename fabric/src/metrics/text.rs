@@ -57,7 +57,7 @@ impl Deref for Text {
 
 impl Text {
     /// The text's bytes, without checking them again.
-    fn bytes(&self) -> &[u8] {
+    pub(super) fn bytes(&self) -> &[u8] {
         match self {
             Text::Static(text) => text.as_bytes(),
             Text::Inline { len, bytes } => &bytes[..usize::from(*len)],

@@ -68,6 +68,9 @@ impl WebSocketAdapter {
                 "event handled"
             )
         });
+        if let Some(metrics) = metrics {
+            metrics.recycle();
+        }
         response
     }
 
