@@ -46,6 +46,13 @@ async fn main() {
                 .value_parser(value_parser!(usize))
                 .default_value("20"),
         )
+        .arg(
+            Arg::new("env")
+                .long("env")
+                .value_name("NAME=VALUE")
+                .action(clap::ArgAction::Append)
+                .help("A variable every binary gets, as Lambda would set it (FABRIC_FUNCTION=chat-connect for an app)"),
+        )
         .arg(Arg::new("binary").required(true).num_args(1..))
         .get_matches();
     let runs: usize = *matches.get_one("runs").expect("defaulted");
@@ -54,10 +61,22 @@ async fn main() {
         .expect("required")
         .cloned()
         .collect();
+    let env: Vec<(String, String)> = matches
+        .get_many::<String>("env")
+        .into_iter()
+        .flatten()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => (name.to_owned(), value.to_owned()),
+            None => {
+                eprintln!("--env {pair}: expected NAME=VALUE");
+                std::process::exit(2);
+            }
+        })
+        .collect();
     let mut results: Vec<Vec<Run>> = binaries.iter().map(|_| Vec::new()).collect();
     for _ in 0..runs {
         for (binary, results) in binaries.iter().zip(&mut results) {
-            match cold_start(binary).await {
+            match cold_start(binary, &env).await {
                 Ok(run) => results.push(run),
                 Err(err) => {
                     eprintln!("{binary}: {err}");
@@ -88,8 +107,9 @@ fn median(values: &mut [f64]) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
-/// One cold start of `binary`: a fresh Runtime API, exec, one `$connect`.
-async fn cold_start(binary: &str) -> Result<Run, String> {
+/// One cold start of `binary`: a fresh Runtime API, exec, one `$connect`, with `env`
+/// on top of what Lambda sets.
+async fn cold_start(binary: &str, env: &[(String, String)]) -> Result<Run, String> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -115,6 +135,7 @@ async fn cold_start(binary: &str) -> Result<Run, String> {
         .env("AWS_ACCESS_KEY_ID", "coldstart")
         .env("AWS_SECRET_ACCESS_KEY", "coldstart")
         .env("CHAT_TOKEN", "s3cret-token")
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -22,7 +22,7 @@ pub fn init_with(default_filter: &str) {
 
     let directives = std::env::var("RUST_LOG")
         .ok()
-        .filter(|value| tracing_subscriber::EnvFilter::try_new(value).is_ok())
+        .filter(|value| value.parse::<tracing_subscriber::filter::Targets>().is_ok())
         .unwrap_or_else(|| default_filter.to_owned());
     let installed = if crate::env::on_lambda() {
         let layer = fmt::layer()
@@ -57,6 +57,11 @@ const SDK_TARGETS: [&str; 3] = ["aws_smithy_", "aws_sdk_", "aws_config"];
 /// `aws_smithy_http_client`, `aws_sdk_*`) never above DEBUG, whatever the directives
 /// ask. A directive that does not parse is left out, as `RUST_LOG` would.
 ///
+/// The directives are targets and levels; a span or field filter
+/// (`target[span{field=value}]=level`) selects nothing: reading those takes a
+/// regular-expression engine, 150 KB in every Lambda function for a filter nobody
+/// sets there.
+///
 /// Use it on a layer of your own subscriber to keep the same guarantee:
 ///
 /// ```
@@ -74,17 +79,36 @@ pub fn filter<S>(
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    use tracing_subscriber::EnvFilter;
     use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
 
-    let requested = EnvFilter::builder()
-        .with_default_directive(LevelFilter::ERROR.into())
-        .parse_lossy(directives);
+    let requested = requested(directives);
     let cap = SDK_TARGETS.iter().fold(
         Targets::new().with_default(LevelFilter::TRACE),
         |cap, target| cap.with_target(*target, LevelFilter::DEBUG),
     );
     requested.and(cap)
+}
+
+/// The targets and levels `directives` ask for, ERROR when they name no level; each
+/// directive is read alone, so one that does not parse is left out.
+fn requested(directives: &str) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+
+    let mut requested = Targets::new().with_default(LevelFilter::ERROR);
+    for directive in directives.split(',').map(str::trim) {
+        let Ok(parsed) = directive.parse::<Targets>() else {
+            continue;
+        };
+        if let Some(level) = parsed.default_level() {
+            requested = requested.with_default(level);
+        }
+        requested = requested.with_targets(
+            parsed
+                .iter()
+                .map(|(target, level)| (target.to_owned(), level)),
+        );
+    }
+    requested
 }
 
 /// A start that cannot go on (a port in use, a bad setting, an app with a mistake):
@@ -96,4 +120,32 @@ where
 pub(crate) fn fatal(message: &str) -> ! {
     eprintln!("fabric: {message}");
     std::process::exit(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::requested;
+
+    #[test]
+    fn directives_read_as_rust_log_reads_them() {
+        let filter = requested("warn,fabric=debug,fabric::local=trace");
+        assert!(filter.would_enable("fabric::websocket", &Level::DEBUG));
+        assert!(!filter.would_enable("fabric::websocket", &Level::TRACE));
+        assert!(filter.would_enable("fabric::local::serve", &Level::TRACE));
+        assert!(filter.would_enable("hyper", &Level::WARN));
+        assert!(!filter.would_enable("hyper", &Level::INFO));
+    }
+
+    #[test]
+    fn a_directive_that_does_not_parse_is_left_out() {
+        // `fabric=loud` does not parse; a span filter selects nothing.
+        let filter = requested("fabric=loud,fabric[span]=debug,info");
+        assert!(filter.would_enable("fabric", &Level::INFO));
+        assert!(!filter.would_enable("fabric", &Level::DEBUG));
+        let nothing = requested("");
+        assert!(nothing.would_enable("fabric", &Level::ERROR));
+        assert!(!nothing.would_enable("fabric", &Level::WARN));
+    }
 }
