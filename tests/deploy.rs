@@ -644,15 +644,12 @@ async fn the_store_works_on_the_tables_the_template_declares() {
     support::dynamodb::create_table_from_template(
         &client,
         &table,
-        &template["Resources"]["ChatConnectionsTable"]["Properties"],
+        &template,
+        "ChatConnectionsTable",
     )
     .await;
-    support::dynamodb::create_table_from_template(
-        &client,
-        &rooms,
-        &template["Resources"]["ChatRoomsTable"]["Properties"],
-    )
-    .await;
+    support::dynamodb::create_table_from_template(&client, &rooms, &template, "ChatRoomsTable")
+        .await;
 
     // Every query path of the store: key lookups, the room partition, both indexes.
     let store = DynamoDbStore::new(client, &table, &rooms);
@@ -751,12 +748,8 @@ async fn rate_limit_buckets_work_on_the_table_the_template_declares() {
     let template = websocket_template(&chat::adapter());
     let client = DynamoDbStore::sdk_client(Some(&endpoint));
     let table = support::dynamodb::unique_table("buckets");
-    support::dynamodb::create_table_from_template(
-        &client,
-        &table,
-        &template["Resources"]["ChatRateLimitTable"]["Properties"],
-    )
-    .await;
+    support::dynamodb::create_table_from_template(&client, &table, &template, "ChatRateLimitTable")
+        .await;
     let buckets = DynamoDbBuckets::new(client, &table);
     let limit = BucketLimit::new(0.001, 2);
     assert!(buckets.take("conn:a", limit).await.unwrap().is_allowed());

@@ -413,12 +413,8 @@ async fn the_chat_binary_keeps_its_buckets_in_the_table_fabric_rate_limit_table_
     .to_value();
     let client = DynamoDbStore::sdk_client(Some(&endpoint));
     let table = support::dynamodb::unique_table("env-buckets");
-    support::dynamodb::create_table_from_template(
-        &client,
-        &table,
-        &template["Resources"]["ChatRateLimitTable"]["Properties"],
-    )
-    .await;
+    support::dynamodb::create_table_from_template(&client, &table, &template, "ChatRateLimitTable")
+        .await;
 
     let port = free_port();
     let (child, lines) = spawn_binary(

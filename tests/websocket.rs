@@ -487,6 +487,28 @@ async fn setup_runs_once_and_shares_its_value() {
     );
 }
 
+/// A setup that fails is tried again by the next event, once per event, metrics
+/// on or not: the metrics and the dispatch share one look-up.
+#[tokio::test]
+async fn a_failing_setup_is_tried_once_per_event() {
+    for metrics in [false, true] {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let counted = attempts.clone();
+        let mut adapter = fabric_websocket(setup_count).setup(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Err::<Clients, _>("no database".into()) }
+        });
+        if metrics {
+            adapter = adapter.metrics("Test").metrics_writer(std::io::sink());
+        }
+        for _ in 0..2 {
+            let response = adapter.handle(message("c1", "$default", "{}")).await;
+            assert_eq!(response.status_code, 500);
+        }
+        assert_eq!(attempts.load(Ordering::SeqCst), 2, "metrics on: {metrics}");
+    }
+}
+
 #[tokio::test]
 async fn the_management_endpoint_follows_the_event_for_local_domains() {
     let server = RecordingServer::ok().await;

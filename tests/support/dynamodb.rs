@@ -68,12 +68,15 @@ pub(crate) async fn store(test: &str) -> Option<DynamoDbStore> {
     Some(store)
 }
 
-/// Creates a table on the local DynamoDB exactly as the template declares it.
+/// Creates the table `name` on the local DynamoDB exactly as the template declares
+/// its resource `resource` (`ChatConnectionsTable`).
 pub(crate) async fn create_table_from_template(
     client: &aws_sdk_dynamodb::Client,
     name: &str,
-    properties: &serde_json::Value,
+    template: &serde_json::Value,
+    resource: &str,
 ) {
+    let properties = &template["Resources"][resource]["Properties"];
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
         Projection, ProjectionType, ScalarAttributeType,

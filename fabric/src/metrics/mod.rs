@@ -1050,6 +1050,67 @@ mod tests {
         assert_eq!(clone.documents(0)[0]["Orders"], json!([1.0, 1.0]));
     }
 
+    /// More shapes than a thread keeps: the oldest give way, and each shape's
+    /// documents stay its own when it comes back.
+    #[test]
+    fn shapes_past_the_kept_few_are_written_afresh_and_right() {
+        for _ in 0..2 {
+            for index in 0..40 {
+                let metrics = Metrics::new("Many").dimension("route", format!("r{index}"));
+                metrics.add("Invocations", 1.0);
+                let document = metrics.documents(0).remove(0);
+                assert_valid_emf(&document);
+                assert_eq!(document["route"], format!("r{index}"));
+            }
+        }
+    }
+
+    /// A writer that flushes metrics of its own while it writes (it logs, say)
+    /// finds the thread's buffer taken; both documents still arrive whole.
+    #[test]
+    fn a_writer_that_flushes_metrics_itself_gets_both_documents() {
+        /// Text shared by both writers; the outer one flushes inner metrics first.
+        #[derive(Clone)]
+        struct Recording {
+            text: Arc<Mutex<Vec<u8>>>,
+            nests: bool,
+        }
+        impl std::io::Write for Recording {
+            fn write(&mut self, text: &[u8]) -> std::io::Result<usize> {
+                if self.nests {
+                    let inner = Recording {
+                        nests: false,
+                        ..self.clone()
+                    };
+                    let inner = Metrics::new("Inner").with_writer(EmfWriter::new(inner));
+                    inner.add("Nested", 1.0);
+                    inner.flush();
+                }
+                self.text.lock().unwrap().extend_from_slice(text);
+                Ok(text.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let recording = Recording {
+            text: Arc::default(),
+            nests: true,
+        };
+        let outer = Metrics::new("Outer").with_writer(EmfWriter::new(recording.clone()));
+        outer.add("Orders", 2.0);
+        outer.flush();
+        let text = String::from_utf8(recording.text.lock().unwrap().clone()).unwrap();
+        let documents: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(documents.len(), 2, "{text}");
+        documents.iter().for_each(assert_valid_emf);
+        assert_eq!(documents[0]["Nested"], 1.0);
+        assert_eq!(documents[1]["Orders"], 2.0);
+    }
+
     #[test]
     fn whole_and_fractional_values_are_written_as_serde_json_writes_them() {
         let metrics = Metrics::new("N");

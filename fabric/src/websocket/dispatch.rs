@@ -46,12 +46,16 @@ impl WebSocketAdapter {
             connection_id = context.connection_id.as_deref().unwrap_or_default(),
             route_key = context.route_key.as_deref().unwrap_or_default(),
         );
-        let metrics = self.invocation_metrics(&event).await;
+        // Looked up once per event: a failed setup is retried by the next event,
+        // not twice by this one.
+        let ready = self.prepared().await;
+        let metrics =
+            (ready.as_ref().ok()).and_then(|ready| self.invocation_metrics(ready, &event));
         let kind = event.request_context.kind();
         let response = match &metrics {
-            None => self.dispatch(event).instrument(span.clone()).await,
+            None => self.dispatch(event, ready).instrument(span.clone()).await,
             Some(metrics) => {
-                let dispatch = self.dispatch(event).instrument(span.clone());
+                let dispatch = self.dispatch(event, ready).instrument(span.clone());
                 crate::metrics::scope(metrics.clone(), dispatch).await
             }
         };
@@ -75,8 +79,12 @@ impl WebSocketAdapter {
     }
 
     /// This event's metrics when they are on (known once the adapter is set up).
-    async fn invocation_metrics(&self, event: &IncomingEvent) -> Option<crate::metrics::Metrics> {
-        let config = self.prepared().await.ok()?.metrics()?;
+    fn invocation_metrics(
+        &self,
+        ready: &Ready,
+        event: &IncomingEvent,
+    ) -> Option<crate::metrics::Metrics> {
+        let config = ready.metrics()?;
         let context = &event.request_context;
         let metrics = config
             .start()
@@ -116,8 +124,12 @@ impl WebSocketAdapter {
         response(400, Some(error.envelope_json(self.scrub())), None)
     }
 
-    async fn dispatch(&self, event: Box<IncomingEvent>) -> ApiGatewayProxyResponse {
-        let ready = match self.prepared().await {
+    async fn dispatch(
+        &self,
+        event: Box<IncomingEvent>,
+        ready: Result<&Ready, crate::BoxError>,
+    ) -> ApiGatewayProxyResponse {
+        let ready = match ready {
             Ok(ready) => ready,
             Err(err) => {
                 tracing::error!(error = %err, "setup failed");
