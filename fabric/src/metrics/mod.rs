@@ -33,7 +33,9 @@ use smallvec::SmallVec;
 pub use check::{EmfProblem, check_document};
 pub use output::{EmfWriter, MetricsConfig};
 #[allow(unused_imports)] // which a build uses depends on its transports
-pub(crate) use output::{Invocation, Stream, count_invocation, finish_to, function_name};
+pub(crate) use output::{
+    Invocation, Stream, count_invocation, finish_at, finish_to, function_name,
+};
 
 /// The most metrics one EMF document may define.
 pub const MAX_METRICS_PER_DOCUMENT: usize = 100;
@@ -304,13 +306,13 @@ impl Metrics {
     /// stdout, and starts a fresh collection (the dimensions stay). On Lambda the
     /// runtimes call this once per invocation.
     pub fn flush(&self) {
-        self.end(Stream::Stdout, true);
+        self.end(Stream::Stdout, true, None);
     }
 
     /// Ends the invocation under one lock: logs the values readably off Lambda
     /// (`--verbose`), writes the documents when `write` is set or there is a writer
     /// (to it, else to `stream`), and starts a fresh collection.
-    fn end(&self, stream: Stream, write: bool) {
+    fn end(&self, stream: Stream, write: bool, ended: Option<std::time::Instant>) {
         let Some(shared) = &self.shared else {
             return;
         };
@@ -327,11 +329,7 @@ impl Metrics {
             collected.reset();
             return;
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| {
-                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-            });
+        let now = epoch_millis(ended.unwrap_or_else(std::time::Instant::now));
         with_buffer(|text| {
             write_documents(shared, &collected, now, text);
             collected.reset();
@@ -438,6 +436,40 @@ impl Collected {
     }
 }
 
+/// The wall clock at `at`, in epoch milliseconds: from this thread's last reading
+/// of the wall clock, paired with the monotonic one and taken again after a
+/// second, so an invocation that read the monotonic clock for its duration does not
+/// read the wall clock too. Within a second the two clocks drift apart by far less
+/// than a millisecond.
+fn epoch_millis(at: std::time::Instant) -> i64 {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    thread_local! {
+        static ANCHOR: std::cell::Cell<Option<(Instant, i64)>> = const { std::cell::Cell::new(None) };
+    }
+    let wall_micros = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+            })
+    };
+    ANCHOR.with(|anchor| {
+        if let Some((instant, micros)) = anchor.get() {
+            if let Some(since) = at.checked_duration_since(instant) {
+                if since < Duration::from_secs(1) {
+                    let since = i64::try_from(since.as_micros()).unwrap_or_default();
+                    return micros.saturating_add(since) / 1000;
+                }
+            }
+        }
+        let (instant, micros) = (Instant::now(), wall_micros());
+        anchor.set(Some((instant, micros)));
+        // `at` lies at or before `instant`.
+        let before = i64::try_from(instant.saturating_duration_since(at).as_micros());
+        micros.saturating_sub(before.unwrap_or_default()) / 1000
+    })
+}
+
 /// Runs `write` with this thread's reusable, emptied buffer for EMF text, so an
 /// invocation's documents do not allocate one.
 fn with_buffer(write: impl FnOnce(&mut Vec<u8>)) {
@@ -474,14 +506,12 @@ fn write_documents(shared: &Shared, collected: &Collected, timestamp_ms: i64, ou
         .unwrap_or(0);
     for round in 0..rounds {
         // Inline for a typical invocation's handful of metrics.
-        let in_round: SmallVec<[(&Name, Unit, &[f64]); 16]> = collected
-            .values
-            .iter()
-            .filter_map(|series| {
-                let chunk = series.values.chunks(MAX_VALUES_PER_METRIC).nth(round)?;
-                Some((&series.name, series.unit, chunk))
-            })
-            .collect();
+        // Filled where it lies: a collected one would be copied out whole.
+        let mut in_round: SmallVec<[(&Name, Unit, &[f64]); 16]> = SmallVec::new();
+        in_round.extend(collected.values.iter().filter_map(|series| {
+            let chunk = series.values.chunks(MAX_VALUES_PER_METRIC).nth(round)?;
+            Some((&series.name, series.unit, chunk))
+        }));
         for group in in_round.chunks(MAX_METRICS_PER_DOCUMENT) {
             write_document(shared, collected, group, timestamp_ms, out);
         }
@@ -718,9 +748,38 @@ fn number(out: &mut Vec<u8>, value: f64) {
         // Exact: a whole number this small is an i64 with no rounding.
         json(out, &(value as i64));
         out.extend_from_slice(b".0");
+    } else if let Some(thousandths) = thousandths(value) {
+        // A duration in milliseconds, to the microsecond.
+        if thousandths < 0 {
+            out.push(b'-');
+        }
+        let thousandths = thousandths.unsigned_abs();
+        json(out, &(thousandths / 1000));
+        let fraction = thousandths % 1000;
+        let digits = [
+            b'.',
+            b'0' + (fraction / 100) as u8,
+            b'0' + (fraction / 10 % 10) as u8,
+            b'0' + (fraction % 10) as u8,
+        ];
+        let trailing_zeros = (fraction % 100 == 0) as usize + (fraction % 10 == 0) as usize;
+        out.extend_from_slice(&digits[..digits.len() - trailing_zeros]);
     } else {
         json(out, &value);
     }
+}
+
+/// `value` as a whole number of thousandths, when it is exactly one and small: its
+/// digits are then the shortest text that reads back as `value`, which is what
+/// serde_json writes (any shorter text is at least a thousandth away, and a
+/// double's spacing below 10^12 is finer than that).
+fn thousandths(value: f64) -> Option<i64> {
+    const UP_TO: f64 = 1e12;
+    if value.is_nan() || value.abs() >= UP_TO {
+        return None;
+    }
+    let scaled = (value * 1000.0).round();
+    (scaled / 1000.0 == value).then_some(scaled as i64)
 }
 
 /// Appends `value` as JSON (strings escaped, numbers as serde_json writes them).
@@ -777,8 +836,21 @@ tokio::task_local! {
 }
 
 /// Runs `future` with `metrics` as the invocation's metrics ([`current`]).
-pub async fn scope<F: std::future::Future>(metrics: Metrics, future: F) -> F::Output {
-    CURRENT.scope(metrics, future).await
+///
+/// ```
+/// use fabric::metrics::{Metrics, current, scope};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let metrics = Metrics::new("Shop");
+/// scope(metrics.clone(), async { current().add("Orders", 1.0) }).await;
+/// assert_eq!(metrics.readable(), "Orders=1 Count");
+/// # })
+/// ```
+pub fn scope<F: std::future::Future>(
+    metrics: Metrics,
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    // Not an `async fn`: that would move `future` into a second state machine.
+    CURRENT.scope(metrics, future)
 }
 
 /// The metrics of the invocation this task serves, or disabled ones outside one.
@@ -790,6 +862,12 @@ pub fn current() -> Metrics {
     CURRENT
         .try_with(Metrics::clone)
         .unwrap_or_else(|_| Metrics::disabled())
+}
+
+/// Runs `use_metrics` on [`current`]'s metrics without cloning them (every post
+/// counts itself); nothing runs outside an invocation's scope.
+pub(crate) fn with_current(use_metrics: impl FnOnce(&Metrics)) {
+    let _ = CURRENT.try_with(use_metrics);
 }
 
 /// Whether this process has started an invocation before (the `ColdStart` metric is
@@ -1109,6 +1187,62 @@ mod tests {
         documents.iter().for_each(assert_valid_emf);
         assert_eq!(documents[0]["Nested"], 1.0);
         assert_eq!(documents[1]["Orders"], 2.0);
+    }
+
+    #[test]
+    fn timestamps_follow_the_wall_clock_before_and_after_the_thread_reads_it_again() {
+        use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+        let wall = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64
+        };
+        let earlier = Instant::now();
+        std::thread::sleep(Duration::from_millis(20));
+        // The first reading anchors this thread; a moment before it lies before it.
+        let now = epoch_millis(Instant::now());
+        assert!((now - wall()).abs() <= 2, "{now} against {}", wall());
+        let before = epoch_millis(earlier);
+        assert!(
+            (15..=40).contains(&(now - before)),
+            "{before} is 20 ms before {now}"
+        );
+        // Past a second the thread reads the wall clock again.
+        std::thread::sleep(Duration::from_millis(1100));
+        let later = epoch_millis(Instant::now());
+        assert!((later - wall()).abs() <= 2, "{later} against {}", wall());
+        assert!(later - now >= 1100);
+    }
+
+    #[test]
+    fn thousandths_are_written_as_serde_json_writes_them() {
+        // Every magnitude a duration in milliseconds takes, and a spread of digits.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut values = vec![0.001, 0.01, 0.1, 0.5, 0.012, 1.5, 999.999, -0.25, -12.345];
+        for digits in 1..=15u32 {
+            for _ in 0..200 {
+                let thousandths = (next() % 10u64.pow(digits)) as i64;
+                values.push(thousandths as f64 / 1000.0);
+            }
+        }
+        // And values that are not thousandths take serde_json's own path.
+        values.extend([0.0001, 1.0 / 3.0, 0.0125, 1e12 + 0.5, f64::MIN_POSITIVE]);
+        for value in values {
+            let mut written = Vec::new();
+            number(&mut written, value);
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&value).unwrap(),
+                "{value:e}"
+            );
+        }
     }
 
     #[test]

@@ -116,8 +116,14 @@ impl Stream {
 
 /// [`finish`](super::finish), with `stream` for the EMF lines on Lambda.
 pub(crate) fn finish_to(metrics: &Metrics, stream: Stream) {
+    finish_at(metrics, stream, None);
+}
+
+/// [`finish_to`] for an invocation that ended at `ended` (it read the clock for its
+/// duration): the documents' timestamp comes from that reading.
+pub(crate) fn finish_at(metrics: &Metrics, stream: Stream, ended: Option<Instant>) {
     static ON_LAMBDA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    metrics.end(stream, *ON_LAMBDA.get_or_init(crate::env::on_lambda));
+    metrics.end(stream, *ON_LAMBDA.get_or_init(crate::env::on_lambda), ended);
 }
 
 #[cfg_attr(not(any(feature = "websocket", feature = "http")), allow(dead_code))]
@@ -176,13 +182,14 @@ impl Invocation {
     /// a 400 or 422 then refused (a validation failure).
     pub(crate) fn end(self, status: u16, input_checked: bool, stream: Stream) {
         let validation_failed = input_checked && matches!(status, 400 | 422);
+        let ended = Instant::now();
         count_invocation(
             &self.metrics,
             status,
-            self.started.elapsed(),
+            ended.saturating_duration_since(self.started),
             validation_failed.then_some("ValidationFailures"),
         );
-        finish_to(&self.metrics, stream);
+        finish_at(&self.metrics, stream, Some(ended));
         self.metrics.recycle();
     }
 }
@@ -206,7 +213,9 @@ pub(crate) fn count_invocation(
         _ => None,
     };
     let cold_start = if super::cold_start() { 1.0 } else { 0.0 };
-    let duration = took.as_secs_f64() * 1000.0;
+    // To the microsecond, which CloudWatch keeps and which writes without float
+    // formatting (see `number`).
+    let duration = took.as_micros() as f64 / 1000.0;
     metrics.add_all(
         [
             Some(("Invocations", Unit::Count, 1.0)),

@@ -30,6 +30,9 @@ use crate::Error;
 pub struct BucketLimit {
     rate: f64,
     burst: u32,
+    // Worked out once: every message's take uses both.
+    interval_micros: i64,
+    tolerance_micros: i64,
 }
 
 impl BucketLimit {
@@ -37,9 +40,13 @@ impl BucketLimit {
     /// least 1).
     pub fn new(rate: f64, burst: u32) -> BucketLimit {
         let rate = if rate.is_finite() { rate } else { 1.0 };
+        let (rate, burst) = (rate.max(1.0 / 86_400.0), burst.max(1));
+        let interval_micros = ((1_000_000.0 / rate).round() as i64).max(1);
         BucketLimit {
-            rate: rate.max(1.0 / 86_400.0),
-            burst: burst.max(1),
+            rate,
+            burst,
+            interval_micros,
+            tolerance_micros: interval_micros.saturating_mul(i64::from(burst) - 1),
         }
     }
 
@@ -59,13 +66,12 @@ impl BucketLimit {
     }
 
     pub(crate) fn interval_micros(&self) -> i64 {
-        ((1_000_000.0 / self.rate).round() as i64).max(1)
+        self.interval_micros
     }
 
     /// How far ahead of now the arrival time may be for a take to pass.
     pub(crate) fn tolerance_micros(&self) -> i64 {
-        self.interval_micros()
-            .saturating_mul(i64::from(self.burst) - 1)
+        self.tolerance_micros
     }
 
     /// GCRA: given the stored arrival time (`None` for a new bucket) and now, the
@@ -117,6 +123,20 @@ impl Take {
 pub trait TokenBuckets: Send + Sync + 'static {
     /// Takes one token from the bucket `key` of shape `limit`.
     async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error>;
+
+    /// [`take`](Self::take) for buckets that answer without waiting (in memory):
+    /// every message takes a token, and this skips the boxed future. `None`, the
+    /// default, means only `take` can answer.
+    ///
+    /// ```
+    /// use fabric::store::{BucketLimit, MemoryBuckets, TokenBuckets};
+    /// let taken = MemoryBuckets::new().take_now("conn:a", BucketLimit::new(1.0, 1));
+    /// assert!(taken.unwrap().unwrap().is_allowed());
+    /// ```
+    fn take_now(&self, key: &str, limit: BucketLimit) -> Option<Result<Take, Error>> {
+        let _ = (key, limit);
+        None
+    }
 
     /// Whether the buckets live in the table `FABRIC_RATE_LIMIT_TABLE` names, which
     /// the deploy template then declares and grants ([`EnvBuckets`] and
@@ -197,6 +217,12 @@ impl TokenBuckets for EnvBuckets {
             .await
     }
 
+    fn take_now(&self, key: &str, limit: BucketLimit) -> Option<Result<Take, Error>> {
+        self.chosen
+            .get_or_init(EnvBuckets::choose)
+            .take_now(key, limit)
+    }
+
     fn in_rate_limit_table(&self) -> bool {
         true
     }
@@ -212,7 +238,7 @@ const SWEEP_AT: usize = 10_000;
 /// gateway, a container), per instance on Lambda.
 #[derive(Debug, Default)]
 pub struct MemoryBuckets {
-    arrivals: Mutex<HashMap<String, i64>>,
+    arrivals: Mutex<HashMap<String, i64, foldhash::fast::RandomState>>,
 }
 
 impl MemoryBuckets {
@@ -235,6 +261,16 @@ pub(crate) fn now_micros() -> i64 {
 #[async_trait]
 impl TokenBuckets for MemoryBuckets {
     async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error> {
+        Ok(self.take_in_memory(key, limit))
+    }
+
+    fn take_now(&self, key: &str, limit: BucketLimit) -> Option<Result<Take, Error>> {
+        Some(Ok(self.take_in_memory(key, limit)))
+    }
+}
+
+impl MemoryBuckets {
+    fn take_in_memory(&self, key: &str, limit: BucketLimit) -> Take {
         let now = now_micros();
         // A poisoned lock only means another take panicked; the map is still whole.
         let mut arrivals = self
@@ -249,7 +285,7 @@ impl TokenBuckets for MemoryBuckets {
             Some(slot) => (Some(*slot), Some(slot)),
             None => (None, None),
         };
-        Ok(match limit.take_at(stored, now) {
+        match limit.take_at(stored, now) {
             Ok(tat) => {
                 match slot {
                     Some(slot) => *slot = tat,
@@ -260,7 +296,7 @@ impl TokenBuckets for MemoryBuckets {
                 Take::Allowed
             }
             Err(retry_after) => Take::Limited { retry_after },
-        })
+        }
     }
 }
 

@@ -52,19 +52,21 @@ impl WebSocketAdapter {
         let metrics =
             (ready.as_ref().ok()).and_then(|ready| self.invocation_metrics(ready, &event));
         let kind = event.request_context.kind();
+        // Pinned where it is built and scoped by reference: the dispatch future is
+        // large, and moving it into the scope would copy it on every event.
+        let mut dispatch = std::pin::pin!(self.dispatch(event, ready).instrument(span.clone()));
         let response = match &metrics {
-            None => self.dispatch(event, ready).instrument(span.clone()).await,
-            Some(metrics) => {
-                let dispatch = self.dispatch(event, ready).instrument(span.clone());
-                crate::metrics::scope(metrics.clone(), dispatch).await
-            }
+            None => dispatch.await,
+            Some(metrics) => crate::metrics::scope(metrics.clone(), dispatch.as_mut()).await,
         };
-        // One reading of the clock for both the metrics and the log.
-        let took = started.elapsed();
+        // One reading of the clock for the metrics (duration and timestamp) and the
+        // log.
+        let ended = Instant::now();
+        let took = ended.saturating_duration_since(started);
         span.in_scope(|| {
             if let Some(metrics) = &metrics {
                 count_event(metrics, kind, response.status_code, took);
-                crate::metrics::finish(metrics);
+                crate::metrics::finish_at(metrics, crate::metrics::Stream::Stdout, Some(ended));
             }
             tracing::info!(
                 status = response.status_code,

@@ -154,7 +154,11 @@ impl RateLimit {
     /// connection has used up its violations.
     async fn check(&self, ws: &WebSocket) -> Result<(), Refusal> {
         let key = self.bucket_key(ws).await;
-        match self.buckets.take(key.as_str(), self.limit).await {
+        let taken = match self.buckets.take_now(key.as_str(), self.limit) {
+            Some(taken) => taken,
+            None => self.buckets.take(key.as_str(), self.limit).await,
+        };
+        match taken {
             Ok(Take::Allowed) => Ok(()),
             Ok(Take::Limited { retry_after }) => {
                 let error = Error::too_many_requests(format!(

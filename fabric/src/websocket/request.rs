@@ -258,7 +258,7 @@ impl WebSocket {
             data,
         )
         .await;
-        count_post(&crate::metrics::current(), &posted);
+        crate::metrics::with_current(|metrics| count_post(metrics, &posted));
         posted
     }
 
