@@ -34,7 +34,7 @@ pub use check::{EmfProblem, check_document};
 pub use output::{EmfWriter, MetricsConfig};
 #[allow(unused_imports)] // which a build uses depends on its transports
 pub(crate) use output::{
-    Invocation, Stream, count_invocation, finish_at, finish_to, function_name,
+    Invocation, Stream, TransportFields, finish_invocation, finish_to, function_name,
 };
 
 /// The most metrics one EMF document may define.
@@ -134,17 +134,36 @@ pub struct Metrics {
 impl Metrics {
     /// Metrics in `namespace`, with no dimensions yet.
     pub fn new(namespace: impl Into<Arc<str>>) -> Metrics {
-        let namespace = namespace.into();
+        Metrics::in_namespace(&namespace.into(), |_| {})
+    }
+
+    /// [`new`](Self::new) for a namespace that is kept (an adapter's), filled by
+    /// `fill`: a recycled cell already in the namespace keeps its own, and the one
+    /// check that no clone is left serves both emptying the cell and filling it.
+    fn in_namespace(namespace: &Arc<str>, fill: impl FnOnce(&mut Collected)) -> Metrics {
         let mut spare = SPARE.with(|spare| spare.try_borrow_mut().ok()?.pop());
         let shared = match spare.as_mut().and_then(Arc::get_mut) {
             Some(unique) => {
-                unique.namespace = namespace;
+                if !Arc::ptr_eq(&unique.namespace, namespace) {
+                    unique.namespace = namespace.clone();
+                }
+                // Emptied here rather than when recycled, for the same reason.
+                let collected = unique
+                    .collected
+                    .get_mut()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                *collected = Collected::default();
+                fill(collected);
                 spare.expect("a spare cell was found")
             }
-            None => Arc::new(Shared {
-                namespace,
-                collected: Mutex::new(Collected::default()),
-            }),
+            None => {
+                let mut collected = Collected::default();
+                fill(&mut collected);
+                Arc::new(Shared {
+                    namespace: namespace.clone(),
+                    collected: Mutex::new(collected),
+                })
+            }
         };
         Metrics {
             shared: Some(shared),
@@ -157,16 +176,14 @@ impl Metrics {
     pub(crate) fn recycle(self) {
         /// Cells kept per thread: one per invocation in flight on it, usually one.
         const SPARES: usize = 4;
-        let Some(mut shared) = self.shared else {
+        let Some(shared) = self.shared else {
             return;
         };
-        let Some(unique) = Arc::get_mut(&mut shared) else {
+        // A plain read: with no clone left none can appear, since this is the last
+        // handle (no weak ones are ever made). The next `new` empties the cell.
+        if Arc::strong_count(&shared) != 1 {
             return;
-        };
-        *unique
-            .collected
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Collected::default();
+        }
         SPARE.with(|spare| {
             if let Ok(mut spare) = spare.try_borrow_mut() {
                 if spare.len() < SPARES {
@@ -219,20 +236,24 @@ impl Metrics {
         self
     }
 
-    /// [`dimension`](Self::dimension) with a copy of `value`, kept inline when short
-    /// (a route): what transports set on every invocation.
-    pub(crate) fn dimension_copied(mut self, name: &'static str, value: &str) -> Metrics {
-        self.build(|collected| collected.set_dimension(Name::Static(name), Name::copy(value)));
-        self
-    }
-
-    /// [`with_property`](Self::with_property) with a copy of `value`, kept inline
-    /// when short (a request or connection id).
-    pub(crate) fn property_copied(mut self, name: &'static str, value: &str) -> Metrics {
-        self.build(|collected| {
+    /// Sets the writer and a transport's fields on a cell being filled.
+    fn fill(
+        collected: &mut Collected,
+        writer: Option<&EmfWriter>,
+        fields: output::TransportFields<'_>,
+    ) {
+        if let Some(writer) = writer {
+            collected.writer = Some(writer.clone());
+        }
+        for (name, value) in fields.dimensions {
+            collected.set_dimension(Name::Static(name), Name::Static(value));
+        }
+        for (name, value) in fields.copied_dimensions {
+            collected.set_dimension(Name::Static(name), Name::copy(value));
+        }
+        for (name, value) in fields.copied_properties {
             collected.set_property(Name::Static(name), Property::Text(Name::copy(value)));
-        });
-        self
+        }
     }
 
     /// These metrics with the property `name` = `value`: [`property`](Self::property)
@@ -262,16 +283,6 @@ impl Metrics {
     /// dropped: CloudWatch rejects them.
     pub fn add_with_unit(&self, name: impl Into<Cow<'static, str>>, unit: Unit, value: f64) {
         self.with_collected(|collected| collected.add(name.into().into(), unit, value));
-    }
-
-    /// Adds several of Fabric's own values under one lock: what a transport counts
-    /// at the end of every invocation.
-    pub(crate) fn add_all(&self, values: impl IntoIterator<Item = (&'static str, Unit, f64)>) {
-        self.with_collected(|collected| {
-            for (name, unit, value) in values {
-                collected.add(Name::Static(name), unit, value);
-            }
-        });
     }
 
     /// Adds a property: searchable in the logs, not a metric or dimension (request
@@ -306,17 +317,27 @@ impl Metrics {
     /// stdout, and starts a fresh collection (the dimensions stay). On Lambda the
     /// runtimes call this once per invocation.
     pub fn flush(&self) {
-        self.end(Stream::Stdout, true, None);
+        self.end(Stream::Stdout, true, None, false, []);
     }
 
     /// Ends the invocation under one lock: logs the values readably off Lambda
     /// (`--verbose`), writes the documents when `write` is set or there is a writer
     /// (to it, else to `stream`), and starts a fresh collection.
-    fn end(&self, stream: Stream, write: bool, ended: Option<std::time::Instant>) {
+    fn end(
+        &self,
+        stream: Stream,
+        write: bool,
+        ended: Option<std::time::Instant>,
+        last: bool,
+        counts: impl IntoIterator<Item = (&'static str, Unit, f64)>,
+    ) {
         let Some(shared) = &self.shared else {
             return;
         };
         let mut collected = lock(&shared.collected);
+        for (name, unit, value) in counts {
+            collected.add(Name::Static(name), unit, value);
+        }
         if collected.values.is_empty() {
             collected.reset();
             return;
@@ -324,7 +345,13 @@ impl Metrics {
         if !write {
             tracing::debug!(metrics = %Readable(&collected, " "), "metrics");
         }
-        let writer = collected.writer.clone();
+        // The last handle's writer is taken, not cloned: the invocation is over
+        // (a transport's finish), and a clone costs two atomic operations.
+        let writer = if Arc::strong_count(shared) == 1 && last {
+            collected.writer.take()
+        } else {
+            collected.writer.clone()
+        };
         if writer.is_none() && !write {
             collected.reset();
             return;
@@ -849,7 +876,18 @@ pub fn scope<F: std::future::Future>(
     metrics: Metrics,
     future: F,
 ) -> impl std::future::Future<Output = F::Output> {
-    // Not an `async fn`: that would move `future` into a second state machine.
+    scoped(metrics, future)
+}
+
+/// [`scope`] as the task-local future itself, whose
+/// [`take_value`](tokio::task::futures::TaskLocalFuture::take_value) gives the
+/// metrics back when it is done: a transport then holds the only handle again,
+/// without having cloned one. Not an `async fn`: that would move `future` into a
+/// second state machine.
+pub(crate) fn scoped<F: std::future::Future>(
+    metrics: Metrics,
+    future: F,
+) -> tokio::task::futures::TaskLocalFuture<Metrics, F> {
     CURRENT.scope(metrics, future)
 }
 
@@ -1126,6 +1164,51 @@ mod tests {
         );
         clone.add("Orders", 1.0);
         assert_eq!(clone.documents(0)[0]["Orders"], json!([1.0, 1.0]));
+    }
+
+    /// A transport's finish lets the writer go only with the last handle: a clone a
+    /// service kept still writes where the invocation did.
+    #[test]
+    fn a_finished_invocation_leaves_its_writer_to_a_clone_still_held() {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, text: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(text);
+                Ok(text.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let config = MetricsConfig::new("Shop").with_writer(Some(EmfWriter::new(lines.clone())));
+        let started = std::time::Instant::now();
+        for keep_a_clone in [true, false] {
+            let metrics = config.start();
+            let kept = keep_a_clone.then(|| metrics.clone());
+            let ended = std::time::Instant::now();
+            finish_invocation(&metrics, Stream::Stdout, 200, (started, ended), None);
+            metrics.recycle();
+            if let Some(kept) = kept {
+                kept.add("Late", 1.0);
+                kept.flush();
+            }
+        }
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let documents: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(documents.len(), 3, "{text}");
+        assert!(
+            documents
+                .iter()
+                .all(|document| check_document(document).is_ok())
+        );
+        assert_eq!(documents[0]["Invocations"], 1.0);
+        assert_eq!(documents[1]["Late"], 1.0, "the clone wrote to the writer");
+        assert_eq!(documents[2]["Invocations"], 1.0);
     }
 
     /// More shapes than a thread keeps: the oldest give way, and each shape's

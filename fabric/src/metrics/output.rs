@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{Metrics, Unit};
 
@@ -86,12 +86,27 @@ impl MetricsConfig {
 
     /// Fresh metrics for one invocation.
     pub fn start(&self) -> Metrics {
-        let metrics = Metrics::new(self.namespace.clone());
-        match &self.writer {
-            Some(writer) => metrics.with_writer(writer.clone()),
-            None => metrics,
-        }
+        self.start_with(TransportFields::default())
     }
+
+    /// [`start`](Self::start) with a transport's dimensions and properties, set in
+    /// one step: each step of building checks that no clone exists, and that check
+    /// is an atomic operation.
+    pub(crate) fn start_with(&self, fields: TransportFields<'_>) -> Metrics {
+        Metrics::in_namespace(&self.namespace, |collected| {
+            Metrics::fill(collected, self.writer.as_ref(), fields);
+        })
+    }
+}
+
+/// What a transport sets on every invocation's metrics: dimensions whose values
+/// live as long as the process (the service, the transport), dimensions and
+/// properties whose values are copied (a route, request and connection ids).
+#[derive(Default)]
+pub(crate) struct TransportFields<'a> {
+    pub(crate) dimensions: &'a [(&'static str, &'static str)],
+    pub(crate) copied_dimensions: &'a [(&'static str, &'a str)],
+    pub(crate) copied_properties: &'a [(&'static str, &'a str)],
 }
 
 /// The standard stream EMF lines go to on Lambda when no writer is given: stdout,
@@ -116,14 +131,46 @@ impl Stream {
 
 /// [`finish`](super::finish), with `stream` for the EMF lines on Lambda.
 pub(crate) fn finish_to(metrics: &Metrics, stream: Stream) {
-    finish_at(metrics, stream, None);
+    metrics.end(stream, on_lambda(), None, false, []);
 }
 
-/// [`finish_to`] for an invocation that ended at `ended` (it read the clock for its
-/// duration): the documents' timestamp comes from that reading.
-pub(crate) fn finish_at(metrics: &Metrics, stream: Stream, ended: Option<Instant>) {
+fn on_lambda() -> bool {
     static ON_LAMBDA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    metrics.end(stream, *ON_LAMBDA.get_or_init(crate::env::on_lambda), ended);
+    *ON_LAMBDA.get_or_init(crate::env::on_lambda)
+}
+
+/// Ends a transport's invocation: counts what every transport counts for every
+/// invocation (one invocation, its status class, its duration, whether it was the
+/// process's first, and `also`, one more count of the transport's own: a
+/// validation failure, a connection opened) and writes the metrics, in one step
+/// under one lock. The duration runs from `started` to `ended`, and the documents'
+/// timestamp comes from `ended` too; the metrics are done with (their writer is let
+/// go once written).
+pub(crate) fn finish_invocation(
+    metrics: &Metrics,
+    stream: Stream,
+    status: u16,
+    (started, ended): (Instant, Instant),
+    also: Option<&'static str>,
+) {
+    let errors = match status {
+        400..=499 => Some("Errors4xx"),
+        500..=599 => Some("Errors5xx"),
+        _ => None,
+    };
+    let cold_start = if super::cold_start() { 1.0 } else { 0.0 };
+    // To the microsecond, which CloudWatch keeps and which writes without float
+    // formatting (see `number`).
+    let duration = ended.saturating_duration_since(started).as_micros() as f64 / 1000.0;
+    let counts = [
+        Some(("Invocations", Unit::Count, 1.0)),
+        errors.map(|errors| (errors, Unit::Count, 1.0)),
+        Some(("Duration", Unit::Milliseconds, duration)),
+        Some(("ColdStart", Unit::Count, cold_start)),
+        also.map(|also| (also, Unit::Count, 1.0)),
+    ];
+    let counts = counts.into_iter().flatten();
+    metrics.end(stream, on_lambda(), Some(ended), true, counts);
 }
 
 #[cfg_attr(not(any(feature = "websocket", feature = "http")), allow(dead_code))]
@@ -155,11 +202,11 @@ impl Invocation {
         transport: &'static str,
         request_id: &str,
     ) -> Invocation {
-        let metrics = config
-            .start()
-            .dimension_copied("service", service)
-            .dimension("transport", transport)
-            .property_copied("requestId", request_id);
+        let metrics = config.start_with(TransportFields {
+            dimensions: &[("transport", transport)],
+            copied_dimensions: &[("service", service)],
+            copied_properties: &[("requestId", request_id)],
+        });
         Invocation {
             metrics,
             started: Instant::now(),
@@ -182,49 +229,13 @@ impl Invocation {
     /// a 400 or 422 then refused (a validation failure).
     pub(crate) fn end(self, status: u16, input_checked: bool, stream: Stream) {
         let validation_failed = input_checked && matches!(status, 400 | 422);
-        let ended = Instant::now();
-        count_invocation(
+        finish_invocation(
             &self.metrics,
+            stream,
             status,
-            ended.saturating_duration_since(self.started),
+            (self.started, Instant::now()),
             validation_failed.then_some("ValidationFailures"),
         );
-        finish_at(&self.metrics, stream, Some(ended));
         self.metrics.recycle();
     }
-}
-
-#[cfg_attr(
-    not(any(feature = "websocket", feature = "http", feature = "cli")),
-    allow(dead_code)
-)]
-/// What every transport counts for every invocation: one invocation, its status
-/// class, its duration, and whether it was the process's first; and `also`, one
-/// more count of the transport's own (a validation failure, a connection opened).
-pub(crate) fn count_invocation(
-    metrics: &Metrics,
-    status: u16,
-    took: Duration,
-    also: Option<&'static str>,
-) {
-    let errors = match status {
-        400..=499 => Some("Errors4xx"),
-        500..=599 => Some("Errors5xx"),
-        _ => None,
-    };
-    let cold_start = if super::cold_start() { 1.0 } else { 0.0 };
-    // To the microsecond, which CloudWatch keeps and which writes without float
-    // formatting (see `number`).
-    let duration = took.as_micros() as f64 / 1000.0;
-    metrics.add_all(
-        [
-            Some(("Invocations", Unit::Count, 1.0)),
-            errors.map(|errors| (errors, Unit::Count, 1.0)),
-            Some(("Duration", Unit::Milliseconds, duration)),
-            Some(("ColdStart", Unit::Count, cold_start)),
-            also.map(|also| (also, Unit::Count, 1.0)),
-        ]
-        .into_iter()
-        .flatten(),
-    );
 }

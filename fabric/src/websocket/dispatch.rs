@@ -55,9 +55,14 @@ impl WebSocketAdapter {
         // Pinned where it is built and scoped by reference: the dispatch future is
         // large, and moving it into the scope would copy it on every event.
         let mut dispatch = std::pin::pin!(self.dispatch(event, ready).instrument(span.clone()));
-        let response = match &metrics {
-            None => dispatch.await,
-            Some(metrics) => crate::metrics::scope(metrics.clone(), dispatch.as_mut()).await,
+        let (response, metrics) = match metrics {
+            None => (dispatch.await, None),
+            Some(metrics) => {
+                // The scope hands the metrics back: no clone of them is made.
+                let mut scoped = std::pin::pin!(crate::metrics::scoped(metrics, dispatch.as_mut()));
+                let response = scoped.as_mut().await;
+                (response, scoped.take_value())
+            }
         };
         // One reading of the clock for the metrics (duration and timestamp) and the
         // log.
@@ -65,8 +70,7 @@ impl WebSocketAdapter {
         let took = ended.saturating_duration_since(started);
         span.in_scope(|| {
             if let Some(metrics) = &metrics {
-                count_event(metrics, kind, response.status_code, took);
-                crate::metrics::finish_at(metrics, crate::metrics::Stream::Stdout, Some(ended));
+                finish_event(metrics, kind, response.status_code, (started, ended));
             }
             tracing::info!(
                 status = response.status_code,
@@ -88,19 +92,23 @@ impl WebSocketAdapter {
     ) -> Option<crate::metrics::Metrics> {
         let config = ready.metrics()?;
         let context = &event.request_context;
-        let metrics = config
-            .start()
-            .dimension("service", crate::metrics::function_name())
-            .dimension("transport", "websocket")
-            .dimension_copied("route", context.route_key.as_deref().unwrap_or_default())
-            .property_copied(
-                "requestId",
-                context.request_id.as_deref().unwrap_or_default(),
-            )
-            .property_copied(
-                "connectionId",
-                context.connection_id.as_deref().unwrap_or_default(),
-            );
+        let metrics = config.start_with(crate::metrics::TransportFields {
+            dimensions: &[
+                ("service", crate::metrics::function_name()),
+                ("transport", "websocket"),
+            ],
+            copied_dimensions: &[("route", context.route_key.as_deref().unwrap_or_default())],
+            copied_properties: &[
+                (
+                    "requestId",
+                    context.request_id.as_deref().unwrap_or_default(),
+                ),
+                (
+                    "connectionId",
+                    context.connection_id.as_deref().unwrap_or_default(),
+                ),
+            ],
+        });
         Some(metrics)
     }
 
@@ -431,13 +439,13 @@ pub(crate) fn response(
     response
 }
 
-/// What every event adds: one invocation, its status class, its duration, and the
-/// connection opened or closed.
-fn count_event(
+/// What every event adds (one invocation, its status class, its duration, and the
+/// connection opened or closed), then its metrics written.
+fn finish_event(
     metrics: &crate::metrics::Metrics,
     kind: EventType,
     status: i64,
-    took: std::time::Duration,
+    times: (Instant, Instant),
 ) {
     let also = match kind {
         EventType::Connect if status == 200 => Some("ConnectionsOpened"),
@@ -447,5 +455,6 @@ fn count_event(
         _ => None,
     };
     let status = u16::try_from(status).unwrap_or(500);
-    crate::metrics::count_invocation(metrics, status, took, also);
+    let stream = crate::metrics::Stream::Stdout;
+    crate::metrics::finish_invocation(metrics, stream, status, times, also);
 }
