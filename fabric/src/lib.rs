@@ -61,6 +61,7 @@ pub mod app;
 pub mod aws;
 #[cfg(feature = "cli")]
 pub mod cli;
+mod clock;
 pub mod context;
 #[cfg(feature = "deploy")]
 pub mod deploy;

@@ -152,7 +152,7 @@ impl Metrics {
                     .collected
                     .get_mut()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                *collected = Collected::default();
+                collected.clear();
                 fill(collected);
                 spare.expect("a spare cell was found")
             }
@@ -461,40 +461,19 @@ impl Collected {
         self.values.clear();
         self.properties.clear();
     }
+
+    /// Empties everything, in place: a fresh `Collected` assigned over this one
+    /// would be built and then copied whole, and it is most of a kilobyte.
+    fn clear(&mut self) {
+        self.reset();
+        self.writer = None;
+        self.dimensions.clear();
+    }
 }
 
-/// The wall clock at `at`, in epoch milliseconds: from this thread's last reading
-/// of the wall clock, paired with the monotonic one and taken again after a
-/// second, so an invocation that read the monotonic clock for its duration does not
-/// read the wall clock too. Within a second the two clocks drift apart by far less
-/// than a millisecond.
+/// The wall clock at `at`, in epoch milliseconds (see [`crate::clock`]).
 fn epoch_millis(at: std::time::Instant) -> i64 {
-    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-    thread_local! {
-        static ANCHOR: std::cell::Cell<Option<(Instant, i64)>> = const { std::cell::Cell::new(None) };
-    }
-    let wall_micros = || {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
-            })
-    };
-    ANCHOR.with(|anchor| {
-        if let Some((instant, micros)) = anchor.get() {
-            if let Some(since) = at.checked_duration_since(instant) {
-                if since < Duration::from_secs(1) {
-                    let since = i64::try_from(since.as_micros()).unwrap_or_default();
-                    return micros.saturating_add(since) / 1000;
-                }
-            }
-        }
-        let (instant, micros) = (Instant::now(), wall_micros());
-        anchor.set(Some((instant, micros)));
-        // `at` lies at or before `instant`.
-        let before = i64::try_from(instant.saturating_duration_since(at).as_micros());
-        micros.saturating_sub(before.unwrap_or_default()) / 1000
-    })
+    crate::clock::epoch_micros(at) / 1000
 }
 
 /// Runs `write` with this thread's reusable, emptied buffer for EMF text, so an

@@ -124,17 +124,25 @@ pub trait TokenBuckets: Send + Sync + 'static {
     /// Takes one token from the bucket `key` of shape `limit`.
     async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error>;
 
-    /// [`take`](Self::take) for buckets that answer without waiting (in memory):
-    /// every message takes a token, and this skips the boxed future. `None`, the
-    /// default, means only `take` can answer.
+    /// [`take`](Self::take) at `at` (when the message arrived, as the monotonic
+    /// clock read it), for buckets that answer without waiting (in memory): every
+    /// message takes a token, and this skips the boxed future and a reading of the
+    /// clock. `None`, the default, means only `take` can answer.
     ///
     /// ```
+    /// use std::time::Instant;
     /// use fabric::store::{BucketLimit, MemoryBuckets, TokenBuckets};
-    /// let taken = MemoryBuckets::new().take_now("conn:a", BucketLimit::new(1.0, 1));
-    /// assert!(taken.unwrap().unwrap().is_allowed());
+    /// let (buckets, limit) = (MemoryBuckets::new(), BucketLimit::new(1.0, 1));
+    /// assert!(buckets.take_now("conn:a", limit, Instant::now()).unwrap().unwrap().is_allowed());
+    /// assert!(!buckets.take_now("conn:a", limit, Instant::now()).unwrap().unwrap().is_allowed());
     /// ```
-    fn take_now(&self, key: &str, limit: BucketLimit) -> Option<Result<Take, Error>> {
-        let _ = (key, limit);
+    fn take_now(
+        &self,
+        key: &str,
+        limit: BucketLimit,
+        at: std::time::Instant,
+    ) -> Option<Result<Take, Error>> {
+        let _ = (key, limit, at);
         None
     }
 
@@ -217,10 +225,15 @@ impl TokenBuckets for EnvBuckets {
             .await
     }
 
-    fn take_now(&self, key: &str, limit: BucketLimit) -> Option<Result<Take, Error>> {
+    fn take_now(
+        &self,
+        key: &str,
+        limit: BucketLimit,
+        at: std::time::Instant,
+    ) -> Option<Result<Take, Error>> {
         self.chosen
             .get_or_init(EnvBuckets::choose)
-            .take_now(key, limit)
+            .take_now(key, limit, at)
     }
 
     fn in_rate_limit_table(&self) -> bool {
@@ -250,28 +263,31 @@ impl MemoryBuckets {
 
 /// Microseconds since the Unix epoch.
 pub(crate) fn now_micros() -> i64 {
-    // The clock alone: no calendar date is needed (every message reads it).
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
-        })
+    crate::clock::wall_micros()
 }
 
 #[async_trait]
 impl TokenBuckets for MemoryBuckets {
     async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error> {
-        Ok(self.take_in_memory(key, limit))
+        Ok(self.take_in_memory(key, limit, now_micros()))
     }
 
-    fn take_now(&self, key: &str, limit: BucketLimit) -> Option<Result<Take, Error>> {
-        Some(Ok(self.take_in_memory(key, limit)))
+    fn take_now(
+        &self,
+        key: &str,
+        limit: BucketLimit,
+        at: std::time::Instant,
+    ) -> Option<Result<Take, Error>> {
+        Some(Ok(self.take_in_memory(
+            key,
+            limit,
+            crate::clock::epoch_micros(at),
+        )))
     }
 }
 
 impl MemoryBuckets {
-    fn take_in_memory(&self, key: &str, limit: BucketLimit) -> Take {
-        let now = now_micros();
+    fn take_in_memory(&self, key: &str, limit: BucketLimit, now: i64) -> Take {
         // A poisoned lock only means another take panicked; the map is still whole.
         let mut arrivals = self
             .arrivals

@@ -54,7 +54,10 @@ impl WebSocketAdapter {
         let kind = event.request_context.kind();
         // Pinned where it is built and scoped by reference: the dispatch future is
         // large, and moving it into the scope would copy it on every event.
-        let mut dispatch = std::pin::pin!(self.dispatch(event, ready).instrument(span.clone()));
+        let mut dispatch = std::pin::pin!(
+            self.dispatch(event, ready, started)
+                .instrument(span.clone())
+        );
         let (response, metrics) = match metrics {
             None => (dispatch.await, None),
             Some(metrics) => {
@@ -138,6 +141,7 @@ impl WebSocketAdapter {
         &self,
         event: Box<IncomingEvent>,
         ready: Result<&Ready, crate::BoxError>,
+        received: Instant,
     ) -> ApiGatewayProxyResponse {
         let ready = match ready {
             Ok(ready) => ready,
@@ -157,7 +161,7 @@ impl WebSocketAdapter {
             EventType::Message if unavailable => {
                 self.answer_error(&ws, Ready::unavailable_error()).await
             }
-            EventType::Message => self.message(ws, state, body).await,
+            EventType::Message => self.message(ws, state, body, received).await,
         }
     }
 
@@ -282,8 +286,9 @@ impl WebSocketAdapter {
         ws: Arc<WebSocket>,
         state: State,
         body: Frame,
+        received: Instant,
     ) -> ApiGatewayProxyResponse {
-        if let Err(refused) = rate_limit::check_all(&self.rate_limits, &ws).await {
+        if let Err(refused) = rate_limit::check_all(&self.rate_limits, &ws, received).await {
             let answer = self.answer_error(&ws, refused.error).await;
             if refused.disconnect {
                 if let Err(err) = ws.management().delete(&ws.connection_id).await {

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use super::request::WebSocket;
 use crate::Error;
@@ -152,9 +153,9 @@ impl RateLimit {
 
     /// Takes a token for the message; the 429 when there is none, and whether the
     /// connection has used up its violations.
-    async fn check(&self, ws: &WebSocket) -> Result<(), Refusal> {
+    async fn check(&self, ws: &WebSocket, received: Instant) -> Result<(), Refusal> {
         let key = self.bucket_key(ws).await;
-        let taken = match self.buckets.take_now(key.as_str(), self.limit) {
+        let taken = match self.buckets.take_now(key.as_str(), self.limit, received) {
             Some(taken) => taken,
             None => self.buckets.take(key.as_str(), self.limit).await,
         };
@@ -236,10 +237,15 @@ pub(super) struct Refusal {
     pub(super) disconnect: bool,
 }
 
-/// Checks every limit in turn; the first refusal wins.
-pub(super) async fn check_all(limits: &[RateLimit], ws: &WebSocket) -> Result<(), Refusal> {
+/// Checks every limit in turn, for a message that arrived at `received`; the first
+/// refusal wins.
+pub(super) async fn check_all(
+    limits: &[RateLimit],
+    ws: &WebSocket,
+    received: Instant,
+) -> Result<(), Refusal> {
     for limit in limits {
-        limit.check(ws).await?;
+        limit.check(ws, received).await?;
     }
     Ok(())
 }
