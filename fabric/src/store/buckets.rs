@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -136,12 +136,7 @@ pub trait TokenBuckets: Send + Sync + 'static {
     /// assert!(buckets.take_now("conn:a", limit, Instant::now()).unwrap().unwrap().is_allowed());
     /// assert!(!buckets.take_now("conn:a", limit, Instant::now()).unwrap().unwrap().is_allowed());
     /// ```
-    fn take_now(
-        &self,
-        key: &str,
-        limit: BucketLimit,
-        at: std::time::Instant,
-    ) -> Option<Result<Take, Error>> {
+    fn take_now(&self, key: &str, limit: BucketLimit, at: Instant) -> Option<Result<Take, Error>> {
         let _ = (key, limit, at);
         None
     }
@@ -225,12 +220,7 @@ impl TokenBuckets for EnvBuckets {
             .await
     }
 
-    fn take_now(
-        &self,
-        key: &str,
-        limit: BucketLimit,
-        at: std::time::Instant,
-    ) -> Option<Result<Take, Error>> {
+    fn take_now(&self, key: &str, limit: BucketLimit, at: Instant) -> Option<Result<Take, Error>> {
         self.chosen
             .get_or_init(EnvBuckets::choose)
             .take_now(key, limit, at)
@@ -272,12 +262,7 @@ impl TokenBuckets for MemoryBuckets {
         Ok(self.take_in_memory(key, limit, now_micros()))
     }
 
-    fn take_now(
-        &self,
-        key: &str,
-        limit: BucketLimit,
-        at: std::time::Instant,
-    ) -> Option<Result<Take, Error>> {
+    fn take_now(&self, key: &str, limit: BucketLimit, at: Instant) -> Option<Result<Take, Error>> {
         Some(Ok(self.take_in_memory(
             key,
             limit,
