@@ -883,6 +883,7 @@ pub fn current() -> Metrics {
 
 /// Runs `use_metrics` on [`current`]'s metrics without cloning them (every post
 /// counts itself); nothing runs outside an invocation's scope.
+#[cfg_attr(not(feature = "websocket"), allow(dead_code))] // WebSocket posts
 pub(crate) fn with_current(use_metrics: impl FnOnce(&Metrics)) {
     let _ = CURRENT.try_with(use_metrics);
 }
