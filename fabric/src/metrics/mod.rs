@@ -317,18 +317,19 @@ impl Metrics {
     /// stdout, and starts a fresh collection (the dimensions stay). On Lambda the
     /// runtimes call this once per invocation.
     pub fn flush(&self) {
-        self.end(Stream::Stdout, true, None, false, []);
+        self.end(Stream::Stdout, true, None, []);
     }
 
     /// Ends the invocation under one lock: logs the values readably off Lambda
     /// (`--verbose`), writes the documents when `write` is set or there is a writer
-    /// (to it, else to `stream`), and starts a fresh collection.
+    /// (to it, else to `stream`), and starts a fresh collection. `counts` are added
+    /// first; `ended`, the clock reading a transport's finished invocation ended
+    /// with, gives the timestamp (none: a flush, read the clock now).
     fn end(
         &self,
         stream: Stream,
         write: bool,
         ended: Option<std::time::Instant>,
-        last: bool,
         counts: impl IntoIterator<Item = (&'static str, Unit, f64)>,
     ) {
         let Some(shared) = &self.shared else {
@@ -345,9 +346,9 @@ impl Metrics {
         if !write {
             tracing::debug!(metrics = %Readable(&collected, " "), "metrics");
         }
-        // The last handle's writer is taken, not cloned: the invocation is over
-        // (a transport's finish), and a clone costs two atomic operations.
-        let writer = if Arc::strong_count(shared) == 1 && last {
+        // A finished invocation's last handle gives its writer up rather than
+        // cloning it (two atomic operations): nothing writes through it again.
+        let writer = if Arc::strong_count(shared) == 1 && ended.is_some() {
             collected.writer.take()
         } else {
             collected.writer.clone()

@@ -131,7 +131,7 @@ impl Stream {
 
 /// [`finish`](super::finish), with `stream` for the EMF lines on Lambda.
 pub(crate) fn finish_to(metrics: &Metrics, stream: Stream) {
-    metrics.end(stream, on_lambda(), None, false, []);
+    metrics.end(stream, on_lambda(), None, []);
 }
 
 fn on_lambda() -> bool {
@@ -170,7 +170,7 @@ pub(crate) fn finish_invocation(
         also.map(|also| (also, Unit::Count, 1.0)),
     ];
     let counts = counts.into_iter().flatten();
-    metrics.end(stream, on_lambda(), Some(ended), true, counts);
+    metrics.end(stream, on_lambda(), Some(ended), counts);
 }
 
 #[cfg_attr(not(any(feature = "websocket", feature = "http")), allow(dead_code))]

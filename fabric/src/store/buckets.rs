@@ -251,15 +251,10 @@ impl MemoryBuckets {
     }
 }
 
-/// Microseconds since the Unix epoch.
-pub(crate) fn now_micros() -> i64 {
-    crate::clock::wall_micros()
-}
-
 #[async_trait]
 impl TokenBuckets for MemoryBuckets {
     async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error> {
-        Ok(self.take_in_memory(key, limit, now_micros()))
+        Ok(self.take_in_memory(key, limit, crate::clock::wall_micros()))
     }
 
     fn take_now(&self, key: &str, limit: BucketLimit, at: Instant) -> Option<Result<Take, Error>> {
@@ -314,6 +309,15 @@ mod tests {
         assert!(buckets.take("conn:a", limit).await.unwrap().is_allowed());
         assert!(!buckets.take("conn:a", limit).await.unwrap().is_allowed());
         assert!(buckets.take("conn:b", limit).await.unwrap().is_allowed());
+        // Memory answers without waiting, through the buckets it chose.
+        let taken = |key| {
+            buckets
+                .take_now(key, limit, Instant::now())
+                .unwrap()
+                .unwrap()
+        };
+        assert!(!taken("conn:b").is_allowed(), "the same bucket as `take`'s");
+        assert!(taken("conn:c").is_allowed());
         assert!(buckets.in_rate_limit_table());
         assert!(!MemoryBuckets::new().in_rate_limit_table());
     }

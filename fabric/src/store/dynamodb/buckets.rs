@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::{DynamoDbStore, failed};
 use crate::Error;
-use crate::store::buckets::{BucketLimit, Take, TokenBuckets, now_micros};
+use crate::store::buckets::{BucketLimit, Take, TokenBuckets};
 use crate::store::layout::{ATTR_BUCKET, RATE_LIMIT_TABLE_VARIABLE};
 
 /// The bucket's theoretical arrival time, epoch microseconds.
@@ -206,7 +206,7 @@ impl TokenBuckets for DynamoDbBuckets {
     async fn take(&self, key: &str, limit: BucketLimit) -> Result<Take, Error> {
         let interval = limit.interval_micros();
         for _ in 0..ATTEMPTS {
-            let now = now_micros();
+            let now = crate::clock::wall_micros();
             // The bucket is full again one burst after its arrival time.
             let expires = |arrival: i64| (arrival + limit.tolerance_micros()) / 1_000_000 + 1;
             let quiet = self
