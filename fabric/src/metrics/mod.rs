@@ -245,15 +245,18 @@ impl Metrics {
         if let Some(writer) = writer {
             collected.writer = Some(writer.clone());
         }
-        for (name, value) in fields.dimensions {
-            collected.set_dimension(Name::Static(name), Name::Static(value));
-        }
-        for (name, value) in fields.copied_dimensions {
-            collected.set_dimension(Name::Static(name), Name::copy(value));
-        }
-        for (name, value) in fields.copied_properties {
-            collected.set_property(Name::Static(name), Property::Text(Name::copy(value)));
-        }
+        // The cell is empty and a transport's names are distinct, so nothing is
+        // replaced: pushed without searching.
+        debug_assert!(collected.dimensions.is_empty() && collected.properties.is_empty());
+        let dimensions = (fields.dimensions.iter())
+            .map(|(name, value)| (Name::Static(name), Name::Static(value)));
+        let copied = (fields.copied_dimensions.iter())
+            .map(|(name, value)| (Name::Static(name), Name::copy(value)));
+        collected.dimensions.extend(dimensions.chain(copied));
+        collected.properties.extend(
+            (fields.copied_properties.iter())
+                .map(|(name, value)| (Name::Static(name), Property::Text(Name::copy(value)))),
+        );
     }
 
     /// These metrics with the property `name` = `value`: [`property`](Self::property)
@@ -566,7 +569,7 @@ fn write_document(
         // No name of its own in the layout: `_aws` ends every document.
         key(out, &(0..0));
         out.extend_from_slice(b"\"_aws\":{\"Timestamp\":");
-        json(out, &timestamp_ms);
+        integer(out, timestamp_ms);
         out.push(b',');
         out.extend_from_slice(&layout.text[layout.shared_part.clone()]);
     });
@@ -753,7 +756,7 @@ fn number(out: &mut Vec<u8>, value: f64) {
     const WHOLE_UP_TO: f64 = 1e15;
     if value.fract() == 0.0 && value.abs() < WHOLE_UP_TO {
         // Exact: a whole number this small is an i64 with no rounding.
-        json(out, &(value as i64));
+        integer(out, value as i64);
         out.extend_from_slice(b".0");
     } else if let Some(thousandths) = thousandths(value) {
         // A duration in milliseconds, to the microsecond.
@@ -761,7 +764,7 @@ fn number(out: &mut Vec<u8>, value: f64) {
             out.push(b'-');
         }
         let thousandths = thousandths.unsigned_abs();
-        json(out, &(thousandths / 1000));
+        integer(out, thousandths / 1000);
         let fraction = thousandths % 1000;
         let digits = [
             b'.',
@@ -787,6 +790,12 @@ fn thousandths(value: f64) -> Option<i64> {
     }
     let scaled = (value * 1000.0).round();
     (scaled / 1000.0 == value).then_some(scaled as i64)
+}
+
+/// Appends a whole number in one copy (serde_json's writer copies its digits in
+/// a call of their own).
+fn integer(out: &mut Vec<u8>, value: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// Appends `value` as JSON (strings escaped, numbers as serde_json writes them).

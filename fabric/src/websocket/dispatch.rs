@@ -58,13 +58,13 @@ impl WebSocketAdapter {
             self.dispatch(event, ready, started)
                 .instrument(span.clone())
         );
-        let (response, metrics) = match metrics {
+        let (reply, metrics) = match metrics {
             None => (dispatch.await, None),
             Some(metrics) => {
                 // The scope hands the metrics back: no clone of them is made.
                 let mut scoped = std::pin::pin!(crate::metrics::scoped(metrics, dispatch.as_mut()));
-                let response = scoped.as_mut().await;
-                (response, scoped.take_value())
+                let reply = scoped.as_mut().await;
+                (reply, scoped.take_value())
             }
         };
         // One reading of the clock for the metrics (duration and timestamp) and the
@@ -73,10 +73,10 @@ impl WebSocketAdapter {
         let took = ended.saturating_duration_since(started);
         span.in_scope(|| {
             if let Some(metrics) = &metrics {
-                finish_event(metrics, kind, response.status_code, (started, ended));
+                finish_event(metrics, kind, reply.status, (started, ended));
             }
             tracing::info!(
-                status = response.status_code,
+                status = reply.status,
                 latency_us = took.as_micros() as u64,
                 "event handled"
             )
@@ -84,7 +84,7 @@ impl WebSocketAdapter {
         if let Some(metrics) = metrics {
             metrics.recycle();
         }
-        response
+        reply.into_proxy_response()
     }
 
     /// This event's metrics when they are on (known once the adapter is set up).
@@ -142,13 +142,13 @@ impl WebSocketAdapter {
         event: Box<IncomingEvent>,
         ready: Result<&Ready, crate::BoxError>,
         received: Instant,
-    ) -> ApiGatewayProxyResponse {
+    ) -> Reply {
         let ready = match ready {
             Ok(ready) => ready,
             Err(err) => {
                 tracing::error!(error = %err, "setup failed");
                 let error = Error::internal_message(format!("setup failed: {err}"));
-                return response(500, Some(error.envelope_json(self.scrub())), None);
+                return Reply::new(500, Some(error.envelope_json(self.scrub())), None);
             }
         };
         let state = ready.state().clone();
@@ -221,7 +221,7 @@ impl WebSocketAdapter {
             .build()
     }
 
-    async fn connect(&self, ws: Arc<WebSocket>, state: State) -> ApiGatewayProxyResponse {
+    async fn connect(&self, ws: Arc<WebSocket>, state: State) -> Reply {
         let accepted = match &self.on_connect {
             Some(hook) => catch_panic(|| hook(Self::context(&ws, state)))
                 .await
@@ -233,7 +233,7 @@ impl WebSocketAdapter {
             Err(err) => Err(err),
         };
         match tracked {
-            Ok(accept) => response(200, None, accept.chosen_protocol()),
+            Ok(accept) => Reply::new(200, None, accept.chosen_protocol()),
             Err(err) => self.rejection(&err),
         }
     }
@@ -256,9 +256,9 @@ impl WebSocketAdapter {
         Ok(accept)
     }
 
-    fn rejection(&self, err: &Error) -> ApiGatewayProxyResponse {
+    fn rejection(&self, err: &Error) -> Reply {
         log_error(err);
-        response(err.status(), Some(err.envelope_json(self.scrub())), None)
+        Reply::new(err.status(), Some(err.envelope_json(self.scrub())), None)
     }
 
     async fn disconnect(
@@ -266,7 +266,7 @@ impl WebSocketAdapter {
         ws: Arc<WebSocket>,
         state: State,
         info: Disconnect,
-    ) -> ApiGatewayProxyResponse {
+    ) -> Reply {
         if let Some(hook) = &self.on_disconnect {
             let ctx = Self::context(&ws, state);
             // A panicking hook is logged where it is caught; the store still forgets
@@ -278,7 +278,7 @@ impl WebSocketAdapter {
                 log_error(&err);
             }
         }
-        response(200, None, None)
+        Reply::new(200, None, None)
     }
 
     async fn message(
@@ -287,7 +287,7 @@ impl WebSocketAdapter {
         state: State,
         body: Frame,
         received: Instant,
-    ) -> ApiGatewayProxyResponse {
+    ) -> Reply {
         if let Err(refused) = rate_limit::check_all(&self.rate_limits, &ws, received).await {
             let answer = self.answer_error(&ws, refused.error).await;
             if refused.disconnect {
@@ -302,14 +302,14 @@ impl WebSocketAdapter {
                 if !self.two_way {
                     post_to_caller(&ws, PONG_FRAME).await;
                 }
-                response(200, Some(PONG_FRAME.to_owned()), None)
+                Reply::new(200, Some(PONG_FRAME.to_owned()), None)
             }
             Ok(Answer::Service(output)) => {
                 let body = output.into_data_envelope();
                 if self.reply && !self.two_way {
                     post_to_caller(&ws, &body).await;
                 }
-                response(200, Some(body), None)
+                Reply::new(200, Some(body), None)
             }
             Err(err) => self.answer_error(&ws, err).await,
         }
@@ -317,13 +317,13 @@ impl WebSocketAdapter {
 
     /// A message that failed: the error envelope, posted to the caller unless the
     /// route is two-way (API Gateway drops a one-way route's body).
-    async fn answer_error(&self, ws: &WebSocket, err: Error) -> ApiGatewayProxyResponse {
+    async fn answer_error(&self, ws: &WebSocket, err: Error) -> Reply {
         log_error(&err);
         let body = err.envelope_json(self.scrub());
         if !self.two_way {
             post_to_caller(ws, &body).await;
         }
-        response(err.status(), Some(body), None)
+        Reply::new(err.status(), Some(body), None)
     }
 
     fn scrub(&self) -> bool {
@@ -426,22 +426,45 @@ fn log_error(err: &Error) {
     }
 }
 
+/// An event's answer while it is handled: a few words, since it moves out through
+/// every future of the pipeline (an `ApiGatewayProxyResponse` is two header maps
+/// and would be copied at each); made one once, at the end.
+pub(crate) struct Reply {
+    status: u16,
+    body: Option<String>,
+    protocol: Option<HeaderValue>,
+}
+
+impl Reply {
+    pub(crate) fn new(status: u16, body: Option<String>, protocol: Option<&str>) -> Reply {
+        Reply {
+            status,
+            body,
+            protocol: protocol.and_then(|p| HeaderValue::from_str(p).ok()),
+        }
+    }
+
+    pub(crate) fn into_proxy_response(self) -> ApiGatewayProxyResponse {
+        let mut response = ApiGatewayProxyResponse::default();
+        response.status_code = i64::from(self.status);
+        // API Gateway ignores a WebSocket route's response headers (only $connect's
+        // Sec-WebSocket-Protocol reaches the client), so none are set for the body.
+        response.body = self.body.map(Body::Text);
+        if let Some(protocol) = self.protocol {
+            response
+                .headers
+                .insert(HeaderName::from_static("sec-websocket-protocol"), protocol);
+        }
+        response
+    }
+}
+
 pub(crate) fn response(
     status: u16,
     body: Option<String>,
     protocol: Option<&str>,
 ) -> ApiGatewayProxyResponse {
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = i64::from(status);
-    // API Gateway ignores a WebSocket route's response headers (only $connect's
-    // Sec-WebSocket-Protocol reaches the client), so none are set for the body.
-    response.body = body.map(Body::Text);
-    if let Some(protocol) = protocol.and_then(|p| HeaderValue::from_str(p).ok()) {
-        response
-            .headers
-            .insert(HeaderName::from_static("sec-websocket-protocol"), protocol);
-    }
-    response
+    Reply::new(status, body, protocol).into_proxy_response()
 }
 
 /// What every event adds (one invocation, its status class, its duration, and the
@@ -449,7 +472,7 @@ pub(crate) fn response(
 fn finish_event(
     metrics: &crate::metrics::Metrics,
     kind: EventType,
-    status: i64,
+    status: u16,
     times: (Instant, Instant),
 ) {
     let also = match kind {
@@ -459,7 +482,6 @@ fn finish_event(
         EventType::Message if status == 400 || status == 422 => Some("ValidationFailures"),
         _ => None,
     };
-    let status = u16::try_from(status).unwrap_or(500);
     let stream = crate::metrics::Stream::Stdout;
     crate::metrics::finish_invocation(metrics, stream, status, times, also);
 }
