@@ -261,12 +261,7 @@ impl WebSocketAdapter {
         Reply::new(err.status(), Some(err.envelope_json(self.scrub())), None)
     }
 
-    async fn disconnect(
-        &self,
-        ws: Arc<WebSocket>,
-        state: State,
-        info: Disconnect,
-    ) -> Reply {
+    async fn disconnect(&self, ws: Arc<WebSocket>, state: State, info: Disconnect) -> Reply {
         if let Some(hook) = &self.on_disconnect {
             let ctx = Self::context(&ws, state);
             // A panicking hook is logged where it is caught; the store still forgets
