@@ -528,10 +528,11 @@ fn write_documents(shared: &Shared, collected: &Collected, timestamp_ms: i64, ou
     }
 }
 
-/// One document: the properties and the values, then `_aws` with the timestamp,
-/// then the part every invocation of the same shape shares (the rest of `_aws`
-/// and the dimension fields). The field names and that part come from the shape's
-/// [`Layout`], written once per thread and copied after.
+/// One document: `_aws` with the timestamp first, then the layout's fixed text
+/// with each value written into its gap: every piece of text that invocations of
+/// the same shape share (the rest of `_aws`, the dimension fields, each field's
+/// name) is copied in one piece between two values. The layout comes from the
+/// shape's [`Layout`], written once per thread.
 fn write_document(
     shared: &Shared,
     collected: &Collected,
@@ -540,38 +541,27 @@ fn write_document(
     out: &mut Vec<u8>,
 ) {
     with_layout(shared, collected, group, |layout| {
-        out.push(b'{');
-        let mut first = true;
-        let mut key = |out: &mut Vec<u8>, range: &std::ops::Range<usize>| {
-            if !std::mem::take(&mut first) {
-                out.push(b',');
-            }
-            out.extend_from_slice(&layout.text[range.clone()]);
-        };
-        let properties = collected.properties.iter().zip(&layout.property_keys);
-        for ((_, value), range) in properties {
-            let Some(range) = range else { continue };
-            key(out, range);
+        out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
+        integer(out, timestamp_ms);
+        out.extend_from_slice(&layout.text[layout.first.clone()]);
+        let properties = collected.properties.iter().zip(&layout.after_properties);
+        for ((_, value), after) in properties {
+            let Some(after) = after else { continue };
             match value {
                 Property::Text(text) => json_text(out, text),
                 Property::Json(Value::String(text)) => json_str(out, text),
                 Property::Json(other) => json(out, other),
             }
+            out.extend_from_slice(&layout.text[after.clone()]);
         }
-        for ((_, _, values), range) in group.iter().zip(&layout.metric_keys) {
-            let Some(range) = range else { continue };
-            key(out, range);
+        for ((_, _, values), after) in group.iter().zip(&layout.after_metrics) {
+            let Some(after) = after else { continue };
             match values {
                 [one] => number(out, *one),
                 many => json(out, many),
             }
+            out.extend_from_slice(&layout.text[after.clone()]);
         }
-        // No name of its own in the layout: `_aws` ends every document.
-        key(out, &(0..0));
-        out.extend_from_slice(b"\"_aws\":{\"Timestamp\":");
-        integer(out, timestamp_ms);
-        out.push(b',');
-        out.extend_from_slice(&layout.text[layout.shared_part.clone()]);
     });
 }
 
@@ -616,44 +606,66 @@ impl Shape {
     }
 }
 
-/// The fixed text of one shape of document: each field's `"name":` (none for a
-/// field that another shadows, or that is named `_aws`, EMF's own), and the
-/// shared part that ends the document.
+/// The fixed text of one shape of document, in the pieces that lie between its
+/// values: `first` follows the timestamp (the rest of `_aws`, the dimension
+/// fields, the first value's name), and each value is followed by its piece (the
+/// next value's name, or the document's end). A field that another shadows, or
+/// that is named `_aws` (EMF's own), has no piece and is not written.
 struct Layout {
     text: Vec<u8>,
-    property_keys: Vec<Option<std::ops::Range<usize>>>,
-    metric_keys: Vec<Option<std::ops::Range<usize>>>,
-    shared_part: std::ops::Range<usize>,
+    first: std::ops::Range<usize>,
+    after_properties: Vec<Option<std::ops::Range<usize>>>,
+    after_metrics: Vec<Option<std::ops::Range<usize>>>,
+}
+
+/// Which value a piece of a [`Layout`] follows.
+#[derive(Clone, Copy)]
+enum Gap {
+    First,
+    Property(usize),
+    Metric(usize),
 }
 
 impl Layout {
     /// A later kind of field shadows an earlier one of the same name, as when they
     /// went into one map: properties, then dimensions, then metrics.
     fn new(shared: &Shared, collected: &Collected, group: &[(&Name, Unit, &[f64])]) -> Layout {
-        let mut text = Vec::new();
-        let key = |text: &mut Vec<u8>, name: &str, shown: bool| {
-            (shown && name != "_aws").then(|| {
-                let start = text.len();
-                json_str(text, name);
-                text.push(b':');
-                start..text.len()
-            })
+        let mut layout = Layout {
+            text: Vec::new(),
+            first: 0..0,
+            after_properties: vec![None; collected.properties.len()],
+            after_metrics: vec![None; group.len()],
         };
+        write_shared_part(shared, collected, group, &mut layout.text);
         let is_metric = |name: &Name| group.iter().any(|(metric, _, _)| *metric == name);
         let is_dimension = |name: &Name| collected.dimensions.iter().any(|(d, _)| d == name);
-        let property_keys = (collected.properties.iter())
-            .map(|(name, _)| key(&mut text, name, !is_metric(name) && !is_dimension(name)))
-            .collect();
-        let metric_keys = (group.iter())
-            .map(|(name, _, _)| key(&mut text, name, true))
-            .collect();
-        let start = text.len();
-        write_shared_part(shared, collected, group, &mut text);
-        Layout {
-            shared_part: start..text.len(),
-            text,
-            property_keys,
-            metric_keys,
+        let properties = (collected.properties.iter().enumerate())
+            .filter(|(_, (name, _))| !is_metric(name) && !is_dimension(name))
+            .map(|(index, (name, _))| (Gap::Property(index), name));
+        let metrics =
+            (group.iter().enumerate()).map(|(index, (name, _, _))| (Gap::Metric(index), *name));
+        let shown = properties
+            .chain(metrics)
+            .filter(|(_, name)| &***name != "_aws");
+        // Each field's name ends the piece before its value.
+        let (mut open, mut start) = (Gap::First, 0);
+        for (gap, name) in shown {
+            layout.text.push(b',');
+            json_str(&mut layout.text, name);
+            layout.text.push(b':');
+            layout.close(open, start..layout.text.len());
+            (open, start) = (gap, layout.text.len());
+        }
+        layout.text.extend_from_slice(b"}\n");
+        layout.close(open, start..layout.text.len());
+        layout
+    }
+
+    fn close(&mut self, gap: Gap, piece: std::ops::Range<usize>) {
+        match gap {
+            Gap::First => self.first = piece,
+            Gap::Property(index) => self.after_properties[index] = Some(piece),
+            Gap::Metric(index) => self.after_metrics[index] = Some(piece),
         }
     }
 }
@@ -696,16 +708,16 @@ fn with_layout(
     })
 }
 
-/// The rest of `_aws` (namespace, dimension sets of at most 30, the metrics'
-/// definitions), then the dimensions' fields that no metric shadows, and the end
-/// of the document.
+/// The rest of `_aws` after its timestamp (namespace, dimension sets of at most
+/// 30, the metrics' definitions), then the dimensions' fields that no metric
+/// shadows.
 fn write_shared_part(
     shared: &Shared,
     collected: &Collected,
     group: &[(&Name, Unit, &[f64])],
     out: &mut Vec<u8>,
 ) {
-    out.extend_from_slice(b"\"CloudWatchMetrics\":[{\"Namespace\":");
+    out.extend_from_slice(b",\"CloudWatchMetrics\":[{\"Namespace\":");
     json_str(out, &shared.namespace);
     out.extend_from_slice(b",\"Dimensions\":[");
     for (index, set) in collected
@@ -747,7 +759,6 @@ fn write_shared_part(
             json_str(out, value);
         }
     }
-    out.extend_from_slice(b"}\n");
 }
 
 /// Appends a number as serde_json writes it. A whole one, as most counts are, is
