@@ -25,7 +25,7 @@ mod text;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 use smallvec::SmallVec;
@@ -106,7 +106,6 @@ struct Series {
 /// adds, so a typical one allocates only its shared cell.
 #[derive(Default)]
 struct Collected {
-    writer: Option<EmfWriter>,
     // A few entries each: a linear search beats a map's allocations and hashing.
     dimensions: SmallVec<[(Name, Name); 4]>,
     values: SmallVec<[Series; 6]>,
@@ -115,6 +114,10 @@ struct Collected {
 
 struct Shared {
     namespace: Arc<str>,
+    /// Where the documents go instead of stdout. Beside the collection, not in it:
+    /// an invocation writes through it without cloning it, and a recycled cell
+    /// keeps its adapter's, so a transport's invocation changes no reference count.
+    writer: OnceLock<EmfWriter>,
     collected: Mutex<Collected>,
 }
 
@@ -134,18 +137,31 @@ pub struct Metrics {
 impl Metrics {
     /// Metrics in `namespace`, with no dimensions yet.
     pub fn new(namespace: impl Into<Arc<str>>) -> Metrics {
-        Metrics::in_namespace(&namespace.into(), |_| {})
+        Metrics::in_namespace(&namespace.into(), None, |_| {})
     }
 
-    /// [`new`](Self::new) for a namespace that is kept (an adapter's), filled by
-    /// `fill`: a recycled cell already in the namespace keeps its own, and the one
-    /// check that no clone is left serves both emptying the cell and filling it.
-    fn in_namespace(namespace: &Arc<str>, fill: impl FnOnce(&mut Collected)) -> Metrics {
+    /// [`new`](Self::new) for a namespace and writer that are kept (an adapter's),
+    /// filled by `fill`: a recycled cell that has them already keeps its own, and
+    /// the one check that no clone is left serves both emptying the cell and
+    /// filling it.
+    fn in_namespace(
+        namespace: &Arc<str>,
+        writer: Option<&EmfWriter>,
+        fill: impl FnOnce(&mut Collected),
+    ) -> Metrics {
         let mut spare = SPARE.with(|spare| spare.try_borrow_mut().ok()?.pop());
         let shared = match spare.as_mut().and_then(Arc::get_mut) {
             Some(unique) => {
                 if !Arc::ptr_eq(&unique.namespace, namespace) {
                     unique.namespace = namespace.clone();
+                }
+                let same_writer = match (unique.writer.get(), writer) {
+                    (None, None) => true,
+                    (Some(kept), Some(writer)) => kept.is(writer),
+                    _ => false,
+                };
+                if !same_writer {
+                    unique.writer = writer_cell(writer);
                 }
                 // Emptied here rather than when recycled, for the same reason.
                 let collected = unique
@@ -161,6 +177,7 @@ impl Metrics {
                 fill(&mut collected);
                 Arc::new(Shared {
                     namespace: namespace.clone(),
+                    writer: writer_cell(writer),
                     collected: Mutex::new(collected),
                 })
             }
@@ -204,7 +221,13 @@ impl Metrics {
     /// assert!(metrics.is_empty());
     /// ```
     pub fn with_writer(mut self, writer: EmfWriter) -> Metrics {
-        self.build(|collected| collected.writer = Some(writer));
+        if let Some(shared) = &mut self.shared {
+            match Arc::get_mut(shared) {
+                Some(unique) => unique.writer = OnceLock::from(writer),
+                // Shared already: the writer is set only if none was.
+                None => drop(shared.writer.set(writer)),
+            }
+        }
         self
     }
 
@@ -237,14 +260,7 @@ impl Metrics {
     }
 
     /// Sets the writer and a transport's fields on a cell being filled.
-    fn fill(
-        collected: &mut Collected,
-        writer: Option<&EmfWriter>,
-        fields: output::TransportFields<'_>,
-    ) {
-        if let Some(writer) = writer {
-            collected.writer = Some(writer.clone());
-        }
+    fn fill(collected: &mut Collected, fields: output::TransportFields<'_>) {
         // The cell is empty and a transport's names are distinct, so nothing is
         // replaced: pushed without searching.
         debug_assert!(collected.dimensions.is_empty() && collected.properties.is_empty());
@@ -349,13 +365,7 @@ impl Metrics {
         if !write {
             tracing::debug!(metrics = %Readable(&collected, " "), "metrics");
         }
-        // A finished invocation's last handle gives its writer up rather than
-        // cloning it (two atomic operations): nothing writes through it again.
-        let writer = if Arc::strong_count(shared) == 1 && ended.is_some() {
-            collected.writer.take()
-        } else {
-            collected.writer.clone()
-        };
+        let writer = shared.writer.get();
         if writer.is_none() && !write {
             collected.reset();
             return;
@@ -470,9 +480,13 @@ impl Collected {
     /// would be built and then copied whole, and it is most of a kilobyte.
     fn clear(&mut self) {
         self.reset();
-        self.writer = None;
         self.dimensions.clear();
     }
+}
+
+/// A cell's writer slot holding `writer`, if any.
+fn writer_cell(writer: Option<&EmfWriter>) -> OnceLock<EmfWriter> {
+    writer.cloned().map(OnceLock::from).unwrap_or_default()
 }
 
 /// The wall clock at `at`, in epoch milliseconds (see [`crate::clock`]).
@@ -1149,11 +1163,7 @@ mod tests {
             "Second"
         );
         assert!(document.get("route").is_none() && document.get("requestId").is_none());
-        assert!(
-            lock(&second.shared.as_ref().unwrap().collected)
-                .writer
-                .is_none()
-        );
+        assert!(second.shared.as_ref().unwrap().writer.get().is_none());
 
         let clone = second.clone();
         second.recycle();
@@ -1167,8 +1177,8 @@ mod tests {
         assert_eq!(clone.documents(0)[0]["Orders"], json!([1.0, 1.0]));
     }
 
-    /// A transport's finish lets the writer go only with the last handle: a clone a
-    /// service kept still writes where the invocation did.
+    /// A clone a service kept after its invocation finished still writes where the
+    /// invocation did.
     #[test]
     fn a_finished_invocation_leaves_its_writer_to_a_clone_still_held() {
         #[derive(Clone, Default)]

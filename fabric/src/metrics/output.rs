@@ -29,6 +29,11 @@ impl EmfWriter {
         EmfWriter(Arc::new(Mutex::new(writer)))
     }
 
+    /// Whether both write to the same place (one is a clone of the other).
+    pub(super) fn is(&self, other: &EmfWriter) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// Writes whole lines in one call, so lines of concurrent invocations never mix.
     pub(super) fn write(&self, text: &[u8]) {
         let mut writer = self
@@ -93,8 +98,8 @@ impl MetricsConfig {
     /// one step: each step of building checks that no clone exists, and that check
     /// is an atomic operation.
     pub(crate) fn start_with(&self, fields: TransportFields<'_>) -> Metrics {
-        Metrics::in_namespace(&self.namespace, |collected| {
-            Metrics::fill(collected, self.writer.as_ref(), fields);
+        Metrics::in_namespace(&self.namespace, self.writer.as_ref(), |collected| {
+            Metrics::fill(collected, fields);
         })
     }
 }
@@ -144,8 +149,7 @@ fn on_lambda() -> bool {
 /// process's first, and `also`, one more count of the transport's own: a
 /// validation failure, a connection opened) and writes the metrics, in one step
 /// under one lock. The duration runs from `started` to `ended`, and the documents'
-/// timestamp comes from `ended` too; the metrics are done with (their writer is let
-/// go once written).
+/// timestamp comes from `ended` too.
 pub(crate) fn finish_invocation(
     metrics: &Metrics,
     stream: Stream,
