@@ -95,19 +95,23 @@ fn is_loopback(domain: &str) -> bool {
 /// One Management API client per endpoint, created on first use and reused for the
 /// life of the process.
 #[derive(Clone)]
-pub struct ManagementClients {
-    // Shared, so each event's handle on the clients is a few reference counts.
-    rules: Arc<EndpointRules>,
+pub struct ManagementClients(
+    // Shared whole, so each event's handle on the clients is one reference count.
+    Arc<Clients>,
+);
+
+struct Clients {
+    rules: EndpointRules,
     fixed: Option<Arc<dyn ManagementApi>>,
-    clients: Arc<Mutex<HashMap<String, Arc<dyn ManagementApi>>>>,
+    clients: Mutex<HashMap<String, Arc<dyn ManagementApi>>>,
 }
 
 impl std::fmt::Debug for ManagementClients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let endpoints = self.clients.lock().map(|c| c.len()).unwrap_or_default();
+        let endpoints = self.0.clients.lock().map(|c| c.len()).unwrap_or_default();
         f.debug_struct("ManagementClients")
-            .field("rules", &self.rules)
-            .field("fixed", &self.fixed.is_some())
+            .field("rules", &self.0.rules)
+            .field("fixed", &self.0.fixed.is_some())
             .field("endpoints", &endpoints)
             .finish()
     }
@@ -116,25 +120,25 @@ impl std::fmt::Debug for ManagementClients {
 impl ManagementClients {
     /// Clients following `rules`, built with the AWS SDK.
     pub fn new(rules: EndpointRules) -> ManagementClients {
-        ManagementClients {
-            rules: Arc::new(rules),
+        ManagementClients(Arc::new(Clients {
+            rules,
             fixed: None,
-            clients: Arc::default(),
-        }
+            clients: Mutex::default(),
+        }))
     }
 
     /// Always `api`, whatever the event.
     pub fn fixed(api: Arc<dyn ManagementApi>) -> ManagementClients {
-        ManagementClients {
-            rules: Arc::default(),
+        ManagementClients(Arc::new(Clients {
+            rules: EndpointRules::default(),
             fixed: Some(api),
-            clients: Arc::default(),
-        }
+            clients: Mutex::default(),
+        }))
     }
 
     /// The rules in use.
     pub fn rules(&self) -> &EndpointRules {
-        &self.rules
+        &self.0.rules
     }
 
     /// The client for an event's API.
@@ -144,14 +148,14 @@ impl ManagementClients {
         stage: &str,
         api_id: &str,
     ) -> Result<Arc<dyn ManagementApi>, Error> {
-        if let Some(api) = &self.fixed {
+        if let Some(api) = &self.0.fixed {
             return Ok(api.clone());
         }
-        let endpoint = self.rules.resolve(domain_name, stage, api_id)?;
+        let endpoint = self.0.rules.resolve(domain_name, stage, api_id)?;
         if let Some(api) = in_process(&endpoint) {
             return Ok(api);
         }
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let mut clients = (self.0.clients.lock()).unwrap_or_else(|p| p.into_inner());
         if let Some(client) = clients.get(&endpoint) {
             return Ok(client.clone());
         }
