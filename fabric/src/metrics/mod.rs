@@ -210,7 +210,9 @@ impl Metrics {
         });
     }
 
-    /// These metrics, written to `writer` instead of stdout when flushed.
+    /// These metrics, written to `writer` instead of stdout when flushed. Set it
+    /// before handing clones out: on metrics already cloned, a writer they have
+    /// stays, and one they lack is set for every clone.
     ///
     /// ```
     /// use fabric::metrics::{EmfWriter, Metrics};
@@ -259,7 +261,7 @@ impl Metrics {
         self
     }
 
-    /// Sets the writer and a transport's fields on a cell being filled.
+    /// Sets a transport's fields on a cell being filled.
     fn fill(collected: &mut Collected, fields: output::TransportFields<'_>) {
         // The cell is empty and a transport's names are distinct, so nothing is
         // replaced: pushed without searching.
@@ -1065,6 +1067,85 @@ mod tests {
         assert_eq!(document["_aws"]["Timestamp"], 7);
     }
 
+    /// A writer that keeps what it is given, for tests to read back.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Lines {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, text: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(text);
+            Ok(text.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_document_whose_only_metric_is_named_aws_is_still_whole() {
+        let metrics = Metrics::new("Test").dimension("service", "s");
+        metrics.add("_aws", 1.0);
+        let document = metrics.documents(7).remove(0);
+        assert_eq!(document["_aws"]["Timestamp"], 7);
+        assert_eq!(document["service"], "s");
+        assert_eq!(document.as_object().unwrap().len(), 2, "{document}");
+    }
+
+    /// A writer set on metrics already cloned: one they have stays, one they lack
+    /// reaches every clone.
+    #[test]
+    fn a_writer_set_after_cloning_keeps_the_first_and_reaches_every_clone() {
+        let (first, second) = (Lines::default(), Lines::default());
+        let metrics = Metrics::new("Shop");
+        let clone = metrics.clone();
+        let metrics = metrics.with_writer(EmfWriter::new(first.clone()));
+        clone.add("Orders", 1.0);
+        clone.flush();
+        let metrics = metrics.with_writer(EmfWriter::new(second.clone()));
+        metrics.add("Orders", 1.0);
+        metrics.flush();
+        assert_eq!(
+            first.text().lines().count(),
+            2,
+            "both went to the first writer"
+        );
+        assert!(second.text().is_empty());
+    }
+
+    /// Adapters with writers of their own, taking turns on one thread, reuse one
+    /// cell: each one's documents still go to its own writer only.
+    #[test]
+    fn a_recycled_cell_takes_the_writer_of_the_adapter_it_serves() {
+        let (a, b) = (Lines::default(), Lines::default());
+        let configs = [
+            MetricsConfig::new("A").with_writer(Some(EmfWriter::new(a.clone()))),
+            MetricsConfig::new("B").with_writer(Some(EmfWriter::new(b.clone()))),
+        ];
+        let started = std::time::Instant::now();
+        for config in configs.iter().cycle().take(6) {
+            let metrics = config.start();
+            finish_invocation(&metrics, Stream::Stdout, 200, (started, started), None);
+            metrics.recycle();
+        }
+        for (lines, namespace) in [(&a, "A"), (&b, "B")] {
+            let text = lines.text();
+            assert_eq!(text.lines().count(), 3, "{text}");
+            for line in text.lines() {
+                let document: Value = serde_json::from_str(line).unwrap();
+                assert_eq!(
+                    document["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+                    namespace
+                );
+            }
+        }
+    }
+
     #[test]
     fn flush_starts_a_fresh_collection() {
         let metrics = Metrics::new("Test");
@@ -1181,17 +1262,6 @@ mod tests {
     /// invocation did.
     #[test]
     fn a_finished_invocation_leaves_its_writer_to_a_clone_still_held() {
-        #[derive(Clone, Default)]
-        struct Lines(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Lines {
-            fn write(&mut self, text: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(text);
-                Ok(text.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let lines = Lines::default();
         let config = MetricsConfig::new("Shop").with_writer(Some(EmfWriter::new(lines.clone())));
         let started = std::time::Instant::now();

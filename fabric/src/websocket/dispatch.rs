@@ -134,7 +134,7 @@ impl WebSocketAdapter {
     fn invalid_event(&self, err: &serde_json::Error) -> ApiGatewayProxyResponse {
         tracing::warn!(error = %err, "not an API Gateway WebSocket event");
         let error = Error::bad_request(format!("Invalid WebSocket event: {err}"));
-        response(400, Some(error.envelope_json(self.scrub())), None)
+        Reply::new(400, Some(error.envelope_json(self.scrub())), None).into_proxy_response()
     }
 
     async fn dispatch(
@@ -452,14 +452,6 @@ impl Reply {
         }
         response
     }
-}
-
-pub(crate) fn response(
-    status: u16,
-    body: Option<String>,
-    protocol: Option<&str>,
-) -> ApiGatewayProxyResponse {
-    Reply::new(status, body, protocol).into_proxy_response()
 }
 
 /// What every event adds (one invocation, its status class, its duration, and the

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 
 use super::config::WebSocketAdapter;
-use super::dispatch::response;
+use super::dispatch::Reply;
 use super::event::IncomingEvent;
 use super::heartbeat;
 use super::request::EventType;
@@ -35,7 +35,7 @@ impl<E: Display> IntoProxyResponse for Result<ApiGatewayProxyResponse, E> {
         self.unwrap_or_else(|err| {
             tracing::error!(error = %err, "the legacy handler failed");
             let error = Error::internal_message("the legacy handler failed");
-            response(500, Some(error.envelope_json(true)), None)
+            Reply::new(500, Some(error.envelope_json(true)), None).into_proxy_response()
         })
     }
 }
@@ -122,7 +122,7 @@ impl WebSocketAdapter {
         let answer = catch_panic(|| legacy(event)).await;
         Ok(answer.unwrap_or_else(|panic| {
             let error = Error::from(panic);
-            response(500, Some(error.envelope_json(true)), None)
+            Reply::new(500, Some(error.envelope_json(true)), None).into_proxy_response()
         }))
     }
 }
