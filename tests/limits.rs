@@ -254,6 +254,25 @@ async fn a_dynamodb_bucket_is_shared_by_two_adapters() {
     assert_eq!(passed_of(&mut bob_second, 3).await, 3);
 }
 
+/// A connection's limit answers at once, a user's looked up in the store waits:
+/// each message takes one token from each bucket, never two from the first.
+#[tokio::test]
+async fn a_connection_limit_and_a_user_limit_looked_up_in_the_store_both_apply_once() {
+    // 0.5/s: nothing refills during the test.
+    let adapter = fabric_websocket(say)
+        .reply(true)
+        .on_connect(user_from_query)
+        .store(MemoryStore::new())
+        .rate_limit(RateLimit::per_connection(0.5, 5))
+        .rate_limit(RateLimit::per_user(0.5, 8));
+    let gateway = start(adapter).await;
+    let mut first = WsClient::connect(&format!("{}/?user=ada", gateway.ws_url())).await;
+    let mut second = WsClient::connect(&format!("{}/?user=ada", gateway.ws_url())).await;
+    // The connection's bucket of 5 runs out first; Ada's has 3 left.
+    assert_eq!(passed_of(&mut first, 6).await, 5);
+    assert_eq!(passed_of(&mut second, 6).await, 3);
+}
+
 /// A limiter that cannot answer (here a bucket table that was never created) lets
 /// messages through rather than refusing every one, as a broken limiter must not
 /// take the API down; the failure is logged as "rate limit not checked".

@@ -283,7 +283,12 @@ impl WebSocketAdapter {
         body: Frame,
         received: Instant,
     ) -> Reply {
-        if let Err(refused) = rate_limit::check_all(&self.rate_limits, &ws, received).await {
+        let checked = match rate_limit::check_now(&self.rate_limits, &ws, received) {
+            Ok([]) => Ok(()),
+            Ok(waiting) => rate_limit::check_all(waiting, &ws, received).await,
+            Err(refused) => Err(refused),
+        };
+        if let Err(refused) = checked {
             let answer = self.answer_error(&ws, refused.error).await;
             if refused.disconnect {
                 if let Err(err) = ws.management().delete(&ws.connection_id).await {

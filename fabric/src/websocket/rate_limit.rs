@@ -135,20 +135,40 @@ impl RateLimit {
         self.key
     }
 
-    async fn bucket_key(&self, ws: &WebSocket) -> BucketKey {
+    /// The bucket's key when it is known without a store lookup: a connection's,
+    /// or a user's from the authorizer (or of a connection that has no store).
+    fn bucket_key_now(&self, ws: &WebSocket) -> Option<BucketKey> {
         if self.key == LimitKey::User {
             if let Some(user) = ws.authorizer.get("principalId").and_then(|v| v.as_str()) {
-                return BucketKey::new("user:", user);
+                return Some(BucketKey::new("user:", user));
             }
-            if let Some(store) = &ws.store {
-                if let Ok(Some(connection)) = store.get(&ws.connection_id).await {
-                    if let Some(user) = connection.user_id() {
-                        return BucketKey::new("user:", user);
-                    }
+            if ws.store.is_some() {
+                return None;
+            }
+        }
+        Some(BucketKey::new("connection:", &ws.connection_id))
+    }
+
+    async fn bucket_key(&self, ws: &WebSocket) -> BucketKey {
+        if let Some(key) = self.bucket_key_now(ws) {
+            return key;
+        }
+        if let Some(store) = &ws.store {
+            if let Ok(Some(connection)) = store.get(&ws.connection_id).await {
+                if let Some(user) = connection.user_id() {
+                    return BucketKey::new("user:", user);
                 }
             }
         }
         BucketKey::new("connection:", &ws.connection_id)
+    }
+
+    /// [`check`](Self::check) when it needs no waiting (a known key and buckets
+    /// in memory); `None` when it does, with no token taken.
+    fn check_now(&self, ws: &WebSocket, received: Instant) -> Option<Result<(), Refusal>> {
+        let key = self.bucket_key_now(ws)?;
+        let taken = self.buckets.take_now(key.as_str(), self.limit, received)?;
+        Some(self.judge(ws, taken))
     }
 
     /// Takes a token for the message; the 429 when there is none, and whether the
@@ -159,6 +179,11 @@ impl RateLimit {
             Some(taken) => taken,
             None => self.buckets.take(key.as_str(), self.limit).await,
         };
+        self.judge(ws, taken)
+    }
+
+    /// What taking a token means for the message.
+    fn judge(&self, ws: &WebSocket, taken: Result<Take, Error>) -> Result<(), Refusal> {
         match taken {
             Ok(Take::Allowed) => Ok(()),
             Ok(Take::Limited { retry_after }) => {
@@ -214,20 +239,38 @@ impl std::fmt::Debug for RateLimit {
 }
 
 /// A bucket's key, `connection:<id>` or `user:<id>`: on the stack for the usual
-/// ids, since every message builds one.
-struct BucketKey(smallvec::SmallVec<[u8; 96]>);
+/// ids, since every message builds one, and copied into place in two pieces.
+enum BucketKey {
+    Inline {
+        len: usize,
+        bytes: [u8; BucketKey::INLINE],
+    },
+    Owned(String),
+}
 
 impl BucketKey {
+    /// Room for `connection:` and any API Gateway connection id, or a long user id.
+    const INLINE: usize = 96;
+
     fn new(kind: &str, id: &str) -> BucketKey {
-        let mut key = smallvec::SmallVec::new();
-        key.extend_from_slice(kind.as_bytes());
-        key.extend_from_slice(id.as_bytes());
-        BucketKey(key)
+        let len = kind.len() + id.len();
+        if len > Self::INLINE {
+            return BucketKey::Owned(format!("{kind}{id}"));
+        }
+        let mut bytes = [0; Self::INLINE];
+        bytes[..kind.len()].copy_from_slice(kind.as_bytes());
+        bytes[kind.len()..len].copy_from_slice(id.as_bytes());
+        BucketKey::Inline { len, bytes }
     }
 
     fn as_str(&self) -> &str {
-        // Two pieces of text joined are text.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        match self {
+            // Two pieces of text joined are text.
+            BucketKey::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..*len]).unwrap_or_default()
+            }
+            BucketKey::Owned(key) => key,
+        }
     }
 }
 
@@ -235,6 +278,25 @@ impl BucketKey {
 pub(super) struct Refusal {
     pub(super) error: Error,
     pub(super) disconnect: bool,
+}
+
+/// Checks every limit in turn, for a message that arrived at `received`, without
+/// waiting while each can be (a connection's bucket in memory, as on the local
+/// gateway): `Ok` with the limits left to [`check_all`], from the first that must
+/// wait. The first refusal wins. Kept apart from the waiting check so a message's
+/// future builds no check's future when none is needed.
+pub(super) fn check_now<'a>(
+    limits: &'a [RateLimit],
+    ws: &WebSocket,
+    received: Instant,
+) -> Result<&'a [RateLimit], Refusal> {
+    for (index, limit) in limits.iter().enumerate() {
+        match limit.check_now(ws, received) {
+            Some(checked) => checked?,
+            None => return Ok(&limits[index..]),
+        }
+    }
+    Ok(&[])
 }
 
 /// Checks every limit in turn, for a message that arrived at `received`; the first
@@ -248,4 +310,25 @@ pub(super) async fn check_all(
         limit.check(ws, received).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BucketKey;
+
+    #[test]
+    fn a_bucket_key_reads_back_whole_for_short_and_long_ids() {
+        let short = BucketKey::new("connection:", "Bq7ZkfvLIAMCLbQ=");
+        assert!(matches!(short, BucketKey::Inline { .. }));
+        assert_eq!(short.as_str(), "connection:Bq7ZkfvLIAMCLbQ=");
+        let exact = "u".repeat(BucketKey::INLINE - "user:".len());
+        assert_eq!(
+            BucketKey::new("user:", &exact).as_str(),
+            format!("user:{exact}")
+        );
+        let long = "é".repeat(BucketKey::INLINE);
+        let owned = BucketKey::new("user:", &long);
+        assert!(matches!(owned, BucketKey::Owned(_)));
+        assert_eq!(owned.as_str(), format!("user:{long}"));
+    }
 }
