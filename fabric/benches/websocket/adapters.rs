@@ -140,7 +140,7 @@ pub(crate) fn emf_document() -> fabric::metrics::Metrics {
         .dimension("route", "$default")
         .with_property("requestId", "Jkw3UFw9IAMFyvg=")
         .with_property("connectionId", "Jkw3Ud7nIAMCEfg=");
-    for name in ["Invocations", "MessagesPosted", "ColdStart"] {
+    for name in ["Invocations", "MessagesPosted"] {
         metrics.add(name, 1.0);
     }
     metrics.add_with_unit("Duration", fabric::metrics::Unit::Milliseconds, 0.012);

@@ -95,6 +95,65 @@ enum Property {
     Json(Value),
 }
 
+/// Fabric's own counts, each in a fixed slot of an invocation's collection and
+/// summed there: counting one searches no names and pushes no series, and a
+/// broadcast's thousand posts write one value rather than ten documents of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Count {
+    Invocations,
+    Errors4xx,
+    Errors5xx,
+    ValidationFailures,
+    ColdStart,
+    ConnectionsOpened,
+    ConnectionsClosed,
+    MessagesPosted,
+    PostsGone,
+    PostsThrottled,
+    PostsFailed,
+}
+
+/// Each count's name, in slot order: kept as text so a document's list of metrics
+/// borrows them like any other.
+static COUNT_NAMES: [Name; Count::ALL.len()] = [
+    Name::Static("Invocations"),
+    Name::Static("Errors4xx"),
+    Name::Static("Errors5xx"),
+    Name::Static("ValidationFailures"),
+    Name::Static("ColdStart"),
+    Name::Static("ConnectionsOpened"),
+    Name::Static("ConnectionsClosed"),
+    Name::Static("MessagesPosted"),
+    Name::Static("PostsGone"),
+    Name::Static("PostsThrottled"),
+    Name::Static("PostsFailed"),
+];
+
+impl Count {
+    const ALL: [Count; 11] = [
+        Count::Invocations,
+        Count::Errors4xx,
+        Count::Errors5xx,
+        Count::ValidationFailures,
+        Count::ColdStart,
+        Count::ConnectionsOpened,
+        Count::ConnectionsClosed,
+        Count::MessagesPosted,
+        Count::PostsGone,
+        Count::PostsThrottled,
+        Count::PostsFailed,
+    ];
+
+    fn name(self) -> &'static Name {
+        &COUNT_NAMES[self as usize]
+    }
+
+    /// The count a service's metric of this name adds to: one metric per name.
+    fn named(name: &str) -> Option<Count> {
+        Count::ALL.into_iter().find(|count| &**count.name() == name)
+    }
+}
+
 /// One metric's values in the order added.
 struct Series {
     name: Name,
@@ -108,7 +167,10 @@ struct Series {
 struct Collected {
     // A few entries each: a linear search beats a map's allocations and hashing.
     dimensions: SmallVec<[(Name, Name); 4]>,
-    values: SmallVec<[Series; 6]>,
+    /// Each [`Count`]'s sum, read only when its bit of `counted` is set.
+    counts: [f64; Count::ALL.len()],
+    counted: u16,
+    values: SmallVec<[Series; 4]>,
     properties: SmallVec<[(Name, Property); 2]>,
 }
 
@@ -318,7 +380,13 @@ impl Metrics {
     pub fn is_empty(&self) -> bool {
         self.shared
             .as_ref()
-            .is_none_or(|shared| lock(&shared.collected).values.is_empty())
+            .is_none_or(|shared| lock(&shared.collected).is_empty())
+    }
+
+    /// Adds one to Fabric's own `count`.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))] // posts count themselves
+    pub(crate) fn count(&self, count: Count) {
+        self.with_collected(|collected| collected.count(count, 1.0));
     }
 
     /// The EMF documents for what was added, stamped `timestamp_ms` (milliseconds
@@ -338,29 +406,33 @@ impl Metrics {
     /// stdout, and starts a fresh collection (the dimensions stay). On Lambda the
     /// runtimes call this once per invocation.
     pub fn flush(&self) {
-        self.end(Stream::Stdout, true, None, []);
+        self.end(Stream::Stdout, true, None, ([], None));
     }
 
     /// Ends the invocation under one lock: logs the values readably off Lambda
     /// (`--verbose`), writes the documents when `write` is set or there is a writer
-    /// (to it, else to `stream`), and starts a fresh collection. `counts` are added
-    /// first; `ended`, the clock reading a transport's finished invocation ended
-    /// with, gives the timestamp (none: a flush, read the clock now).
+    /// (to it, else to `stream`), and starts a fresh collection. `counts` are
+    /// counted first, and `duration` (milliseconds) added; `ended`, the clock
+    /// reading a transport's finished invocation ended with, gives the timestamp
+    /// (none: a flush, read the clock now).
     fn end(
         &self,
         stream: Stream,
         write: bool,
         ended: Option<std::time::Instant>,
-        counts: impl IntoIterator<Item = (&'static str, Unit, f64)>,
+        (counts, duration): (impl IntoIterator<Item = Count>, Option<f64>),
     ) {
         let Some(shared) = &self.shared else {
             return;
         };
         let mut collected = lock(&shared.collected);
-        for (name, unit, value) in counts {
-            collected.add(Name::Static(name), unit, value);
+        for count in counts {
+            collected.count(count, 1.0);
         }
-        if collected.values.is_empty() {
+        if let Some(duration) = duration {
+            collected.add_series(Name::Static("Duration"), Unit::Milliseconds, duration);
+        }
+        if collected.is_empty() {
             collected.reset();
             return;
         }
@@ -427,27 +499,51 @@ struct Readable<'a>(&'a Collected, &'static str);
 
 impl fmt::Display for Readable<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, series) in self.0.values.iter().enumerate() {
+        for (index, (name, unit, values)) in self.0.metrics().enumerate() {
             if index > 0 {
                 f.write_str(self.1)?;
             }
-            write!(f, "{}=", series.name)?;
-            for (position, value) in series.values.iter().enumerate() {
+            write!(f, "{name}=")?;
+            for (position, value) in values.iter().enumerate() {
                 if position > 0 {
                     f.write_str(",")?;
                 }
                 write!(f, "{value}")?;
             }
-            write!(f, " {}", series.unit.as_str())?;
+            write!(f, " {}", unit.as_str())?;
         }
         Ok(())
     }
 }
 
 impl Collected {
-    /// Adds `value` to the metric `name`. Values that are not finite are dropped:
+    /// Adds `value` to the metric `name`: to its sum when it is one of Fabric's
+    /// own counts, else to its values. Values that are not finite are dropped:
     /// CloudWatch rejects them.
     fn add(&mut self, name: Name, unit: Unit, value: f64) {
+        match Count::named(&name) {
+            Some(count) => self.count(count, value),
+            None => self.add_series(name, unit, value),
+        }
+    }
+
+    /// Adds `value` to `count`'s sum.
+    fn count(&mut self, count: Count, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        let bit = 1 << count as u16;
+        let slot = &mut self.counts[count as usize];
+        if self.counted & bit == 0 {
+            self.counted |= bit;
+            *slot = value;
+        } else {
+            *slot += value;
+        }
+    }
+
+    /// Adds `value` to the values of the metric `name`, which is no [`Count`].
+    fn add_series(&mut self, name: Name, unit: Unit, value: f64) {
         if !value.is_finite() {
             return;
         }
@@ -473,7 +569,25 @@ impl Collected {
         }
     }
 
+    fn is_empty(&self) -> bool {
+        self.counted == 0 && self.values.is_empty()
+    }
+
+    /// Every metric: the counts counted, then the series.
+    fn metrics(&self) -> impl Iterator<Item = (&Name, Unit, &[f64])> {
+        let counts = (Count::ALL.iter())
+            .filter(|count| self.counted & (1 << **count as u16) != 0)
+            .map(|count| {
+                let sum = std::slice::from_ref(&self.counts[*count as usize]);
+                (count.name(), Unit::Count, sum)
+            });
+        let series = (self.values.iter())
+            .map(|series| (&series.name, series.unit, series.values.as_slice()));
+        counts.chain(series)
+    }
+
     fn reset(&mut self) {
+        self.counted = 0;
         self.values.clear();
         self.properties.clear();
     }
@@ -525,18 +639,17 @@ fn with_buffer(write: impl FnOnce(&mut Vec<u8>)) {
 /// they went into one map: properties, then dimensions, then metrics.
 fn write_documents(shared: &Shared, collected: &Collected, timestamp_ms: i64, out: &mut Vec<u8>) {
     let rounds = collected
-        .values
-        .iter()
-        .map(|series| series.values.len().div_ceil(MAX_VALUES_PER_METRIC))
+        .metrics()
+        .map(|(_, _, values)| values.len().div_ceil(MAX_VALUES_PER_METRIC))
         .max()
         .unwrap_or(0);
     for round in 0..rounds {
         // Inline for a typical invocation's handful of metrics.
         // Filled where it lies: a collected one would be copied out whole.
         let mut in_round: SmallVec<[(&Name, Unit, &[f64]); 16]> = SmallVec::new();
-        in_round.extend(collected.values.iter().filter_map(|series| {
-            let chunk = series.values.chunks(MAX_VALUES_PER_METRIC).nth(round)?;
-            Some((&series.name, series.unit, chunk))
+        in_round.extend(collected.metrics().filter_map(|(name, unit, values)| {
+            let chunk = values.chunks(MAX_VALUES_PER_METRIC).nth(round)?;
+            Some((name, unit, chunk))
         }));
         for group in in_round.chunks(MAX_METRICS_PER_DOCUMENT) {
             write_document(shared, collected, group, timestamp_ms, out);
@@ -781,9 +894,11 @@ fn write_shared_part(
 /// written (`1.0`) without the general float formatting.
 fn number(out: &mut Vec<u8>, value: f64) {
     const WHOLE_UP_TO: f64 = 1e15;
-    if value.fract() == 0.0 && value.abs() < WHOLE_UP_TO {
+    // A cast rather than `fract`, which is a call into libm here.
+    let whole = value as i64;
+    if whole as f64 == value && value.abs() < WHOLE_UP_TO {
         // Exact: a whole number this small is an i64 with no rounding.
-        integer(out, value as i64);
+        integer(out, whole);
         out.extend_from_slice(b".0");
     } else if let Some(thousandths) = thousandths(value) {
         // A duration in milliseconds, to the microsecond.
@@ -815,8 +930,10 @@ fn thousandths(value: f64) -> Option<i64> {
     if value.is_nan() || value.abs() >= UP_TO {
         return None;
     }
-    let scaled = (value * 1000.0).round();
-    (scaled / 1000.0 == value).then_some(scaled as i64)
+    // Rounded half away from zero by a cast rather than `round`, a call into libm
+    // here; the check below holds whichever way a tie went.
+    let scaled = (value * 1000.0 + 0.5f64.copysign(value)) as i64;
+    (scaled as f64 / 1000.0 == value).then_some(scaled)
 }
 
 /// Appends a whole number in one copy (serde_json's writer copies its digits in
@@ -925,8 +1042,8 @@ pub(crate) fn with_current(use_metrics: impl FnOnce(&Metrics)) {
     let _ = CURRENT.try_with(use_metrics);
 }
 
-/// Whether this process has started an invocation before (the `ColdStart` metric is
-/// 1 only for the first).
+/// Whether this is the process's first invocation: true once, for the first caller
+/// (the `ColdStart` metric is written only then).
 pub fn cold_start() -> bool {
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     static STARTED: AtomicBool = AtomicBool::new(false);
@@ -1144,6 +1261,49 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Fabric's own counts are sums: a thousand posts write one value, not ten
+    /// documents of ones, and a service adding to one of them adds to the same
+    /// metric rather than writing its name twice.
+    #[test]
+    fn fabric_counts_are_one_summed_value_shared_with_a_service_adding_the_same_name() {
+        let metrics = Metrics::new("Test")
+            .with_writer(EmfWriter::new(std::io::sink()))
+            .dimension("service", "chat");
+        for _ in 0..1000 {
+            metrics.count(Count::MessagesPosted);
+        }
+        metrics.add("MessagesPosted", 2.0);
+        metrics.count(Count::PostsGone);
+        metrics.add("Shouts", 1.0);
+        metrics.add("Shouts", 1.0);
+        let documents = metrics.documents(1);
+        assert_eq!(documents.len(), 1, "{documents:?}");
+        let document = &documents[0];
+        assert_valid_emf(document);
+        assert_eq!(document["MessagesPosted"], 1002.0);
+        assert_eq!(document["PostsGone"], 1.0);
+        assert_eq!(
+            document["Shouts"],
+            json!([1.0, 1.0]),
+            "a service's own keep every value"
+        );
+        let names: Vec<&Value> = document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|metric| &metric["Name"])
+            .collect();
+        assert_eq!(names, ["MessagesPosted", "PostsGone", "Shouts"]);
+        assert_eq!(
+            metrics.readable(),
+            "MessagesPosted=1002 Count\nPostsGone=1 Count\nShouts=1,1 Count"
+        );
+        metrics.flush();
+        assert!(metrics.is_empty(), "the counts start again at nothing");
+        metrics.count(Count::PostsGone);
+        assert_eq!(metrics.readable(), "PostsGone=1 Count");
     }
 
     #[test]

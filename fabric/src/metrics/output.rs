@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::{Metrics, Unit};
+use super::{Count, Metrics};
 
 /// Somewhere other than stdout for EMF lines: a file a CloudWatch agent tails, or
 /// a buffer a test reads. Cheap to clone; clones write to the same place.
@@ -136,7 +136,7 @@ impl Stream {
 
 /// [`finish`](super::finish), with `stream` for the EMF lines on Lambda.
 pub(crate) fn finish_to(metrics: &Metrics, stream: Stream) {
-    metrics.end(stream, on_lambda(), None, []);
+    metrics.end(stream, on_lambda(), None, ([], None));
 }
 
 fn on_lambda() -> bool {
@@ -145,8 +145,8 @@ fn on_lambda() -> bool {
 }
 
 /// Ends a transport's invocation: counts what every transport counts for every
-/// invocation (one invocation, its status class, its duration, whether it was the
-/// process's first, and `also`, one more count of the transport's own: a
+/// invocation (one invocation, its status class, its duration, `ColdStart` when it
+/// was the process's first, and `also`, one more count of the transport's own: a
 /// validation failure, a connection opened) and writes the metrics, in one step
 /// under one lock. The duration runs from `started` to `ended`, and the documents'
 /// timestamp comes from `ended` too.
@@ -155,26 +155,23 @@ pub(crate) fn finish_invocation(
     stream: Stream,
     status: u16,
     (started, ended): (Instant, Instant),
-    also: Option<&'static str>,
+    also: Option<Count>,
 ) {
     let errors = match status {
-        400..=499 => Some("Errors4xx"),
-        500..=599 => Some("Errors5xx"),
+        400..=499 => Some(Count::Errors4xx),
+        500..=599 => Some(Count::Errors5xx),
         _ => None,
     };
-    let cold_start = if super::cold_start() { 1.0 } else { 0.0 };
+    // Only the cold invocation carries it, as Powertools writes it: a warm one's 0
+    // would be one more value in every document, and the cold-start rate is
+    // ColdStart's sum over Invocations' sum either way.
+    let cold_start = super::cold_start().then_some(Count::ColdStart);
     // To the microsecond, which CloudWatch keeps and which writes without float
     // formatting (see `number`).
     let duration = ended.saturating_duration_since(started).as_micros() as f64 / 1000.0;
-    let counts = [
-        Some(("Invocations", Unit::Count, 1.0)),
-        errors.map(|errors| (errors, Unit::Count, 1.0)),
-        Some(("Duration", Unit::Milliseconds, duration)),
-        Some(("ColdStart", Unit::Count, cold_start)),
-        also.map(|also| (also, Unit::Count, 1.0)),
-    ];
+    let counts = [Some(Count::Invocations), errors, cold_start, also];
     let counts = counts.into_iter().flatten();
-    metrics.end(stream, on_lambda(), Some(ended), counts);
+    metrics.end(stream, on_lambda(), Some(ended), (counts, Some(duration)));
 }
 
 #[cfg_attr(not(any(feature = "websocket", feature = "http")), allow(dead_code))]
@@ -238,7 +235,7 @@ impl Invocation {
             stream,
             status,
             (self.started, Instant::now()),
-            validation_failed.then_some("ValidationFailures"),
+            validation_failed.then_some(Count::ValidationFailures),
         );
         self.metrics.recycle();
     }

@@ -467,11 +467,12 @@ fn finish_event(
     status: u16,
     times: (Instant, Instant),
 ) {
+    use crate::metrics::Count;
     let also = match kind {
-        EventType::Connect if status == 200 => Some("ConnectionsOpened"),
-        EventType::Disconnect => Some("ConnectionsClosed"),
+        EventType::Connect if status == 200 => Some(Count::ConnectionsOpened),
+        EventType::Disconnect => Some(Count::ConnectionsClosed),
         // Input the service refused before it ran: malformed or invalid.
-        EventType::Message if status == 400 || status == 422 => Some("ValidationFailures"),
+        EventType::Message if status == 400 || status == 422 => Some(Count::ValidationFailures),
         _ => None,
     };
     let stream = crate::metrics::Stream::Stdout;

@@ -349,11 +349,12 @@ impl MessageSink for WebSocket {
 
 /// A post's outcome in the invocation's metrics.
 fn count_post(metrics: &crate::metrics::Metrics, posted: &Result<(), ManagementError>) {
+    use crate::metrics::Count;
     match posted {
-        Ok(()) => metrics.add("MessagesPosted", 1.0),
-        Err(ManagementError::Gone) => metrics.add("PostsGone", 1.0),
-        Err(ManagementError::Throttled(_)) => metrics.add("PostsThrottled", 1.0),
-        Err(_) => metrics.add("PostsFailed", 1.0),
+        Ok(()) => metrics.count(Count::MessagesPosted),
+        Err(ManagementError::Gone) => metrics.count(Count::PostsGone),
+        Err(ManagementError::Throttled(_)) => metrics.count(Count::PostsThrottled),
+        Err(_) => metrics.count(Count::PostsFailed),
     }
 }
 
