@@ -187,15 +187,17 @@ async fn http_lambda_events_count_per_route_and_a_services_150_metrics_split() {
     assert_eq!(total(&unmatched, "Errors4xx"), 1.0);
     assert_eq!(total(&unmatched, "ValidationFailures"), 0.0);
 
-    // The first invocation: 150 of the service's metrics and the 3 every
-    // invocation has, split at 100 per document, each metric in exactly one.
+    // The first invocation: 150 of the service's metrics and the 2 every
+    // invocation has (3 when it is also the process's cold one, which depends on
+    // the order tests run in), split at 100 per document, each metric in exactly
+    // one.
     assert_eq!(
         documents.len(),
         6,
         "two for the first invocation, one each after"
     );
     let first: Vec<&Value> = documents[..2].iter().collect();
-    assert_eq!(first.len(), 2, "153 metrics make two documents");
+    assert_eq!(first.len(), 2, "152 or 153 metrics make two documents");
     let mut names: Vec<String> = first
         .iter()
         .flat_map(|d| {
@@ -211,7 +213,8 @@ async fn http_lambda_events_count_per_route_and_a_services_150_metrics_split() {
     names.sort();
     names.dedup();
     assert_eq!(defined, names.len(), "no metric twice");
-    assert_eq!(names.len(), 153, "{names:?}");
+    names.retain(|name| name != "ColdStart");
+    assert_eq!(names.len(), 152, "{names:?}");
     assert!(first.iter().all(|d| d["route"] == "GET /many"));
     let values: f64 = first.iter().map(|d| total(&[(*d).clone()], "m149")).sum();
     assert_eq!(values, 149.0);
