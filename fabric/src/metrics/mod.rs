@@ -98,7 +98,7 @@ enum Property {
 /// Fabric's own counts, each in a fixed slot of an invocation's collection and
 /// summed there: counting one searches no names and pushes no series, and a
 /// broadcast's thousand posts write one value rather than ten documents of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Count {
     Invocations,
     Errors4xx,
@@ -113,9 +113,13 @@ pub(crate) enum Count {
     PostsFailed,
 }
 
+/// How many [`Count`]s there are: one slot and one bit of `Collected::counted` each.
+const COUNTS: usize = Count::PostsFailed as usize + 1;
+const _: () = assert!(COUNTS <= u16::BITS as usize, "a bit per count");
+
 /// Each count's name, in slot order: kept as text so a document's list of metrics
 /// borrows them like any other.
-static COUNT_NAMES: [Name; Count::ALL.len()] = [
+static COUNT_NAMES: [Name; COUNTS] = [
     Name::Static("Invocations"),
     Name::Static("Errors4xx"),
     Name::Static("Errors5xx"),
@@ -129,29 +133,10 @@ static COUNT_NAMES: [Name; Count::ALL.len()] = [
     Name::Static("PostsFailed"),
 ];
 
-impl Count {
-    const ALL: [Count; 11] = [
-        Count::Invocations,
-        Count::Errors4xx,
-        Count::Errors5xx,
-        Count::ValidationFailures,
-        Count::ColdStart,
-        Count::ConnectionsOpened,
-        Count::ConnectionsClosed,
-        Count::MessagesPosted,
-        Count::PostsGone,
-        Count::PostsThrottled,
-        Count::PostsFailed,
-    ];
-
-    fn name(self) -> &'static Name {
-        &COUNT_NAMES[self as usize]
-    }
-
-    /// The count a service's metric of this name adds to: one metric per name.
-    fn named(name: &str) -> Option<Count> {
-        Count::ALL.into_iter().find(|count| &**count.name() == name)
-    }
+/// The slot of the count a service's metric named `name` adds to: one metric per
+/// name.
+fn count_slot(name: &str) -> Option<usize> {
+    COUNT_NAMES.iter().position(|count| &**count == name)
 }
 
 /// One metric's values in the order added.
@@ -168,7 +153,7 @@ struct Collected {
     // A few entries each: a linear search beats a map's allocations and hashing.
     dimensions: SmallVec<[(Name, Name); 4]>,
     /// Each [`Count`]'s sum, read only when its bit of `counted` is set.
-    counts: [f64; Count::ALL.len()],
+    counts: [f64; COUNTS],
     counted: u16,
     values: SmallVec<[Series; 4]>,
     properties: SmallVec<[(Name, Property); 2]>,
@@ -386,7 +371,7 @@ impl Metrics {
     /// Adds one to Fabric's own `count`.
     #[cfg_attr(not(feature = "websocket"), allow(dead_code))] // posts count themselves
     pub(crate) fn count(&self, count: Count) {
-        self.with_collected(|collected| collected.count(count, 1.0));
+        self.with_collected(|collected| collected.count(count as usize, 1.0));
     }
 
     /// The EMF documents for what was added, stamped `timestamp_ms` (milliseconds
@@ -406,13 +391,13 @@ impl Metrics {
     /// stdout, and starts a fresh collection (the dimensions stay). On Lambda the
     /// runtimes call this once per invocation.
     pub fn flush(&self) {
-        self.end(Stream::Stdout, true, None, ([], None));
+        self.end(Stream::Stdout, true, None, |_| {});
     }
 
     /// Ends the invocation under one lock: logs the values readably off Lambda
     /// (`--verbose`), writes the documents when `write` is set or there is a writer
-    /// (to it, else to `stream`), and starts a fresh collection. `counts` are
-    /// counted first, and `duration` (milliseconds) added; `ended`, the clock
+    /// (to it, else to `stream`), and starts a fresh collection. `record` adds
+    /// what a transport counts for every invocation first; `ended`, the clock
     /// reading a transport's finished invocation ended with, gives the timestamp
     /// (none: a flush, read the clock now).
     fn end(
@@ -420,18 +405,13 @@ impl Metrics {
         stream: Stream,
         write: bool,
         ended: Option<std::time::Instant>,
-        (counts, duration): (impl IntoIterator<Item = Count>, Option<f64>),
+        record: impl FnOnce(&mut Collected),
     ) {
         let Some(shared) = &self.shared else {
             return;
         };
         let mut collected = lock(&shared.collected);
-        for count in counts {
-            collected.count(count, 1.0);
-        }
-        if let Some(duration) = duration {
-            collected.add_series(Name::Static("Duration"), Unit::Milliseconds, duration);
-        }
+        record(&mut collected);
         if collected.is_empty() {
             collected.reset();
             return;
@@ -521,19 +501,19 @@ impl Collected {
     /// own counts, else to its values. Values that are not finite are dropped:
     /// CloudWatch rejects them.
     fn add(&mut self, name: Name, unit: Unit, value: f64) {
-        match Count::named(&name) {
-            Some(count) => self.count(count, value),
+        match count_slot(&name) {
+            Some(slot) => self.count(slot, value),
             None => self.add_series(name, unit, value),
         }
     }
 
-    /// Adds `value` to `count`'s sum.
-    fn count(&mut self, count: Count, value: f64) {
+    /// Adds `value` to the sum in `slot` (a [`Count`]'s).
+    fn count(&mut self, slot: usize, value: f64) {
         if !value.is_finite() {
             return;
         }
-        let bit = 1 << count as u16;
-        let slot = &mut self.counts[count as usize];
+        let bit = 1 << slot;
+        let slot = &mut self.counts[slot];
         if self.counted & bit == 0 {
             self.counted |= bit;
             *slot = value;
@@ -575,12 +555,9 @@ impl Collected {
 
     /// Every metric: the counts counted, then the series.
     fn metrics(&self) -> impl Iterator<Item = (&Name, Unit, &[f64])> {
-        let counts = (Count::ALL.iter())
-            .filter(|count| self.counted & (1 << **count as u16) != 0)
-            .map(|count| {
-                let sum = std::slice::from_ref(&self.counts[*count as usize]);
-                (count.name(), Unit::Count, sum)
-            });
+        let counts = (COUNT_NAMES.iter().zip(&self.counts).enumerate())
+            .filter(|(slot, _)| self.counted & (1 << slot) != 0)
+            .map(|(_, (name, sum))| (name, Unit::Count, std::slice::from_ref(sum)));
         let series = (self.values.iter())
             .map(|series| (&series.name, series.unit, series.values.as_slice()));
         counts.chain(series)
@@ -894,9 +871,13 @@ fn write_shared_part(
 /// written (`1.0`) without the general float formatting.
 fn number(out: &mut Vec<u8>, value: f64) {
     const WHOLE_UP_TO: f64 = 1e15;
-    // A cast rather than `fract`, which is a call into libm here.
+    // A cast rather than `fract`, which is a call into libm here. A negative zero
+    // takes the general path, which keeps its sign.
     let whole = value as i64;
-    if whole as f64 == value && value.abs() < WHOLE_UP_TO {
+    if whole as f64 == value
+        && value.abs() < WHOLE_UP_TO
+        && (whole != 0 || value.is_sign_positive())
+    {
         // Exact: a whole number this small is an i64 with no rounding.
         integer(out, whole);
         out.extend_from_slice(b".0");
@@ -927,7 +908,8 @@ fn number(out: &mut Vec<u8>, value: f64) {
 /// double's spacing below 10^12 is finer than that).
 fn thousandths(value: f64) -> Option<i64> {
     const UP_TO: f64 = 1e12;
-    if value.is_nan() || value.abs() >= UP_TO {
+    // Zero is whole, and a negative zero's sign only the general path keeps.
+    if value.is_nan() || value == 0.0 || value.abs() >= UP_TO {
         return None;
     }
     // Rounded half away from zero by a cast rather than `round`, a call into libm
@@ -1275,6 +1257,9 @@ mod tests {
             metrics.count(Count::MessagesPosted);
         }
         metrics.add("MessagesPosted", 2.0);
+        // Not finite: dropped from a count as from any metric.
+        metrics.add("MessagesPosted", f64::NAN);
+        metrics.add("PostsThrottled", f64::INFINITY);
         metrics.count(Count::PostsGone);
         metrics.add("Shouts", 1.0);
         metrics.add("Shouts", 1.0);
@@ -1553,7 +1538,8 @@ mod tests {
         for digits in 1..=15u32 {
             for _ in 0..200 {
                 let thousandths = (next() % 10u64.pow(digits)) as i64;
-                values.push(thousandths as f64 / 1000.0);
+                // Negative ones too: they round through zero the other way.
+                values.extend([thousandths as f64 / 1000.0, -thousandths as f64 / 1000.0]);
             }
         }
         // And values that are not thousandths take serde_json's own path.
@@ -1572,10 +1558,20 @@ mod tests {
     #[test]
     fn whole_and_fractional_values_are_written_as_serde_json_writes_them() {
         let metrics = Metrics::new("N");
-        for (index, value) in [0.0, 1.0, 42.0, 0.25, 1e20, -3.0, 123456789.0]
-            .into_iter()
-            .enumerate()
-        {
+        let values = [
+            0.0,
+            -0.0,
+            1.0,
+            42.0,
+            0.25,
+            1e20,
+            -3.0,
+            123456789.0,
+            999_999_999_999_999.0,
+            -999_999_999_999_999.0,
+            1e15,
+        ];
+        for (index, value) in values.into_iter().enumerate() {
             metrics.add(format!("m{index}"), value);
         }
         let mut text = Vec::new();
@@ -1585,10 +1581,7 @@ mod tests {
             text = buffer.clone();
         });
         let text = String::from_utf8(text).unwrap();
-        for (index, value) in [0.0, 1.0, 42.0, 0.25, 1e20, -3.0, 123456789.0]
-            .into_iter()
-            .enumerate()
-        {
+        for (index, value) in values.into_iter().enumerate() {
             let expected = format!("\"m{index}\":{}", serde_json::to_string(&value).unwrap());
             assert!(text.contains(&expected), "{expected} in {text}");
         }

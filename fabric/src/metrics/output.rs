@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::{Count, Metrics};
+use super::{Count, Metrics, Name, Unit};
 
 /// Somewhere other than stdout for EMF lines: a file a CloudWatch agent tails, or
 /// a buffer a test reads. Cheap to clone; clones write to the same place.
@@ -136,7 +136,7 @@ impl Stream {
 
 /// [`finish`](super::finish), with `stream` for the EMF lines on Lambda.
 pub(crate) fn finish_to(metrics: &Metrics, stream: Stream) {
-    metrics.end(stream, on_lambda(), None, ([], None));
+    metrics.end(stream, on_lambda(), None, |_| {});
 }
 
 fn on_lambda() -> bool {
@@ -170,8 +170,12 @@ pub(crate) fn finish_invocation(
     // formatting (see `number`).
     let duration = ended.saturating_duration_since(started).as_micros() as f64 / 1000.0;
     let counts = [Some(Count::Invocations), errors, cold_start, also];
-    let counts = counts.into_iter().flatten();
-    metrics.end(stream, on_lambda(), Some(ended), (counts, Some(duration)));
+    metrics.end(stream, on_lambda(), Some(ended), |collected| {
+        for count in counts.into_iter().flatten() {
+            collected.count(count as usize, 1.0);
+        }
+        collected.add_series(Name::Static("Duration"), Unit::Milliseconds, duration);
+    });
 }
 
 #[cfg_attr(not(any(feature = "websocket", feature = "http")), allow(dead_code))]
