@@ -86,7 +86,14 @@ fn header_name(name: &str) -> Option<HeaderName> {
 
 /// A string borrowed from the event text when it has no escapes (serde's own
 /// `Cow<str>`, also under `#[serde(borrow)]` inside an `Option`, copies).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
+
+impl From<String> for Text<'static> {
+    fn from(text: String) -> Text<'static> {
+        Text(Cow::Owned(text))
+    }
+}
 
 impl std::ops::Deref for Text<'_> {
     type Target = str;

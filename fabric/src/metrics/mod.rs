@@ -99,6 +99,13 @@ enum Property {
 /// summed there: counting one searches no names and pushes no series, and a
 /// broadcast's thousand posts write one value rather than ten documents of them.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(
+    not(feature = "websocket"),
+    allow(
+        dead_code,
+        reason = "the connection and post counts are WebSocket events"
+    )
+)]
 pub(crate) enum Count {
     Invocations,
     Errors4xx,

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::management::RecordingManagementApi;
 use crate::store::SharedStore;
-use crate::websocket::{EventType, LazyManagement, WebSocket};
+use crate::websocket::{EventText, EventType, LazyManagement, WebSocket};
 use crate::{Context, State};
 
 /// The connection a test [`Context`] is a message of: its id, the adapter's state
@@ -103,14 +103,16 @@ impl TestConnection {
         }
         let ws = Arc::new(WebSocket {
             event_type: EventType::Message,
-            route_key: self.route_key.clone(),
-            connection_id: self.connection_id.clone(),
-            request_id: "test-request".to_owned(),
-            stage: "test".to_owned(),
-            domain_name: "127.0.0.1".to_owned(),
-            api_id: "test".to_owned(),
-            source_ip: Some("127.0.0.1".to_owned()),
-            user_agent: None,
+            text: EventText::new([
+                Some(&self.route_key),
+                Some(&self.connection_id),
+                Some("test-request"),
+                Some("test"),
+                Some("127.0.0.1"),
+                Some("test"),
+                Some("127.0.0.1"),
+                None,
+            ]),
             connected_at: Utc::now().timestamp_millis(),
             headers: Default::default(),
             query: Default::default(),
@@ -119,7 +121,7 @@ impl TestConnection {
             broadcast_concurrency: 64,
             store: self.store.clone(),
         });
-        let ctx = Context::builder(ws.request_id.clone())
+        let ctx = Context::builder(ws.request_id())
             .shared_sink(ws.clone())
             .shared_extension(ws)
             .state(state)

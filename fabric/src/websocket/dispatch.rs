@@ -1,6 +1,7 @@
 //! [`WebSocketAdapter`]'s event pipeline: API Gateway WebSocket events in, proxy
 //! responses out, the same on Lambda and on the local gateway.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,12 +14,12 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::config::WebSocketAdapter;
-use super::event::IncomingEvent;
+use super::event::{IncomingEvent, Text, text};
 use super::heartbeat::{self, PONG_FRAME};
 use super::hooks::{Accept, Disconnect};
 use super::management::MAX_MESSAGE_BYTES;
 use super::rate_limit;
-use super::request::{EventType, LazyManagement, WebSocket};
+use super::request::{EventText, EventType, LazyManagement, WebSocket};
 use crate::layer::Transport;
 use crate::panic::catch_panic;
 use crate::settings::Ready;
@@ -37,14 +38,14 @@ impl WebSocketAdapter {
 
     /// The event stays boxed from here on: moving it through nested futures would
     /// copy it at every step.
-    async fn handle_incoming(&self, event: Box<IncomingEvent>) -> ApiGatewayProxyResponse {
+    async fn handle_incoming(&self, event: Box<IncomingEvent<'_>>) -> ApiGatewayProxyResponse {
         let started = Instant::now();
         let context = &event.request_context;
         let span = tracing::info_span!(
             "websocket",
-            request_id = context.request_id.as_deref().unwrap_or_default(),
-            connection_id = context.connection_id.as_deref().unwrap_or_default(),
-            route_key = context.route_key.as_deref().unwrap_or_default(),
+            request_id = text(&context.request_id).unwrap_or_default(),
+            connection_id = text(&context.connection_id).unwrap_or_default(),
+            route_key = text(&context.route_key).unwrap_or_default(),
         );
         // Looked up once per event: a failed setup is retried by the next event,
         // not twice by this one.
@@ -91,7 +92,7 @@ impl WebSocketAdapter {
     fn invocation_metrics(
         &self,
         ready: &Ready,
-        event: &IncomingEvent,
+        event: &IncomingEvent<'_>,
     ) -> Option<crate::metrics::Metrics> {
         let config = ready.metrics()?;
         let context = &event.request_context;
@@ -100,15 +101,12 @@ impl WebSocketAdapter {
                 ("service", crate::metrics::function_name()),
                 ("transport", "websocket"),
             ],
-            copied_dimensions: &[("route", context.route_key.as_deref().unwrap_or_default())],
+            copied_dimensions: &[("route", text(&context.route_key).unwrap_or_default())],
             copied_properties: &[
-                (
-                    "requestId",
-                    context.request_id.as_deref().unwrap_or_default(),
-                ),
+                ("requestId", text(&context.request_id).unwrap_or_default()),
                 (
                     "connectionId",
-                    context.connection_id.as_deref().unwrap_or_default(),
+                    text(&context.connection_id).unwrap_or_default(),
                 ),
             ],
         });
@@ -139,7 +137,7 @@ impl WebSocketAdapter {
 
     async fn dispatch(
         &self,
-        event: Box<IncomingEvent>,
+        event: Box<IncomingEvent<'_>>,
         ready: Result<&Ready, crate::BoxError>,
         received: Instant,
     ) -> Reply {
@@ -166,11 +164,11 @@ impl WebSocketAdapter {
     }
 
     /// The event as the service's view of it, the body, and the close details.
-    fn split(
+    fn split<'a>(
         &self,
-        event: Box<IncomingEvent>,
+        event: Box<IncomingEvent<'a>>,
         state: &State,
-    ) -> (Arc<WebSocket>, Frame, Disconnect) {
+    ) -> (Arc<WebSocket>, Frame<'a>, Disconnect) {
         let IncomingEvent {
             headers,
             query_string_parameters,
@@ -179,30 +177,30 @@ impl WebSocketAdapter {
             is_base64_encoded,
         } = *event;
         let event_type = context.kind();
-        let domain_name = context.domain_name.unwrap_or_default();
-        let stage = context.stage.unwrap_or_default();
-        let api_id = context.api_id.unwrap_or_default();
-        let management = LazyManagement::lazy(self.management.clients().clone());
         let identity = context.identity.unwrap_or_default();
         let disconnect = Disconnect {
             status_code: context.disconnect_status_code,
-            reason: context.disconnect_reason,
+            reason: context
+                .disconnect_reason
+                .map(|reason| reason.0.into_owned()),
         };
         let ws = WebSocket {
             event_type,
-            route_key: context.route_key.unwrap_or_default(),
-            connection_id: context.connection_id.unwrap_or_default(),
-            request_id: context.request_id.unwrap_or_default(),
-            stage,
-            domain_name,
-            api_id,
-            source_ip: identity.source_ip,
-            user_agent: identity.user_agent,
+            text: EventText::new([
+                text(&context.route_key),
+                text(&context.connection_id),
+                text(&context.request_id),
+                text(&context.stage),
+                text(&context.domain_name),
+                text(&context.api_id),
+                text(&identity.source_ip),
+                text(&identity.user_agent),
+            ]),
             connected_at: context.connected_at,
             headers,
             query: query_string_parameters,
             authorizer: context.authorizer.map_or(Value::Null, Value::Object),
-            management,
+            management: LazyManagement::lazy(self.management.clients().clone()),
             broadcast_concurrency: self.broadcast_concurrency,
             store: state.get::<SharedStore>().cloned(),
         };
@@ -214,7 +212,7 @@ impl WebSocketAdapter {
     }
 
     fn context(ws: &Arc<WebSocket>, state: State) -> Context {
-        Context::builder(ws.request_id.clone())
+        Context::builder(ws.request_id())
             .shared_sink(ws.clone())
             .shared_extension(ws.clone())
             .state(state)
@@ -246,7 +244,7 @@ impl WebSocketAdapter {
         let connected_at = chrono::DateTime::from_timestamp_millis(ws.connected_at)
             .filter(|_| ws.connected_at > 0)
             .unwrap_or_else(chrono::Utc::now);
-        let mut connection = Connection::new(ws.connection_id.clone(), connected_at)
+        let mut connection = Connection::new(ws.connection_id(), connected_at)
             .ttl(self.connection_ttl)
             .with_metadata_map(accept.metadata.clone());
         if let Some(user) = &accept.user_id {
@@ -269,7 +267,7 @@ impl WebSocketAdapter {
             let _ = catch_panic(|| hook(ctx, info)).await;
         }
         if let Some(store) = &ws.store {
-            if let Err(err) = store.delete(&ws.connection_id).await {
+            if let Err(err) = store.delete(ws.connection_id()).await {
                 log_error(&err);
             }
         }
@@ -280,7 +278,7 @@ impl WebSocketAdapter {
         &self,
         ws: Arc<WebSocket>,
         state: State,
-        body: Frame,
+        body: Frame<'_>,
         received: Instant,
     ) -> Reply {
         let checked = match rate_limit::check_now(&self.rate_limits, &ws, received) {
@@ -291,7 +289,7 @@ impl WebSocketAdapter {
         if let Err(refused) = checked {
             let answer = self.answer_error(&ws, refused.error).await;
             if refused.disconnect {
-                if let Err(err) = ws.management().delete(&ws.connection_id).await {
+                if let Err(err) = ws.management().delete(ws.connection_id()).await {
                     tracing::warn!(error = %err, "could not close a connection over its rate limit");
                 }
             }
@@ -334,7 +332,7 @@ impl WebSocketAdapter {
         &self,
         ws: &Arc<WebSocket>,
         state: State,
-        body: Frame,
+        body: Frame<'_>,
     ) -> Result<Answer, Error> {
         let text = body.decode()?;
         if text.len() > MAX_MESSAGE_BYTES {
@@ -349,22 +347,22 @@ impl WebSocketAdapter {
             .as_ref()
             .ok()
             .and_then(|raw| self.selection().select(raw));
-        if self.heartbeat && heartbeat::is_ping(&self.router, &ws.route_key, selected) {
+        if self.heartbeat && heartbeat::is_ping(&self.router, ws.route_key(), selected) {
             return Ok(Answer::Pong);
         }
-        let found = self.router.find(&ws.route_key, selected);
+        let found = self.router.find(ws.route_key(), selected);
         let (route, handler) = match (found, parsed.as_ref()) {
             (Some(found), _) => found,
             (None, Err(_)) => return Err(parsed.unwrap_err()),
             (None, Ok(_)) => {
-                let route = selected.unwrap_or(&ws.route_key);
+                let route = selected.unwrap_or(ws.route_key());
                 return Err(Error::not_found(format!(
                     "No service answers the route \"{route}\""
                 )));
             }
         };
         let raw = if handler.raw {
-            Value::String(text)
+            Value::String(text.into_owned())
         } else {
             parsed?
         };
@@ -385,15 +383,15 @@ enum Answer {
 }
 
 /// A message event's body as API Gateway sent it.
-struct Frame {
-    text: Option<String>,
+struct Frame<'a> {
+    text: Option<Text<'a>>,
     base64: bool,
 }
 
-impl Frame {
+impl<'a> Frame<'a> {
     /// The frame's text; base64 bodies decoded.
-    fn decode(self) -> Result<String, Error> {
-        let text = self.text.unwrap_or_default();
+    fn decode(self) -> Result<Cow<'a, str>, Error> {
+        let text = self.text.map(|text| text.0).unwrap_or_default();
         if !self.base64 {
             return Ok(text);
         }
@@ -402,14 +400,16 @@ impl Frame {
             .map_err(|err| {
                 Error::bad_request(format!("The body is marked base64 but is not: {err}"))
             })?;
-        String::from_utf8(bytes).map_err(|_| Error::bad_request("The body is not UTF-8 text"))
+        String::from_utf8(bytes)
+            .map(Cow::Owned)
+            .map_err(|_| Error::bad_request("The body is not UTF-8 text"))
     }
 }
 
 /// Posts to the caller; a failure (usually a client that already left) is logged,
 /// not raised: the event itself was handled.
 async fn post_to_caller(ws: &WebSocket, body: &str) {
-    if let Err(err) = ws.post(&ws.connection_id, body.as_bytes()).await {
+    if let Err(err) = ws.post(ws.connection_id(), body.as_bytes()).await {
         if err.is_gone() {
             tracing::debug!("caller left before the reply");
         } else {

@@ -3,7 +3,8 @@
 //! maps, while the adapter needs a dozen of them, and reading the event that way
 //! cost half of a whole message event. Events built in code (`handle`, the tower
 //! service, the local gateway) arrive as `ApiGatewayWebsocketProxyRequest` and
-//! convert, so both reach the same code path.
+//! convert, so both reach the same code path. Its text is borrowed from the event
+//! where it has no escapes, so reading it copies nothing.
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use aws_lambda_events::query_map::QueryMap;
@@ -12,12 +13,13 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::request::EventType;
+pub(super) use crate::lambda_json::Text;
 
 /// The parts of an API Gateway WebSocket event the adapter reads; the rest of the
 /// text is skipped unread.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct IncomingEvent {
+pub(super) struct IncomingEvent<'a> {
     #[serde(default, deserialize_with = "crate::lambda_json::header_map")]
     pub headers: HeaderMap,
     #[serde(
@@ -25,9 +27,10 @@ pub(super) struct IncomingEvent {
         deserialize_with = "aws_lambda_events::query_map::serde::standard::deserialize_empty"
     )]
     pub query_string_parameters: QueryMap,
-    pub request_context: IncomingContext,
-    #[serde(default)]
-    pub body: Option<String>,
+    #[serde(borrow)]
+    pub request_context: IncomingContext<'a>,
+    #[serde(default, borrow)]
+    pub body: Option<Text<'a>>,
     #[serde(default, deserialize_with = "null_as_false")]
     pub is_base64_encoded: bool,
 }
@@ -35,27 +38,42 @@ pub(super) struct IncomingEvent {
 /// Every field may be missing; the optional ones may also be null.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-pub(super) struct IncomingContext {
-    pub route_key: Option<String>,
+pub(super) struct IncomingContext<'a> {
+    #[serde(borrow)]
+    pub route_key: Option<Text<'a>>,
     pub event_type: Option<WireEventType>,
-    pub connection_id: Option<String>,
-    pub request_id: Option<String>,
-    pub stage: Option<String>,
-    pub domain_name: Option<String>,
-    pub api_id: Option<String>,
+    #[serde(borrow)]
+    pub connection_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub request_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub stage: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub domain_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub api_id: Option<Text<'a>>,
     pub connected_at: i64,
-    pub identity: Option<Identity>,
+    #[serde(borrow)]
+    pub identity: Option<Identity<'a>>,
     /// A WebSocket authorizer's context arrives as flat fields.
     pub authorizer: Option<Map<String, Value>>,
     pub disconnect_status_code: Option<i64>,
-    pub disconnect_reason: Option<String>,
+    #[serde(borrow)]
+    pub disconnect_reason: Option<Text<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-pub(super) struct Identity {
-    pub source_ip: Option<String>,
-    pub user_agent: Option<String>,
+pub(super) struct Identity<'a> {
+    #[serde(borrow)]
+    pub source_ip: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub user_agent: Option<Text<'a>>,
+}
+
+/// The text of an optional field, for the event's [`EventText`](super::request::EventText).
+pub(super) fn text<'t>(field: &'t Option<Text<'_>>) -> Option<&'t str> {
+    field.as_deref()
 }
 
 /// `eventType` as sent; read without allocating.
@@ -69,10 +87,10 @@ pub(super) enum WireEventType {
     Other,
 }
 
-impl IncomingContext {
+impl IncomingContext<'_> {
     /// The kind of event: by route key first, then by `eventType`.
     pub(super) fn kind(&self) -> EventType {
-        match (self.route_key.as_deref(), self.event_type) {
+        match (text(&self.route_key), self.event_type) {
             (Some("$connect"), _) | (_, Some(WireEventType::Connect)) => EventType::Connect,
             (Some("$disconnect"), _) | (_, Some(WireEventType::Disconnect)) => {
                 EventType::Disconnect
@@ -86,8 +104,8 @@ fn null_as_false<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::
     Ok(Option::<bool>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-impl From<ApiGatewayWebsocketProxyRequest> for IncomingEvent {
-    fn from(event: ApiGatewayWebsocketProxyRequest) -> IncomingEvent {
+impl From<ApiGatewayWebsocketProxyRequest> for IncomingEvent<'static> {
+    fn from(event: ApiGatewayWebsocketProxyRequest) -> IncomingEvent<'static> {
         let context = event.request_context;
         let event_type = context.event_type.as_deref().map(|kind| match kind {
             "CONNECT" => WireEventType::Connect,
@@ -100,23 +118,23 @@ impl From<ApiGatewayWebsocketProxyRequest> for IncomingEvent {
             headers: event.headers,
             query_string_parameters: event.query_string_parameters,
             request_context: IncomingContext {
-                route_key: context.route_key,
+                route_key: context.route_key.map(Text::from),
                 event_type,
-                connection_id: context.connection_id,
-                request_id: context.request_id,
-                stage: context.stage,
-                domain_name: context.domain_name,
-                api_id: context.apiid,
+                connection_id: context.connection_id.map(Text::from),
+                request_id: context.request_id.map(Text::from),
+                stage: context.stage.map(Text::from),
+                domain_name: context.domain_name.map(Text::from),
+                api_id: context.apiid.map(Text::from),
                 connected_at: context.connected_at,
                 identity: Some(Identity {
-                    source_ip: context.identity.source_ip,
-                    user_agent: context.identity.user_agent,
+                    source_ip: context.identity.source_ip.map(Text::from),
+                    user_agent: context.identity.user_agent.map(Text::from),
                 }),
                 authorizer: (!authorizer.is_empty()).then(|| authorizer.into_iter().collect()),
                 disconnect_status_code: context.disconnect_status_code,
-                disconnect_reason: context.disconnect_reason,
+                disconnect_reason: context.disconnect_reason.map(Text::from),
             },
-            body: event.body,
+            body: event.body.map(Text::from),
             is_base64_encoded: event.is_base64_encoded,
         }
     }

@@ -90,14 +90,14 @@ impl WebSocketAdapter {
     /// Whether an event is Fabric's to answer rather than the legacy handler's.
     pub(super) fn claims(&self, event: &IncomingEvent) -> bool {
         let context = &event.request_context;
-        let route_key = context.route_key.as_deref().unwrap_or_default();
+        let route_key = super::event::text(&context.route_key).unwrap_or_default();
         match context.kind() {
             EventType::Connect => self.on_connect.is_some() || self.tracks_connections(),
             EventType::Disconnect => self.on_disconnect.is_some() || self.tracks_connections(),
             EventType::Message => {
                 // Text that is not JSON selects no route: only `$default`'s fallback
                 // (or a route named by the route key itself) can claim it.
-                let body = event.body.as_deref().filter(|_| !event.is_base64_encoded);
+                let body = super::event::text(&event.body).filter(|_| !event.is_base64_encoded);
                 let parsed = body.and_then(|text| input::from_json_text(text).ok());
                 let selected = parsed.as_ref().and_then(|raw| self.selection().select(raw));
                 (self.heartbeat && heartbeat::is_ping(&self.router, route_key, selected))
@@ -111,7 +111,7 @@ impl WebSocketAdapter {
     pub(super) async fn hand_over(
         &self,
         event: ApiGatewayWebsocketProxyRequest,
-    ) -> Result<ApiGatewayProxyResponse, Box<IncomingEvent>> {
+    ) -> Result<ApiGatewayProxyResponse, Box<IncomingEvent<'static>>> {
         let Some(legacy) = &self.legacy else {
             return Err(Box::new(IncomingEvent::from(event)));
         };

@@ -146,7 +146,7 @@ impl RateLimit {
                 return None;
             }
         }
-        Some(BucketKey::new("connection:", &ws.connection_id))
+        Some(BucketKey::new("connection:", ws.connection_id()))
     }
 
     async fn bucket_key(&self, ws: &WebSocket) -> BucketKey {
@@ -154,13 +154,13 @@ impl RateLimit {
             return key;
         }
         if let Some(store) = &ws.store {
-            if let Ok(Some(connection)) = store.get(&ws.connection_id).await {
+            if let Ok(Some(connection)) = store.get(ws.connection_id()).await {
                 if let Some(user) = connection.user_id() {
                     return BucketKey::new("user:", user);
                 }
             }
         }
-        BucketKey::new("connection:", &ws.connection_id)
+        BucketKey::new("connection:", ws.connection_id())
     }
 
     /// [`check`](Self::check) when it needs no waiting (a known key and buckets
@@ -195,7 +195,7 @@ impl RateLimit {
                 .with_retry_after(retry_after);
                 Err(Refusal {
                     error,
-                    disconnect: self.count_violation(&ws.connection_id),
+                    disconnect: self.count_violation(ws.connection_id()),
                 })
             }
             Err(err) => {

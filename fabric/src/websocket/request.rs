@@ -56,14 +56,7 @@ impl EventType {
 /// ```
 pub struct WebSocket {
     pub(crate) event_type: EventType,
-    pub(crate) route_key: String,
-    pub(crate) connection_id: String,
-    pub(crate) request_id: String,
-    pub(crate) stage: String,
-    pub(crate) domain_name: String,
-    pub(crate) api_id: String,
-    pub(crate) source_ip: Option<String>,
-    pub(crate) user_agent: Option<String>,
+    pub(crate) text: EventText,
     pub(crate) connected_at: i64,
     pub(crate) headers: HeaderMap,
     pub(crate) query: QueryMap,
@@ -77,11 +70,11 @@ impl std::fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebSocket")
             .field("event_type", &self.event_type)
-            .field("route_key", &self.route_key)
-            .field("connection_id", &self.connection_id)
-            .field("request_id", &self.request_id)
-            .field("stage", &self.stage)
-            .field("domain_name", &self.domain_name)
+            .field("route_key", &self.route_key())
+            .field("connection_id", &self.connection_id())
+            .field("request_id", &self.request_id())
+            .field("stage", &self.stage())
+            .field("domain_name", &self.domain_name())
             .finish_non_exhaustive()
     }
 }
@@ -94,42 +87,42 @@ impl WebSocket {
 
     /// The route key API Gateway matched: `$connect`, `$default`, `join`, ...
     pub fn route_key(&self) -> &str {
-        &self.route_key
+        self.text.get(TextField::RouteKey).unwrap_or_default()
     }
 
     /// The caller's connection id.
     pub fn connection_id(&self) -> &str {
-        &self.connection_id
+        self.text.get(TextField::ConnectionId).unwrap_or_default()
     }
 
     /// API Gateway's id for this event.
     pub fn request_id(&self) -> &str {
-        &self.request_id
+        self.text.get(TextField::RequestId).unwrap_or_default()
     }
 
     /// The API's stage (`production`, `local`).
     pub fn stage(&self) -> &str {
-        &self.stage
+        self.text.get(TextField::Stage).unwrap_or_default()
     }
 
     /// The domain the client connected to.
     pub fn domain_name(&self) -> &str {
-        &self.domain_name
+        self.text.get(TextField::DomainName).unwrap_or_default()
     }
 
     /// The API's id.
     pub fn api_id(&self) -> &str {
-        &self.api_id
+        self.text.get(TextField::ApiId).unwrap_or_default()
     }
 
     /// The client's IP address.
     pub fn source_ip(&self) -> Option<&str> {
-        self.source_ip.as_deref()
+        self.text.get(TextField::SourceIp)
     }
 
     /// The client's `User-Agent`.
     pub fn user_agent(&self) -> Option<&str> {
-        self.user_agent.as_deref()
+        self.text.get(TextField::UserAgent)
     }
 
     /// When the connection opened, in epoch milliseconds.
@@ -285,10 +278,69 @@ impl WebSocket {
             .api
             .get_or_init(|| match &self.management.clients {
                 Some(clients) => clients
-                    .for_event(&self.domain_name, &self.stage, &self.api_id)
+                    .for_event(self.domain_name(), self.stage(), self.api_id())
                     .unwrap_or_else(|err| Arc::new(Unconfigured(err.detail().to_owned()))),
                 None => Arc::new(Unconfigured("no Management API is configured".to_owned())),
             })
+    }
+}
+
+/// An event's text fields, one per [`TextField`].
+pub(crate) type EventFields<'a> = [Option<&'a str>; TEXT_FIELDS];
+
+/// The text fields of a [`WebSocket`], in the order [`EventFields`] lists them.
+#[derive(Clone, Copy)]
+pub(crate) enum TextField {
+    RouteKey,
+    ConnectionId,
+    RequestId,
+    Stage,
+    DomainName,
+    ApiId,
+    SourceIp,
+    UserAgent,
+}
+
+const TEXT_FIELDS: usize = TextField::UserAgent as usize + 1;
+
+/// An event's text fields in one buffer: one allocation per event, where a
+/// `String` per field was eight, each copied out of the event's text.
+pub(crate) struct EventText {
+    text: String,
+    /// Where each field ends in `text` (it starts where the one before ends).
+    ends: [u32; TEXT_FIELDS],
+    /// A bit per field that was present, so an absent one reads as `None`.
+    present: u16,
+}
+
+impl EventText {
+    pub(crate) fn new(fields: EventFields<'_>) -> EventText {
+        let length = fields.iter().flatten().map(|field| field.len()).sum();
+        let mut text = String::with_capacity(length);
+        let mut ends = [0; TEXT_FIELDS];
+        let mut present = 0;
+        for (index, field) in fields.iter().enumerate() {
+            if let Some(field) = field {
+                text.push_str(field);
+                present |= 1 << index;
+            }
+            // An event's fields are far under 4 GiB: Lambda's payload limit is 6 MB.
+            ends[index] = u32::try_from(text.len()).expect("event text under 4 GiB");
+        }
+        EventText {
+            text,
+            ends,
+            present,
+        }
+    }
+
+    pub(crate) fn get(&self, field: TextField) -> Option<&str> {
+        let index = field as usize;
+        if self.present & (1 << index) == 0 {
+            return None;
+        }
+        let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
+        Some(&self.text[start as usize..self.ends[index] as usize])
     }
 }
 
@@ -341,7 +393,7 @@ impl ManagementApi for Unconfigured {
 impl MessageSink for WebSocket {
     async fn send(&self, message: String) -> Result<(), Error> {
         check_size(message.len())?;
-        self.post(&self.connection_id, message.as_bytes())
+        self.post(self.connection_id(), message.as_bytes())
             .await
             .map_err(Error::from)
     }
@@ -448,14 +500,16 @@ mod tests {
     fn event_from(domain_name: &str, management: LazyManagement) -> WebSocket {
         WebSocket {
             event_type: EventType::Message,
-            route_key: "$default".to_owned(),
-            connection_id: "c1".to_owned(),
-            request_id: "r1".to_owned(),
-            stage: "prod".to_owned(),
-            domain_name: domain_name.to_owned(),
-            api_id: String::new(),
-            source_ip: None,
-            user_agent: None,
+            text: EventText::new([
+                Some("$default"),
+                Some("c1"),
+                Some("r1"),
+                Some("prod"),
+                Some(domain_name),
+                None,
+                None,
+                None,
+            ]),
             connected_at: 0,
             headers: HeaderMap::new(),
             query: QueryMap::default(),
@@ -464,6 +518,38 @@ mod tests {
             broadcast_concurrency: 1,
             store: None,
         }
+    }
+
+    /// Each field reads back as given, an empty one as empty and an absent one as
+    /// absent, wherever it sits among the others.
+    #[test]
+    fn event_text_keeps_each_field_apart() {
+        let text = EventText::new([
+            Some("$default"),
+            None,
+            Some(""),
+            Some("prod"),
+            Some("é.example.com"),
+            Some("api"),
+            None,
+            Some("agent/1"),
+        ]);
+        assert_eq!(text.get(TextField::RouteKey), Some("$default"));
+        assert_eq!(text.get(TextField::ConnectionId), None);
+        assert_eq!(text.get(TextField::RequestId), Some(""));
+        assert_eq!(text.get(TextField::Stage), Some("prod"));
+        assert_eq!(text.get(TextField::DomainName), Some("é.example.com"));
+        assert_eq!(text.get(TextField::ApiId), Some("api"));
+        assert_eq!(text.get(TextField::SourceIp), None);
+        assert_eq!(text.get(TextField::UserAgent), Some("agent/1"));
+        let ws = event_from(
+            "d",
+            LazyManagement::ready(Arc::new(Unconfigured(String::new()))),
+        );
+        assert_eq!(
+            (ws.connection_id(), ws.api_id(), ws.source_ip()),
+            ("c1", "", None)
+        );
     }
 
     /// The endpoint is worked out at the first post: an event from a custom domain
